@@ -1,0 +1,268 @@
+// The one API contract between the UI and the services. Both transports (Electron IPC through
+// the preload, HTTP + WebSocket for `zhongjing serve`) carry exactly these methods and events,
+// validated against these schemas on the service side. The renderer imports this file for its
+// TYPES only, so zod never ships in the renderer bundle.
+//
+// Naming: methods are `<area>.<verb>`, events are `<area>.<happening>`.
+
+import {z} from 'zod';
+
+/** Largest message a person may send. 200k characters is far beyond any real consultation turn
+ * (and beyond the context of every model we ship for), yet small enough that a pasted 1 MB blob
+ * is refused at the boundary with a clear error instead of travelling to the engine. */
+export const MAX_MESSAGE_CHARS = 200_000;
+export const MAX_SYSTEM_PROMPT_CHARS = 20_000;
+export const MAX_TITLE_CHARS = 200;
+
+const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'invalid id');
+const language = z.enum(['zh-CN', 'en']);
+
+// ───────────── domain ─────────────
+
+export const samplingSchema = z.strictObject({
+  temperature: z.number().min(0).max(2),
+  topP: z.number().gt(0).max(1),
+  topK: z.number().int().min(0).max(1000),
+  minP: z.number().min(0).max(1),
+  repeatPenalty: z.number().min(1).max(2),
+  maxTokens: z.number().int().min(1).max(32_768),
+  /** null = a fresh random seed per reply */
+  seed: z.number().int().min(0).max(2 ** 31 - 1).nullable(),
+});
+export type Sampling = z.infer<typeof samplingSchema>;
+
+export const DEFAULT_SAMPLING: Sampling = {
+  temperature: 0.7,
+  topP: 0.9,
+  topK: 40,
+  minP: 0.05,
+  repeatPenalty: 1.1,
+  maxTokens: 1024,
+  seed: null,
+};
+
+/** 'auto' lets node-llama-cpp fit as many layers as the GPU holds; a number pins it (0 = CPU). */
+export const gpuLayersSchema = z.union([z.literal('auto'), z.number().int().min(0).max(1000)]);
+export type GpuLayers = z.infer<typeof gpuLayersSchema>;
+
+export interface ModelInfo {
+  id: string;
+  name: string;
+  path: string;
+  kind: 'base' | 'adapter';
+  architecture: string;
+  parameterCount: number;
+  quantization: string;
+  contextLength: number | null;
+  fileSizeBytes: number;
+  sha256: string | null;
+  hasChatTemplate: boolean;
+  gpuLayers: GpuLayers;
+  /** the file was moved or deleted after registration */
+  missing: boolean;
+  addedAt: string;
+}
+
+export type GgufSummary = Omit<ModelInfo, 'id' | 'name' | 'gpuLayers' | 'missing' | 'addedAt' | 'sha256'>;
+
+export type MessageRole = 'user' | 'assistant';
+export type MessageStatus = 'complete' | 'streaming' | 'stopped' | 'error' | 'interrupted';
+
+export interface MessageMeta {
+  modelId?: string;
+  adapterIds?: string[];
+  promptTokens?: number;
+  completionTokens?: number;
+  tokensPerSecond?: number;
+  /** earlier turns left out because the conversation outgrew the model's context */
+  trimmedTurns?: number;
+  stopReason?: string;
+  error?: {code: string; message: {zh: string; en: string}};
+}
+
+export interface Message {
+  id: string;
+  parentId: string | null;
+  role: MessageRole;
+  content: string;
+  status: MessageStatus;
+  createdAt: string;
+  meta: MessageMeta;
+}
+
+export interface ConsultationSummary {
+  id: string;
+  title: string;
+  modelId: string | null;
+  createdAt: string;
+  updatedAt: string;
+  messageCount: number;
+  preview: string;
+}
+
+export interface Consultation extends ConsultationSummary {
+  systemPrompt: string;
+  adapterIds: string[];
+  sampling: Sampling;
+  /** every message of every branch; the visible thread is the path root → currentLeafId */
+  messages: Message[];
+  currentLeafId: string | null;
+}
+
+export interface Settings {
+  language: 'zh-CN' | 'en';
+  /** base URL that replaces https://huggingface.co for downloads (a mirror, for mainland China) */
+  hfEndpoint: string;
+  /** 'auto' uses CUDA/Vulkan/Metal when present; 'cpu' never offloads */
+  gpuMode: 'auto' | 'cpu';
+  defaultModelId: string | null;
+}
+
+export interface EngineStatus {
+  state: 'stopped' | 'starting' | 'ready' | 'crashed';
+  pid: number | null;
+  threads: number;
+  gpu: string | null;
+  loadedModelId: string | null;
+  restarts: number;
+  lastError: {zh: string; en: string} | null;
+}
+
+export interface DownloadInfo {
+  id: string;
+  url: string;
+  fileName: string;
+  receivedBytes: number;
+  totalBytes: number | null;
+  state: 'running' | 'paused' | 'done' | 'failed' | 'cancelled';
+  error: {zh: string; en: string} | null;
+  modelId: string | null;
+}
+
+export interface AppInfo {
+  version: string;
+  dataDir: string;
+  modelsDir: string;
+  cpuCores: number;
+  defaultSystemPrompt: {zh: string; en: string};
+  defaultSampling: Sampling;
+  maxMessageChars: number;
+}
+
+// ───────────── methods ─────────────
+
+const empty = z.strictObject({});
+const byId = z.strictObject({id});
+
+export const methods = {
+  'app.info': {input: empty, output: {} as AppInfo},
+  'settings.get': {input: empty, output: {} as Settings},
+  'settings.update': {
+    input: z.strictObject({
+      language: language.optional(),
+      hfEndpoint: z.url({protocol: /^https?$/}).max(500).optional(),
+      gpuMode: z.enum(['auto', 'cpu']).optional(),
+      defaultModelId: id.nullable().optional(),
+    }),
+    output: {} as Settings,
+  },
+
+  'models.list': {input: empty, output: [] as ModelInfo[]},
+  'models.inspect': {input: z.strictObject({path: z.string().min(1).max(4096)}), output: {} as GgufSummary},
+  'models.add': {
+    input: z.strictObject({path: z.string().min(1).max(4096), name: z.string().min(1).max(200).optional()}),
+    output: {} as ModelInfo,
+  },
+  'models.update': {
+    input: z.strictObject({id, name: z.string().min(1).max(200).optional(), gpuLayers: gpuLayersSchema.optional()}),
+    output: {} as ModelInfo,
+  },
+  'models.remove': {input: byId, output: {} as {removed: true}},
+  'models.download': {
+    input: z.strictObject({
+      /** https URL of a .gguf, or `hf:owner/repo/path/file.gguf[@revision]` */
+      source: z.string().min(3).max(2000),
+      sha256: z.string().regex(/^[a-fA-F0-9]{64}$/).optional(),
+    }),
+    output: {} as DownloadInfo,
+  },
+  'models.downloads': {input: empty, output: [] as DownloadInfo[]},
+  'models.cancelDownload': {input: byId, output: {} as DownloadInfo},
+
+  'consultations.list': {input: z.strictObject({query: z.string().max(200).optional()}), output: [] as ConsultationSummary[]},
+  'consultations.create': {
+    input: z.strictObject({
+      title: z.string().max(MAX_TITLE_CHARS).optional(),
+      modelId: id.nullable().optional(),
+      systemPrompt: z.string().max(MAX_SYSTEM_PROMPT_CHARS).optional(),
+    }),
+    output: {} as Consultation,
+  },
+  'consultations.get': {input: byId, output: {} as Consultation},
+  'consultations.update': {
+    input: z.strictObject({
+      id,
+      title: z.string().trim().min(1).max(MAX_TITLE_CHARS).optional(),
+      systemPrompt: z.string().max(MAX_SYSTEM_PROMPT_CHARS).optional(),
+      modelId: id.nullable().optional(),
+      adapterIds: z.array(id).max(8).optional(),
+      sampling: samplingSchema.partial().optional(),
+    }),
+    output: {} as Consultation,
+  },
+  /** soft delete: `consultations.restore` undoes it; the row is purged after a week */
+  'consultations.delete': {input: byId, output: {} as {deleted: true}},
+  'consultations.restore': {input: byId, output: {} as ConsultationSummary},
+  'consultations.selectBranch': {input: z.strictObject({id, messageId: id}), output: {} as Consultation},
+  'consultations.export': {
+    input: z.strictObject({id, format: z.enum(['markdown', 'json']), language: language.optional()}),
+    output: {} as {fileName: string; mimeType: string; content: string},
+  },
+
+  /** Appends a user turn (under `parentId`, default the current leaf; naming the parent of an
+   * earlier user turn makes an edited sibling branch) and starts the reply. Returns at once; the
+   * reply streams as `chat.delta` events and ends with `chat.finished`. */
+  'chat.send': {
+    input: z.strictObject({
+      consultationId: id,
+      text: z.string().trim().min(1, 'empty message').max(MAX_MESSAGE_CHARS, 'message too long'),
+      parentId: id.nullable().optional(),
+    }),
+    output: {} as {userMessage: Message; assistantMessage: Message},
+  },
+  /** A new sibling reply to the same user turn; the old reply stays as a branch. */
+  'chat.regenerate': {input: z.strictObject({consultationId: id, messageId: id}), output: {} as {assistantMessage: Message}},
+  'chat.stop': {input: z.strictObject({consultationId: id}), output: {} as {stopped: boolean}},
+
+  'engine.status': {input: empty, output: {} as EngineStatus},
+} as const;
+
+export type Methods = typeof methods;
+export type MethodName = keyof Methods;
+export type MethodInput<M extends MethodName> = z.input<Methods[M]['input']>;
+export type MethodOutput<M extends MethodName> = Methods[M]['output'];
+export const methodNames = Object.keys(methods) as MethodName[];
+
+export function isMethodName(name: unknown): name is MethodName {
+  return typeof name === 'string' && Object.hasOwn(methods, name);
+}
+
+// ───────────── events (service → UI) ─────────────
+
+export type ApiEvent =
+  | {type: 'chat.delta'; consultationId: string; messageId: string; delta: string}
+  | {type: 'chat.finished'; consultationId: string; message: Message}
+  | {type: 'consultations.changed'; id: string}
+  | {type: 'models.changed'}
+  | {type: 'engine.status'; status: EngineStatus}
+  | {type: 'download.progress'; download: DownloadInfo & {bytesPerSecond: number; etaSeconds: number | null}};
+
+export type ApiEventType = ApiEvent['type'];
+
+// ───────────── the client every UI talks to ─────────────
+
+/** What the renderer holds. It cannot tell whether IPC or HTTP is underneath. */
+export interface ApiClient {
+  call<M extends MethodName>(method: M, input: MethodInput<M>): Promise<MethodOutput<M>>;
+  onEvent(listener: (event: ApiEvent) => void): () => void;
+}

@@ -1,0 +1,76 @@
+// Errors that cross the API boundary. Every error a person can see carries its text in both UI
+// languages, so the renderer and the CLI show it in the user's language without a lookup table
+// on the far side of the transport.
+
+export type ErrorCode =
+  | 'validation' // input failed the contract's schema
+  | 'unauthorized' // serve: missing or wrong token
+  | 'not_found' // unknown id
+  | 'model_invalid' // not a GGUF, truncated, corrupt
+  | 'model_missing' // registered file is gone from disk
+  | 'model_required' // a consultation needs a model before it can chat
+  | 'message_too_long' // larger than the contract allows
+  | 'context_overflow' // a single message does not fit the model's context
+  | 'busy' // a reply is already being generated in this consultation
+  | 'engine_crashed' // the inference process died; it restarts on next use
+  | 'download_failed'
+  | 'checksum_mismatch'
+  | 'db_newer' // the database was written by a newer version of the app
+  | 'io'
+  | 'internal';
+
+export interface LocalisedText {
+  zh: string;
+  en: string;
+}
+
+export interface ErrorPayload {
+  code: ErrorCode;
+  message: LocalisedText;
+  details?: unknown;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly localised: LocalisedText;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: LocalisedText, details?: unknown) {
+    super(message.en);
+    this.name = 'AppError';
+    this.code = code;
+    this.localised = message;
+    this.details = details;
+  }
+
+  toPayload(): ErrorPayload {
+    return this.details === undefined
+      ? {code: this.code, message: this.localised}
+      : {code: this.code, message: this.localised, details: this.details};
+  }
+
+  static fromPayload(payload: ErrorPayload): AppError {
+    return new AppError(payload.code, payload.message, payload.details);
+  }
+}
+
+export function isErrorPayload(value: unknown): value is ErrorPayload {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  const message = v.message as Record<string, unknown> | undefined;
+  return typeof v.code === 'string' && typeof message?.zh === 'string' && typeof message?.en === 'string';
+}
+
+/** Wraps anything thrown into an AppError, without leaking stack traces to the user. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const text = error instanceof Error ? error.message : String(error);
+  return new AppError('internal', {zh: `内部错误：${text}`, en: `Internal error: ${text}`});
+}
+
+export function pickMessage(text: LocalisedText, language: 'zh-CN' | 'en'): string {
+  return language === 'en' ? text.en : text.zh;
+}
+
+export const notFound = (what: LocalisedText, id: string): AppError =>
+  new AppError('not_found', {zh: `找不到${what.zh}：${id}`, en: `No such ${what.en}: ${id}`}, {id});

@@ -1,0 +1,31 @@
+// Where data lives. Electron passes its userData dir; the CLI and `serve` take --data-dir or
+// ZHONGJING_DATA_DIR; otherwise an XDG-style default ($XDG_DATA_HOME/zhongjing, ~/.local/share/
+// zhongjing; %APPDATA% on Windows; ~/Library/Application Support on macOS).
+
+import {homedir} from 'node:os';
+import {join, resolve} from 'node:path';
+import {mkdirSync} from 'node:fs';
+
+export interface DataPaths {
+  root: string;
+  database: string;
+  /** downloaded models land here; registered local files stay where they are */
+  models: string;
+  logs: string;
+}
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
+  if (env.ZHONGJING_DATA_DIR) return resolve(env.ZHONGJING_DATA_DIR);
+  if (platform === 'win32' && env.APPDATA) return join(env.APPDATA, 'Zhongjing');
+  if (platform === 'darwin') return join(homedir(), 'Library', 'Application Support', 'Zhongjing');
+  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'zhongjing');
+}
+
+export function dataPaths(root: string): DataPaths {
+  const abs = resolve(root);
+  return {root: abs, database: join(abs, 'zhongjing.sqlite'), models: join(abs, 'models'), logs: join(abs, 'logs')};
+}
+
+export function ensureDataDirs(paths: DataPaths): void {
+  for (const dir of [paths.root, paths.models, paths.logs]) mkdirSync(dir, {recursive: true});
+}
