@@ -77,6 +77,8 @@ export interface MessageMeta {
   /** earlier turns left out because the conversation outgrew the model's context */
   trimmedTurns?: number;
   stopReason?: string;
+  /** the sampling seed actually used, so a reply can be reproduced */
+  seed?: number;
   error?: {code: string; message: {zh: string; en: string}};
 }
 

@@ -3,8 +3,9 @@
 // zhongjing; %APPDATA% on Windows; ~/Library/Application Support on macOS).
 
 import {homedir} from 'node:os';
-import {join, resolve} from 'node:path';
-import {mkdirSync} from 'node:fs';
+import {dirname, join, resolve} from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {existsSync, mkdirSync} from 'node:fs';
 
 export interface DataPaths {
   root: string;
@@ -28,4 +29,14 @@ export function dataPaths(root: string): DataPaths {
 
 export function ensureDataDirs(paths: DataPaths): void {
   for (const dir of [paths.root, paths.models, paths.logs]) mkdirSync(dir, {recursive: true});
+}
+
+/** The installed package's root (holds package.json and dist/), from source or from dist/. */
+export function packageRoot(): string {
+  let dir = fileURLToPath(new URL('.', import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'main'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the Zhongjing package root');
 }

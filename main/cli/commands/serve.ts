@@ -1,0 +1,69 @@
+import {existsSync} from 'node:fs';
+import {join} from 'node:path';
+import {spawn} from 'node:child_process';
+import {parseArgs} from 'node:util';
+import {createDispatch, createHandlers} from '../../node/api/handlers.js';
+import {forkEngine} from '../../node/engine/fork-engine.js';
+import {packageRoot} from '../../node/paths.js';
+import {Services} from '../../node/services/index.js';
+import {startServer} from '../../serve/server.js';
+import {AppError} from '../../common/errors.js';
+import {resolveDataDir, say, usageError} from '../context.js';
+
+const USAGE = {
+  zh: '用法：zhongjing serve [--data-dir 目录] [--port 端口] [--model 模型.gguf] [--open]',
+  en: 'usage: zhongjing serve [--data-dir DIR] [--port PORT] [--model MODEL.gguf] [--open]',
+};
+export const DEFAULT_PORT = 8765;
+
+function openBrowser(url: string): void {
+  const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
+  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return;
+  spawn(opener, [url], {stdio: 'ignore', detached: true}).on('error', () => undefined).unref();
+}
+
+export async function serveCommand(argv: string[]): Promise<void> {
+  const {values} = parseArgs({
+    args: argv,
+    options: {'data-dir': {type: 'string'}, port: {type: 'string'}, model: {type: 'string'}, open: {type: 'boolean'}},
+  });
+  const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(USAGE);
+
+  const services = new Services({dataDir: resolveDataDir(values['data-dir']), spawnEngine: forkEngine});
+  if (values.model) {
+    const model = services.models.list().find((m) => m.id === values.model || m.name === values.model) ?? (await services.models.add({path: values.model}));
+    if (model.kind !== 'base') throw usageError({zh: '--model 需要基础模型，不是适配器。', en: '--model needs a base model, not an adapter.'});
+    services.updateSettings({defaultModelId: model.id});
+  }
+  const handlers = createHandlers(services);
+  const staticDir = join(packageRoot(), 'dist', 'renderer');
+  const options = {dispatch: createDispatch(handlers), bus: services.bus, staticDir: existsSync(staticDir) ? staticDir : null, token: process.env.ZHONGJING_TOKEN};
+  let server;
+  try {
+    server = await startServer({...options, port});
+  } catch (error) {
+    // the default port may be taken by another instance: pick a free one instead of failing
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || values.port !== undefined) {
+      await services.close();
+      throw new AppError('io', {zh: `端口 ${port} 无法使用：${(error as Error).message}`, en: `Port ${port} cannot be used: ${(error as Error).message}`});
+    }
+    server = await startServer({...options, port: 0});
+  }
+  process.stdout.write(
+    `${say({zh: '仲景服务已启动（仅本机 127.0.0.1 可访问）。在浏览器中打开：', en: 'Zhongjing is serving on 127.0.0.1 only. Open in a browser:'})}\n  ${server.url}\n` +
+      `${say({zh: '数据目录', en: 'Data directory'})}: ${services.paths.root}\n`,
+  );
+  if (values.open) openBrowser(server.url);
+
+  let closing = false;
+  const shutdown = async () => {
+    if (closing) return;
+    closing = true;
+    await server.close();
+    await services.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}

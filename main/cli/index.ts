@@ -1,0 +1,56 @@
+// `zhongjing`: the headless face of the workstation (serve, chat, models; data, train, annotate
+// and eval arrive with their issues). Every command takes --data-dir and honours
+// ZHONGJING_DATA_DIR; errors are one line on stderr and a non-zero exit.
+
+import {APP_VERSION} from '../node/services/index.js';
+import {fail, say} from './context.js';
+import {chatCommand} from './commands/chat.js';
+import {modelsCommand} from './commands/models.js';
+import {serveCommand} from './commands/serve.js';
+
+const HELP = {
+  zh: `仲景工作站 ${APP_VERSION} —— 离线中文医学大模型工作站
+
+命令：
+  serve [--data-dir 目录] [--port 端口] [--model 模型]   启动界面与 API（仅 127.0.0.1，需令牌）
+  chat --model 模型 [--adapter A.gguf]... [--system 提示词] [--temperature T] [--max-tokens N] [--seed N] [--json] "消息"
+  models add 路径.gguf [--name 名称] | list [--json] | inspect 路径.gguf | make-tiny 输出.gguf [--arch llama|qwen2]
+
+所有命令都接受 --data-dir，也读取环境变量 ZHONGJING_DATA_DIR。`,
+  en: `Zhongjing Workstation ${APP_VERSION} — offline workstation for Chinese medical LLMs
+
+Commands:
+  serve [--data-dir DIR] [--port PORT] [--model M]   serve the UI and API (127.0.0.1 only, token required)
+  chat --model M [--adapter A.gguf]... [--system S] [--temperature T] [--max-tokens N] [--seed N] [--json] "message"
+  models add PATH.gguf [--name NAME] | list [--json] | inspect PATH.gguf | make-tiny OUT.gguf [--arch llama|qwen2]
+
+Every command takes --data-dir and honours ZHONGJING_DATA_DIR.`,
+};
+
+const commands: Record<string, (argv: string[]) => Promise<void>> = {
+  serve: serveCommand,
+  chat: chatCommand,
+  models: modelsCommand,
+};
+
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${say(HELP)}\n`);
+    return;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${APP_VERSION}\n`);
+    return;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`zhongjing: ${say({zh: `未知命令“${name}”。运行 zhongjing --help 查看用法。`, en: `unknown command "${name}". Run zhongjing --help.`})}\n`);
+    process.exit(2);
+  }
+  try {
+    await command(rest);
+  } catch (error) {
+    fail(error);
+  }
+}

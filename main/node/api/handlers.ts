@@ -1,0 +1,64 @@
+// The contract's methods bound to the services. Both transports call `dispatch`, which
+// validates the input against the contract and always answers with an envelope.
+
+import {logError} from '../log.js';
+import {methods, isMethodName, type MethodName, type MethodOutput, type Methods} from '../../common/contract.js';
+import {AppError, toAppError} from '../../common/errors.js';
+import type {CallEnvelope} from '../../common/wire.js';
+import type {z} from 'zod';
+import type {Services} from '../services/index.js';
+import {parseInput} from './validate.js';
+
+type Handlers = {
+  [M in MethodName]: (input: z.output<Methods[M]['input']>) => MethodOutput<M> | Promise<MethodOutput<M>>;
+};
+
+export function createHandlers(s: Services): Handlers {
+  return {
+    'app.info': () => s.appInfo(),
+    'settings.get': () => s.store.settings.get(),
+    'settings.update': (input) => s.updateSettings(input),
+
+    'models.list': () => s.models.list(),
+    'models.inspect': (input) => s.models.inspect(input.path),
+    'models.add': (input) => s.models.add(input),
+    'models.update': (input) => s.models.update(input),
+    'models.remove': (input) => s.models.remove(input.id),
+    'models.download': (input) => s.models.download(input),
+    'models.downloads': () => s.models.downloads(),
+    'models.cancelDownload': (input) => s.models.cancelDownload(input.id),
+
+    'consultations.list': (input) => s.consultations.list(input.query),
+    'consultations.create': (input) => s.consultations.create(input),
+    'consultations.get': (input) => s.consultations.get(input.id),
+    'consultations.update': (input) => s.consultations.update(input),
+    'consultations.delete': (input) => s.consultations.delete(input.id),
+    'consultations.restore': (input) => s.consultations.restore(input.id),
+    'consultations.selectBranch': (input) => s.consultations.selectBranch(input.id, input.messageId),
+    'consultations.export': (input) => s.consultations.export(input),
+
+    'chat.send': (input) => s.consultations.send(input),
+    'chat.regenerate': (input) => s.consultations.regenerate(input.consultationId, input.messageId),
+    'chat.stop': (input) => s.consultations.stopReply(input.consultationId),
+
+    'engine.status': () => s.engineStatus(),
+  };
+}
+
+export type Dispatch = (method: string, rawInput: unknown) => Promise<CallEnvelope>;
+
+export function createDispatch(handlers: Handlers): Dispatch {
+  return async (method, rawInput) => {
+    try {
+      if (!isMethodName(method))
+        throw new AppError('not_found', {zh: `未知的接口方法：${method}`, en: `Unknown API method: ${method}`});
+      const input = parseInput(methods[method].input, rawInput);
+      const handler = handlers[method] as (input: unknown) => unknown;
+      return {ok: true, result: await handler(input)};
+    } catch (error) {
+      const appError = toAppError(error);
+      if (appError.code === 'internal') logError(`api ${method}`, error);
+      return {ok: false, error: appError.toPayload()};
+    }
+  };
+}

@@ -1,0 +1,84 @@
+// Entry of the engine process (child_process.fork under Node, utilityProcess under Electron).
+// Model inference lives here so that a native abort, an out-of-memory or a hung evaluation
+// takes down only this process; the host marks the reply failed and starts a new engine on
+// next use.
+
+import {toAppError} from '../../common/errors.js';
+import {ModelRunner} from './model-runner.js';
+import type {EngineOptions, EngineToHost, HostToEngine} from './protocol.js';
+
+/** Text deltas are batched for this long: a tiny model produces thousands of tokens per second,
+ * and one IPC message + one WebSocket frame per token would cost more than the decoding. */
+const DELTA_FLUSH_MS = 30;
+
+interface ParentChannel {
+  send(message: EngineToHost): void;
+  onMessage(listener: (message: HostToEngine) => void): void;
+}
+
+function parentChannel(): ParentChannel {
+  // Electron's utilityProcess exposes process.parentPort; Node's fork exposes process.send.
+  const parentPort = (process as unknown as {parentPort?: {postMessage(m: unknown): void; on(e: 'message', l: (e: {data: unknown}) => void): void}}).parentPort;
+  if (parentPort) {
+    return {
+      send: (message) => parentPort.postMessage(message),
+      onMessage: (listener) => parentPort.on('message', (event) => listener(event.data as HostToEngine)),
+    };
+  }
+  if (!process.send) throw new Error('engine-process must be started as a child process with an IPC channel');
+  return {
+    send: (message) => process.send!(message),
+    onMessage: (listener) => process.on('message', (message) => listener(message as HostToEngine)),
+  };
+}
+
+const options = JSON.parse(process.env.ZHONGJING_ENGINE_OPTIONS ?? '{}') as EngineOptions;
+const channel = parentChannel();
+const runner = new ModelRunner(options);
+const running = new Map<number, AbortController>();
+
+channel.onMessage((message) => {
+  if (message.type === 'cancel') {
+    running.get(message.id)?.abort();
+    return;
+  }
+  const {id, request} = message;
+  const controller = new AbortController();
+  running.set(id, controller);
+  let pending = '';
+  let timer: NodeJS.Timeout | null = null;
+  const flush = () => {
+    timer = null;
+    if (pending) channel.send({type: 'delta', id, text: pending});
+    pending = '';
+  };
+  runner
+    .generate(request, {
+      signal: controller.signal,
+      onText: (text) => {
+        pending += text;
+        timer ??= setTimeout(flush, DELTA_FLUSH_MS);
+      },
+    })
+    .then(
+      (result) => {
+        if (timer) clearTimeout(timer);
+        flush();
+        channel.send({type: 'done', id, result});
+      },
+      (error: unknown) => {
+        if (timer) clearTimeout(timer);
+        flush();
+        channel.send({type: 'failed', id, error: toAppError(error).toPayload()});
+      },
+    )
+    .finally(() => running.delete(id));
+});
+
+runner.gpuName().then(
+  (gpu) => channel.send({type: 'ready', info: {pid: process.pid, threads: options.threads, gpu}}),
+  (error: unknown) => {
+    process.stderr.write(`engine: cannot initialise llama.cpp: ${(error as Error).message}\n`);
+    process.exit(3);
+  },
+);

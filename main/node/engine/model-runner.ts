@@ -1,0 +1,210 @@
+// Runs chat generation with node-llama-cpp. Used inside the engine process (for the app and
+// `serve`) and directly by the CLI's `chat`, so both render turns with the model's own chat
+// template and trim long conversations the same way.
+//
+// Threads are always set explicitly: node-llama-cpp's CPU default (4) on a 2-core machine was
+// measured ~700x slower than 1 thread, so we pass the real core count everywhere.
+
+import {randomInt} from 'node:crypto';
+import {existsSync} from 'node:fs';
+import {
+  getLlama,
+  LlamaChat,
+  LlamaLogLevel,
+  type ChatHistoryItem,
+  type Llama,
+  type LlamaContext,
+  type LlamaModel,
+} from 'node-llama-cpp';
+import {AppError} from '../../common/errors.js';
+import type {EngineOptions, GenerateRequest, GenerateResult} from './protocol.js';
+
+/** llama.cpp logs go to stderr only when they are warnings or worse; the rest is noise here. */
+const LOG_LEVEL = LlamaLogLevel.error;
+/** Largest context we ask for; `auto` shrinks it further to what memory allows. */
+const MAX_CONTEXT = 8192;
+
+interface LoadedModel {
+  key: string;
+  model: LlamaModel;
+}
+interface LoadedContext {
+  key: string;
+  context: LlamaContext;
+  chat: LlamaChat;
+}
+
+export interface GenerateHooks {
+  signal?: AbortSignal;
+  onText?: (text: string) => void;
+}
+
+export class ModelRunner {
+  private llama: Promise<Llama> | null = null;
+  private loadedModel: LoadedModel | null = null;
+  private loadedContext: LoadedContext | null = null;
+  /** one generation at a time: a single context sequence, and the cores are the bottleneck anyway */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly options: EngineOptions) {}
+
+  async gpuName(): Promise<string | null> {
+    const llama = await this.getLlama();
+    return llama.gpu === false ? null : llama.gpu;
+  }
+
+  generate(request: GenerateRequest, hooks: GenerateHooks = {}): Promise<GenerateResult> {
+    const run = this.queue.then(() => this.generateNow(request, hooks));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async dispose(): Promise<void> {
+    await this.loadedContext?.context.dispose();
+    await this.loadedModel?.model.dispose();
+    this.loadedContext = null;
+    this.loadedModel = null;
+    if (this.llama) await (await this.llama).dispose();
+    this.llama = null;
+  }
+
+  private getLlama(): Promise<Llama> {
+    this.llama ??= getLlama({
+      gpu: this.options.gpuMode === 'cpu' ? false : 'auto',
+      // never compile llama.cpp at run time: the prebuilt binaries ship with node-llama-cpp
+      build: 'never',
+      maxThreads: this.options.threads,
+      logLevel: LOG_LEVEL,
+      progressLogs: false,
+    });
+    return this.llama;
+  }
+
+  private async prepare(request: GenerateRequest): Promise<LoadedContext> {
+    for (const path of [request.modelPath, ...request.adapters.map((a) => a.path)]) {
+      if (!existsSync(path))
+        throw new AppError('model_missing', {
+          zh: `模型文件不存在（可能已被移动或删除）：${path}`,
+          en: `The model file is gone (moved or deleted?): ${path}`,
+        });
+    }
+    const llama = await this.getLlama();
+    const modelKey = `${request.modelPath}|${request.gpuLayers}`;
+    if (this.loadedModel?.key !== modelKey) {
+      await this.loadedContext?.context.dispose();
+      this.loadedContext = null;
+      await this.loadedModel?.model.dispose();
+      this.loadedModel = null;
+      try {
+        const model = await llama.loadModel({modelPath: request.modelPath, gpuLayers: request.gpuLayers});
+        this.loadedModel = {key: modelKey, model};
+      } catch (error) {
+        throw new AppError('model_invalid', {
+          zh: `无法加载模型 ${request.modelPath}：${(error as Error).message}`,
+          en: `Cannot load the model ${request.modelPath}: ${(error as Error).message}`,
+        });
+      }
+    }
+    const contextKey = JSON.stringify(request.adapters);
+    if (this.loadedContext?.key !== contextKey) {
+      await this.loadedContext?.context.dispose();
+      this.loadedContext = null;
+      const model = this.loadedModel!.model;
+      let context: LlamaContext;
+      try {
+        context = await model.createContext({
+          contextSize: {max: Math.min(MAX_CONTEXT, model.trainContextSize)},
+          threads: this.options.threads,
+          sequences: 1,
+          ...(request.adapters.length
+            ? {lora: {adapters: request.adapters.map((a) => ({filePath: a.path, scale: a.scale}))}}
+            : {}),
+        });
+      } catch (error) {
+        throw new AppError('model_invalid', {
+          zh: `无法创建推理上下文（适配器与模型不匹配或内存不足）：${(error as Error).message}`,
+          en: `Cannot create the inference context (adapter does not match the model, or not enough memory): ${(error as Error).message}`,
+        });
+      }
+      this.loadedContext = {key: contextKey, context, chat: new LlamaChat({contextSequence: context.getSequence()})};
+    }
+    return this.loadedContext;
+  }
+
+  private async generateNow(request: GenerateRequest, hooks: GenerateHooks): Promise<GenerateResult> {
+    const {context, chat} = await this.prepare(request);
+    const contextSize = context.contextSize;
+    const {history, promptTokens, trimmedTurns} = this.fitHistory(chat, request, contextSize);
+    const {sampling} = request;
+    const seed = sampling.seed ?? randomInt(0, 2 ** 31 - 1);
+    // never ask for more tokens than the context has left after the prompt
+    const maxTokens = Math.max(1, Math.min(sampling.maxTokens, contextSize - promptTokens - 1));
+
+    let completionTokens = 0;
+    let firstTokenAt = 0;
+    const response = await chat.generateResponse(history, {
+      maxTokens,
+      temperature: sampling.temperature,
+      topP: sampling.topP,
+      topK: sampling.topK,
+      minP: sampling.minP,
+      seed,
+      repeatPenalty: sampling.repeatPenalty > 1 ? {penalty: sampling.repeatPenalty} : false,
+      signal: hooks.signal,
+      stopOnAbortSignal: true,
+      onToken: (tokens) => {
+        if (completionTokens === 0) firstTokenAt = performance.now();
+        completionTokens += tokens.length;
+      },
+      onTextChunk: hooks.onText,
+    });
+    const decodeSeconds = firstTokenAt ? (performance.now() - firstTokenAt) / 1000 : 0;
+    return {
+      text: response.response,
+      stopReason: response.metadata.stopReason,
+      promptTokens,
+      completionTokens,
+      // the first token's time is prompt evaluation, so it is left out of the decode rate
+      tokensPerSecond: decodeSeconds > 0 && completionTokens > 1 ? (completionTokens - 1) / decodeSeconds : 0,
+      trimmedTurns,
+      seed,
+      contextSize,
+    };
+  }
+
+  /** Drops the oldest exchanges until the rendered prompt leaves room for a reply. The system
+   * prompt and the newest user turn are always kept; if even those do not fit, that is an error
+   * the person can act on (shorten the message, or pick a model with a longer context). */
+  private fitHistory(chat: LlamaChat, request: GenerateRequest, contextSize: number) {
+    const tokenizer = this.loadedModel!.model.tokenizer;
+    const reserve = Math.min(request.sampling.maxTokens, Math.floor(contextSize / 2));
+    const budget = contextSize - reserve;
+    let turns = request.turns;
+    let trimmedTurns = 0;
+    for (;;) {
+      const history = toChatHistory(request.systemPrompt, turns);
+      const promptTokens = chat.chatWrapper.generateContextState({chatHistory: history}).contextText.tokenize(tokenizer).length;
+      if (promptTokens <= budget) return {history, promptTokens, trimmedTurns};
+      if (turns.length <= 1) {
+        throw new AppError('context_overflow', {
+          zh: `这条消息约 ${promptTokens} 个词元，超出了模型上下文（${contextSize}，需为回答预留 ${reserve}）。请缩短消息或换用上下文更长的模型。`,
+          en: `This message is about ${promptTokens} tokens, more than the model's context (${contextSize}, with ${reserve} reserved for the reply). Shorten it or use a model with a longer context.`,
+        }, {promptTokens, contextSize});
+      }
+      const drop = turns[1]?.role === 'assistant' ? 2 : 1;
+      turns = turns.slice(drop);
+      trimmedTurns += drop;
+    }
+  }
+}
+
+function toChatHistory(systemPrompt: string, turns: GenerateRequest['turns']): ChatHistoryItem[] {
+  const history: ChatHistoryItem[] = [];
+  if (systemPrompt.trim()) history.push({type: 'system', text: systemPrompt});
+  for (const turn of turns) {
+    history.push(turn.role === 'user' ? {type: 'user', text: turn.content} : {type: 'model', response: [turn.content]});
+  }
+  // an empty model item asks for the reply: the chat template renders the generation prompt
+  history.push({type: 'model', response: []});
+  return history;
+}

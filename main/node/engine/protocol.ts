@@ -1,0 +1,54 @@
+// Messages between the host (main process / serve / CLI) and the engine process. Plain JSON, so
+// the same protocol runs over child_process.fork (Node) and Electron's utilityProcess.
+
+import type {GpuLayers, Sampling} from '../../common/contract.js';
+import type {ErrorPayload} from '../../common/errors.js';
+
+export interface ChatTurn {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+export interface GenerateRequest {
+  modelPath: string;
+  gpuLayers: GpuLayers;
+  adapters: {path: string; scale: number}[];
+  systemPrompt: string;
+  /** the conversation so far, oldest first, ending with the user turn to answer */
+  turns: ChatTurn[];
+  sampling: Sampling;
+}
+
+export interface GenerateResult {
+  text: string;
+  stopReason: string;
+  promptTokens: number;
+  completionTokens: number;
+  /** completion tokens per second of decoding (prompt evaluation excluded) */
+  tokensPerSecond: number;
+  /** earlier user/assistant turns left out to fit the context */
+  trimmedTurns: number;
+  seed: number;
+  contextSize: number;
+}
+
+export interface EngineInfo {
+  pid: number;
+  threads: number;
+  gpu: string | null;
+}
+
+export type HostToEngine =
+  | {type: 'generate'; id: number; request: GenerateRequest}
+  | {type: 'cancel'; id: number};
+
+export type EngineToHost =
+  | {type: 'ready'; info: EngineInfo}
+  | {type: 'delta'; id: number; text: string}
+  | {type: 'done'; id: number; result: GenerateResult}
+  | {type: 'failed'; id: number; error: ErrorPayload};
+
+export interface EngineOptions {
+  threads: number;
+  gpuMode: 'auto' | 'cpu';
+}

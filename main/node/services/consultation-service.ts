@@ -1,0 +1,275 @@
+// Consultations: CRUD, branches, export, and the chat loop that streams a reply from the engine
+// into the store and onto the event bus.
+
+import {
+  DEFAULT_SAMPLING,
+  type Consultation,
+  type ConsultationSummary,
+  type Message,
+  type MessageMeta,
+  type MethodInput,
+  type ModelInfo,
+  type Sampling,
+} from '../../common/contract.js';
+import {AppError, notFound, toAppError} from '../../common/errors.js';
+import {DEFAULT_SYSTEM_PROMPT} from '../../common/prompts.js';
+import {newestLeafUnder, threadTo} from '../../common/thread.js';
+import type {EngineHost} from '../engine/engine-host.js';
+import type {ChatTurn} from '../engine/protocol.js';
+import type {Store} from '../store/index.js';
+import type {EventBus} from './event-bus.js';
+import {consultationToJson, consultationToMarkdown, exportFileBase} from './export.js';
+
+const CONSULTATION = {zh: '问诊', en: 'consultation'};
+const MESSAGE = {zh: '消息', en: 'message'};
+/** A streaming reply is written to disk this often, so a crash loses at most this much text. */
+const PARTIAL_SAVE_MS = 2000;
+/** Soft-deleted consultations stay restorable this long. */
+const TRASH_DAYS = 7;
+
+interface ActiveReply {
+  messageId: string;
+  controller: AbortController;
+}
+
+export class ConsultationService {
+  private readonly active = new Map<string, ActiveReply>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly engine: EngineHost,
+    private readonly bus: EventBus,
+  ) {
+    // replies that were streaming when the last process died can never finish now
+    store.consultations.markInterruptedReplies();
+    store.consultations.purgeDeletedBefore(new Date(Date.now() - TRASH_DAYS * 86_400_000).toISOString());
+  }
+
+  list(query?: string): ConsultationSummary[] {
+    return this.store.consultations.list(query);
+  }
+
+  get(id: string): Consultation {
+    const consultation = this.store.consultations.get(id);
+    if (!consultation) throw notFound(CONSULTATION, id);
+    return consultation;
+  }
+
+  create(input: MethodInput<'consultations.create'>): Consultation {
+    const settings = this.store.settings.get();
+    const modelId = input.modelId === undefined ? settings.defaultModelId : input.modelId;
+    if (modelId) this.requireModel(modelId);
+    const defaultPrompt = settings.language === 'en' ? DEFAULT_SYSTEM_PROMPT.en : DEFAULT_SYSTEM_PROMPT.zh;
+    const id = this.store.consultations.create({
+      title: input.title?.trim() || (settings.language === 'en' ? 'New consultation' : '新问诊'),
+      modelId: modelId && this.store.models.get(modelId) ? modelId : null,
+      systemPrompt: input.systemPrompt ?? defaultPrompt,
+      sampling: DEFAULT_SAMPLING,
+    });
+    this.bus.emit({type: 'consultations.changed', id});
+    return this.get(id);
+  }
+
+  update(input: MethodInput<'consultations.update'>): Consultation {
+    const current = this.get(input.id);
+    if (input.modelId) this.requireModel(input.modelId, 'base');
+    for (const adapterId of input.adapterIds ?? []) this.requireModel(adapterId, 'adapter');
+    const sampling: Sampling | undefined = input.sampling ? {...current.sampling, ...input.sampling} : undefined;
+    this.store.consultations.update(input.id, {
+      title: input.title,
+      systemPrompt: input.systemPrompt,
+      modelId: input.modelId,
+      adapterIds: input.adapterIds,
+      sampling,
+    });
+    this.bus.emit({type: 'consultations.changed', id: input.id});
+    return this.get(input.id);
+  }
+
+  delete(id: string): {deleted: true} {
+    this.stopReply(id);
+    if (!this.store.consultations.softDelete(id)) throw notFound(CONSULTATION, id);
+    this.bus.emit({type: 'consultations.changed', id});
+    return {deleted: true};
+  }
+
+  restore(id: string): ConsultationSummary {
+    if (!this.store.consultations.restore(id)) throw notFound(CONSULTATION, id);
+    this.bus.emit({type: 'consultations.changed', id});
+    return this.list().find((c) => c.id === id)!;
+  }
+
+  selectBranch(id: string, messageId: string): Consultation {
+    const consultation = this.get(id);
+    if (!consultation.messages.some((m) => m.id === messageId)) throw notFound(MESSAGE, messageId);
+    this.store.consultations.setCurrentLeaf(id, newestLeafUnder(consultation.messages, messageId));
+    return this.get(id);
+  }
+
+  export(input: MethodInput<'consultations.export'>): {fileName: string; mimeType: string; content: string} {
+    const consultation = this.get(input.id);
+    const models = {
+      model: consultation.modelId ? this.store.models.get(consultation.modelId) : null,
+      adapters: consultation.adapterIds.map((a) => this.store.models.get(a)).filter((m): m is ModelInfo => m !== null),
+    };
+    const base = exportFileBase(consultation);
+    if (input.format === 'json') {
+      return {fileName: `${base}.json`, mimeType: 'application/json', content: consultationToJson(consultation, models)};
+    }
+    const language = input.language ?? this.store.settings.get().language;
+    return {fileName: `${base}.md`, mimeType: 'text/markdown', content: consultationToMarkdown(consultation, models, language)};
+  }
+
+  // ───────────── chat ─────────────
+
+  send(input: MethodInput<'chat.send'>): {userMessage: Message; assistantMessage: Message} {
+    const consultation = this.get(input.consultationId);
+    this.assertIdle(consultation.id);
+    const model = this.modelFor(consultation);
+    const parentId = input.parentId === undefined ? consultation.currentLeafId : input.parentId;
+    if (parentId !== null) {
+      const parent = consultation.messages.find((m) => m.id === parentId);
+      if (!parent) throw notFound(MESSAGE, parentId);
+      if (parent.role !== 'assistant')
+        throw new AppError('validation', {zh: '新消息只能接在回答之后。', en: 'A new message must follow a reply.'});
+    }
+    // the person's words are durably stored before anything else can fail
+    const userMessage = this.store.consultations.addMessage(consultation.id, {
+      parentId,
+      role: 'user',
+      content: input.text.trim(),
+      status: 'complete',
+    });
+    const assistantMessage = this.startReply(consultation, model, userMessage);
+    return {userMessage, assistantMessage};
+  }
+
+  regenerate(consultationId: string, messageId: string): {assistantMessage: Message} {
+    const consultation = this.get(consultationId);
+    this.assertIdle(consultation.id);
+    const model = this.modelFor(consultation);
+    const old = consultation.messages.find((m) => m.id === messageId);
+    if (!old) throw notFound(MESSAGE, messageId);
+    // regenerating a user turn's reply: named by the reply, or by the user turn itself
+    const userMessage = old.role === 'user' ? old : consultation.messages.find((m) => m.id === old.parentId);
+    if (!userMessage) throw notFound(MESSAGE, old.parentId ?? messageId);
+    return {assistantMessage: this.startReply(consultation, model, userMessage)};
+  }
+
+  stopReply(consultationId: string): {stopped: boolean} {
+    const reply = this.active.get(consultationId);
+    reply?.controller.abort();
+    return {stopped: reply !== undefined};
+  }
+
+  stopAll(): void {
+    for (const reply of this.active.values()) reply.controller.abort();
+  }
+
+  /** Resolves when every reply in progress has finished (used by tests and on shutdown). */
+  async idle(): Promise<void> {
+    while (this.active.size) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  private startReply(consultation: Consultation, model: ModelInfo, userMessage: Message): Message {
+    const adapters = consultation.adapterIds.map((id) => this.requireModel(id, 'adapter'));
+    const meta: MessageMeta = {modelId: model.id, adapterIds: adapters.map((a) => a.id)};
+    const assistant = this.store.consultations.addMessage(consultation.id, {
+      parentId: userMessage.id,
+      role: 'assistant',
+      content: '',
+      status: 'streaming',
+      meta,
+    });
+    const turns: ChatTurn[] = threadTo([...consultation.messages, userMessage], userMessage.id).map((m) => ({
+      role: m.role,
+      content: m.content,
+    }));
+    const controller = new AbortController();
+    this.active.set(consultation.id, {messageId: assistant.id, controller});
+    this.bus.emit({type: 'consultations.changed', id: consultation.id});
+
+    let text = '';
+    let lastSave = Date.now();
+    const finish = (status: Message['status'], extra: MessageMeta) => {
+      this.active.delete(consultation.id);
+      this.store.consultations.updateMessage(assistant.id, {content: text, status, meta: {...meta, ...extra}});
+      const message = this.store.consultations.getMessage(consultation.id, assistant.id)!;
+      this.bus.emit({type: 'chat.finished', consultationId: consultation.id, message});
+      this.bus.emit({type: 'consultations.changed', id: consultation.id});
+    };
+    this.engine
+      .generate(
+        {
+          modelPath: model.path,
+          gpuLayers: model.gpuLayers,
+          adapters: adapters.map((a) => ({path: a.path, scale: 1})),
+          systemPrompt: consultation.systemPrompt,
+          turns,
+          sampling: consultation.sampling,
+        },
+        {
+          signal: controller.signal,
+          onText: (delta) => {
+            text += delta;
+            this.bus.emit({type: 'chat.delta', consultationId: consultation.id, messageId: assistant.id, delta});
+            if (Date.now() - lastSave > PARTIAL_SAVE_MS) {
+              lastSave = Date.now();
+              this.store.consultations.updateMessage(assistant.id, {content: text});
+            }
+          },
+        },
+      )
+      .then(
+        (result) => {
+          text = result.text;
+          finish(result.stopReason === 'abort' ? 'stopped' : 'complete', {
+            promptTokens: result.promptTokens,
+            completionTokens: result.completionTokens,
+            tokensPerSecond: Math.round(result.tokensPerSecond * 10) / 10,
+            trimmedTurns: result.trimmedTurns,
+            stopReason: result.stopReason,
+            seed: result.seed,
+          });
+        },
+        (error: unknown) => {
+          const appError = toAppError(error);
+          finish('error', {error: {code: appError.code, message: appError.localised}});
+        },
+      );
+    return assistant;
+  }
+
+  private assertIdle(consultationId: string): void {
+    if (this.active.has(consultationId))
+      throw new AppError('busy', {
+        zh: '此问诊正在生成回答，请等待完成或先停止。',
+        en: 'A reply is still being generated in this consultation; wait for it or stop it first.',
+      });
+  }
+
+  private modelFor(consultation: Consultation): ModelInfo {
+    if (!consultation.modelId)
+      throw new AppError('model_required', {
+        zh: '请先为此问诊选择一个模型（可在“模型”页添加本地 GGUF 文件）。',
+        en: 'Choose a model for this consultation first (add a local GGUF file on the Models page).',
+      });
+    return this.requireModel(consultation.modelId, 'base');
+  }
+
+  private requireModel(id: string, kind?: ModelInfo['kind']): ModelInfo {
+    const model = this.store.models.get(id);
+    if (!model) throw notFound({zh: '模型', en: 'model'}, id);
+    if (kind && model.kind !== kind)
+      throw new AppError('validation', {
+        zh: kind === 'base' ? `“${model.name}”是 LoRA 适配器，不能单独作为模型使用。` : `“${model.name}”不是 LoRA 适配器。`,
+        en: kind === 'base' ? `"${model.name}" is a LoRA adapter and cannot be used as a model on its own.` : `"${model.name}" is not a LoRA adapter.`,
+      });
+    if (model.missing)
+      throw new AppError('model_missing', {
+        zh: `模型文件已不存在：${model.path}。请重新添加或从列表中移除。`,
+        en: `The model file no longer exists: ${model.path}. Add it again or remove it from the list.`,
+      });
+    return model;
+  }
+}

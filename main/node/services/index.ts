@@ -1,0 +1,76 @@
+// The composition root of the services: one store, one event bus, one engine host, and the
+// services on top. Electron's main process and `zhongjing serve` both build exactly this.
+
+import {createRequire} from 'node:module';
+import type {AppInfo, EngineStatus, MethodInput, Settings} from '../../common/contract.js';
+import {DEFAULT_SAMPLING, MAX_MESSAGE_CHARS} from '../../common/contract.js';
+import {DEFAULT_SYSTEM_PROMPT} from '../../common/prompts.js';
+import {EngineHost, type SpawnEngine} from '../engine/engine-host.js';
+import {dataPaths, ensureDataDirs, type DataPaths} from '../paths.js';
+import {Store} from '../store/index.js';
+import {defaultThreads} from '../threads.js';
+import {ConsultationService} from './consultation-service.js';
+import {EventBus} from './event-bus.js';
+import {ModelService} from './model-service.js';
+
+export const APP_VERSION: string = (createRequire(import.meta.url)('../../../package.json') as {version: string}).version;
+
+export interface ServicesOptions {
+  dataDir: string;
+  spawnEngine: SpawnEngine;
+  threads?: number;
+}
+
+export class Services {
+  readonly paths: DataPaths;
+  readonly store: Store;
+  readonly bus = new EventBus();
+  readonly engine: EngineHost;
+  readonly models: ModelService;
+  readonly consultations: ConsultationService;
+  private readonly threads: number;
+
+  constructor(options: ServicesOptions) {
+    this.paths = dataPaths(options.dataDir);
+    ensureDataDirs(this.paths);
+    this.store = Store.open(this.paths.database);
+    this.threads = options.threads ?? defaultThreads();
+    this.engine = new EngineHost(options.spawnEngine, {threads: this.threads, gpuMode: this.store.settings.get().gpuMode});
+    this.engine.onStatus(() => this.bus.emit({type: 'engine.status', status: this.engineStatus()}));
+    this.models = new ModelService(this.store, this.paths, this.bus);
+    this.consultations = new ConsultationService(this.store, this.engine, this.bus);
+  }
+
+  appInfo(): AppInfo {
+    return {
+      version: APP_VERSION,
+      dataDir: this.paths.root,
+      modelsDir: this.paths.models,
+      cpuCores: this.threads,
+      defaultSystemPrompt: DEFAULT_SYSTEM_PROMPT,
+      defaultSampling: DEFAULT_SAMPLING,
+      maxMessageChars: MAX_MESSAGE_CHARS,
+    };
+  }
+
+  engineStatus(): EngineStatus {
+    return this.engine.status((path) => this.store.models.findByPath(path)?.id ?? null);
+  }
+
+  updateSettings(input: MethodInput<'settings.update'>): Settings {
+    if (input.defaultModelId) this.models.get(input.defaultModelId);
+    const settings = this.store.settings.update({...input, hfEndpoint: input.hfEndpoint?.replace(/\/+$/, '')});
+    this.engine.configure({threads: this.threads, gpuMode: settings.gpuMode});
+    return settings;
+  }
+
+  async close(): Promise<void> {
+    this.consultations.stopAll();
+    this.models.stopDownloads();
+    await this.consultations.idle();
+    await this.models.downloadsIdle();
+    await this.models.settle();
+    this.engine.stop();
+    this.store.close();
+  }
+}

@@ -1,0 +1,167 @@
+// Models: register local GGUF files (validated before they are stored), per-model GPU offload,
+// and downloads from Hugging Face or a mirror that resume after an interruption.
+
+import {createHash} from 'node:crypto';
+import {createReadStream, existsSync} from 'node:fs';
+import {basename, join, resolve} from 'node:path';
+import type {DownloadInfo, GgufSummary, MethodInput, ModelInfo} from '../../common/contract.js';
+import {AppError, notFound, toAppError} from '../../common/errors.js';
+import {downloadFile, resolveDownloadSource} from '../models/download.js';
+import {inspectGguf} from '../models/gguf-inspect.js';
+import type {DataPaths} from '../paths.js';
+import type {Store} from '../store/index.js';
+import type {DownloadRecord} from '../store/downloads-repo.js';
+import type {EventBus} from './event-bus.js';
+
+const MODEL = {zh: '模型', en: 'model'};
+const DOWNLOAD = {zh: '下载任务', en: 'download'};
+
+export function sha256OfFile(path: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolvePromise(hash.digest('hex')));
+  });
+}
+
+function toInfo(record: DownloadRecord): DownloadInfo {
+  const {source: _source, destPath: _dest, expectedSha256: _sha, ...info} = record;
+  return info;
+}
+
+export class ModelService {
+  private readonly running = new Map<string, AbortController>();
+  private readonly hashing = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly paths: DataPaths,
+    private readonly bus: EventBus,
+  ) {
+    store.downloads.pauseRunning();
+  }
+
+  list(): ModelInfo[] {
+    return this.store.models.list();
+  }
+
+  inspect(path: string): Promise<GgufSummary> {
+    return inspectGguf(resolve(path));
+  }
+
+  /** Validates the file, then registers it. The sha256 (for provenance) is computed in the
+   * background so that adding a 5 GB model does not block the UI. */
+  async add(input: MethodInput<'models.add'>, knownSha256: string | null = null): Promise<ModelInfo> {
+    const path = resolve(input.path);
+    const existing = this.store.models.findByPath(path);
+    if (existing) return existing;
+    const summary = await inspectGguf(path);
+    const model = this.store.models.insert(summary, input.name ?? basename(path).replace(/\.gguf$/i, ''), knownSha256);
+    if (!knownSha256) {
+      const job = sha256OfFile(path)
+        .then((sha) => {
+          if (this.store.db.open) this.store.models.setSha256(model.id, sha);
+        })
+        .catch(() => undefined)
+        .finally(() => this.hashing.delete(job));
+      this.hashing.add(job);
+    }
+    this.bus.emit({type: 'models.changed'});
+    return model;
+  }
+
+  update(input: MethodInput<'models.update'>): ModelInfo {
+    this.get(input.id);
+    this.store.models.update(input.id, {name: input.name, gpuLayers: input.gpuLayers});
+    this.bus.emit({type: 'models.changed'});
+    return this.get(input.id);
+  }
+
+  /** Forgets the model; the file itself is never deleted (it may be the person's only copy). */
+  remove(id: string): {removed: true} {
+    if (!this.store.models.remove(id)) throw notFound(MODEL, id);
+    this.bus.emit({type: 'models.changed'});
+    return {removed: true};
+  }
+
+  get(id: string): ModelInfo {
+    const model = this.store.models.get(id);
+    if (!model) throw notFound(MODEL, id);
+    return model;
+  }
+
+  /** Waits for background work (hashing, downloads); for tests and an orderly shutdown. */
+  async settle(): Promise<void> {
+    await Promise.all([...this.hashing]);
+  }
+
+  // ───────────── downloads ─────────────
+
+  downloads(): DownloadInfo[] {
+    return this.store.downloads.list().map(toInfo);
+  }
+
+  download(input: MethodInput<'models.download'>): DownloadInfo {
+    const {url, fileName} = resolveDownloadSource(input.source.trim(), this.store.settings.get().hfEndpoint);
+    const destPath = join(this.paths.models, fileName);
+    const registered = this.store.models.findByPath(destPath);
+    if (registered && existsSync(destPath))
+      throw new AppError('validation', {
+        zh: `该模型已下载并登记为“${registered.name}”。`,
+        en: `This model is already downloaded and registered as "${registered.name}".`,
+      });
+    // the same destination resumes the earlier attempt (its .part file) instead of starting over
+    const earlier = this.store.downloads.findUnfinishedByDest(destPath);
+    if (earlier && this.running.has(earlier.id)) return toInfo(earlier);
+    const record = earlier ?? this.store.downloads.create({source: input.source, url, fileName, destPath, expectedSha256: input.sha256 ?? null});
+    this.store.downloads.update(record.id, {state: 'running', error: null, url, expectedSha256: input.sha256 ?? record.expectedSha256});
+    void this.runDownload(this.store.downloads.get(record.id)!);
+    return toInfo(this.store.downloads.get(record.id)!);
+  }
+
+  cancelDownload(id: string): DownloadInfo {
+    const record = this.store.downloads.get(id);
+    if (!record) throw notFound(DOWNLOAD, id);
+    this.running.get(id)?.abort();
+    return toInfo(this.store.downloads.get(id)!);
+  }
+
+  /** Pauses every running download; each keeps its .part file and resumes when started again. */
+  stopDownloads(): void {
+    for (const controller of this.running.values()) controller.abort();
+  }
+
+  /** Resolves when no download is running (tests). */
+  async downloadsIdle(): Promise<void> {
+    while (this.running.size) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  private async runDownload(record: DownloadRecord): Promise<void> {
+    const controller = new AbortController();
+    this.running.set(record.id, controller);
+    const emit = (extra: {bytesPerSecond: number; etaSeconds: number | null}) =>
+      this.bus.emit({type: 'download.progress', download: {...toInfo(this.store.downloads.get(record.id)!), ...extra}});
+    try {
+      const result = await downloadFile({
+        url: record.url,
+        destPath: record.destPath,
+        expectedSha256: record.expectedSha256 ?? undefined,
+        signal: controller.signal,
+        onProgress: (p) => {
+          this.store.downloads.update(record.id, {receivedBytes: p.receivedBytes, totalBytes: p.totalBytes});
+          emit({bytesPerSecond: p.bytesPerSecond, etaSeconds: p.etaSeconds});
+        },
+      });
+      const model = await this.add({path: result.path}, result.sha256);
+      this.store.downloads.update(record.id, {state: 'done', receivedBytes: result.bytes, totalBytes: result.bytes, modelId: model.id});
+    } catch (error) {
+      const cancelled = controller.signal.aborted;
+      this.store.downloads.update(record.id, {state: cancelled ? 'paused' : 'failed', error: toAppError(error).localised});
+    } finally {
+      this.running.delete(record.id);
+      emit({bytesPerSecond: 0, etaSeconds: null});
+    }
+  }
+}

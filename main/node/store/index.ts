@@ -1,0 +1,28 @@
+import {openDatabase, type Db} from './database.js';
+import {ModelsRepo} from './models-repo.js';
+import {ConsultationsRepo} from './consultations-repo.js';
+import {SettingsRepo} from './settings-repo.js';
+import {DownloadsRepo} from './downloads-repo.js';
+
+/** The store: one SQLite file, one writer (this process), a repository per area. */
+export class Store {
+  readonly models: ModelsRepo;
+  readonly consultations: ConsultationsRepo;
+  readonly settings: SettingsRepo;
+  readonly downloads: DownloadsRepo;
+
+  constructor(readonly db: Db) {
+    this.models = new ModelsRepo(db);
+    this.consultations = new ConsultationsRepo(db);
+    this.settings = new SettingsRepo(db);
+    this.downloads = new DownloadsRepo(db);
+  }
+
+  static open(file: string): Store {
+    return new Store(openDatabase(file));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

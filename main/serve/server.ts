@@ -1,0 +1,199 @@
+// `zhongjing serve`: the API contract over HTTP + WebSocket, for a browser on this machine, for a
+// remote GPU box reached through an SSH tunnel, and for the UI tests. Listens on 127.0.0.1 only;
+// every API route and the event socket require the random token printed at start (as Jupyter).
+
+import {randomBytes, timingSafeEqual} from 'node:crypto';
+import {createReadStream, existsSync, statSync} from 'node:fs';
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
+import type {AddressInfo} from 'node:net';
+import {extname, join, normalize, sep} from 'node:path';
+import {WebSocketServer, type WebSocket} from 'ws';
+import {AppError} from '../common/errors.js';
+import {HTTP_API_PREFIX, HTTP_EVENTS_PATH, type CallEnvelope} from '../common/wire.js';
+import type {Dispatch} from '../node/api/handlers.js';
+import type {EventBus} from '../node/services/event-bus.js';
+import {CONTENT_SECURITY_POLICY} from '../common/csp.js';
+
+/** Large enough for a 1 MB pasted message to reach validation and get a clear answer. */
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
+const HOST = '127.0.0.1';
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+};
+
+export interface ServeOptions {
+  dispatch: Dispatch;
+  bus: EventBus;
+  /** built renderer (dist/renderer); null serves the API only */
+  staticDir: string | null;
+  port: number;
+  token?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  token: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export function newToken(): string {
+  return randomBytes(24).toString('hex');
+}
+
+function tokensMatch(given: string | null | undefined, expected: string): boolean {
+  if (!given) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+const UNAUTHORIZED = new AppError('unauthorized', {
+  zh: '令牌缺失或错误：请打开 zhongjing serve 启动时打印的网址。',
+  en: 'Missing or wrong token: open the URL printed by zhongjing serve.',
+});
+
+function sendJson(res: ServerResponse, status: number, body: CallEnvelope | object): void {
+  const data = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(data),
+    'Cache-Control': 'no-store',
+  });
+  res.end(data);
+}
+
+/** A page on another site must not reach us through DNS rebinding: only our own host names. */
+function hostAllowed(req: IncomingMessage, port: number): boolean {
+  const host = req.headers.host;
+  return host === `${HOST}:${port}` || host === `localhost:${port}`;
+}
+
+function originAllowed(req: IncomingMessage, port: number): boolean {
+  const origin = req.headers.origin;
+  return origin === undefined || origin === `http://${HOST}:${port}` || origin === `http://localhost:${port}`;
+}
+
+function bearer(req: IncomingMessage): string | null {
+  const header = req.headers.authorization;
+  return header?.startsWith('Bearer ') ? header.slice(7) : null;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new AppError('message_too_long', {zh: '请求体过大（上限 8 MB）。', en: 'Request body too large (limit 8 MB).'});
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function serveStatic(res: ServerResponse, staticDir: string | null, urlPath: string): void {
+  const headers = {
+    'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'Cross-Origin-Opener-Policy': 'same-origin',
+  };
+  if (!staticDir || !existsSync(join(staticDir, 'index.html'))) {
+    res.writeHead(503, {...headers, 'Content-Type': 'text/plain; charset=utf-8'});
+    res.end('界面尚未构建：请先运行 npm run build。\nThe UI is not built yet: run npm run build first.\n');
+    return;
+  }
+  let relative: string;
+  try {
+    relative = normalize(decodeURIComponent(urlPath)).replace(/^([/\\])+/, '');
+  } catch {
+    relative = '';
+  }
+  let file = join(staticDir, relative || 'index.html');
+  if (!file.startsWith(staticDir + sep) || !existsSync(file) || statSync(file).isDirectory()) {
+    // unknown paths get the app shell (client-side screens), never a file outside staticDir
+    file = join(staticDir, 'index.html');
+  }
+  const type = MIME[extname(file)] ?? 'application/octet-stream';
+  res.writeHead(200, {...headers, 'Content-Type': type, 'Cache-Control': type.startsWith('text/html') ? 'no-store' : 'max-age=3600'});
+  createReadStream(file).pipe(res);
+}
+
+export function startServer(options: ServeOptions): Promise<RunningServer> {
+  const token = options.token ?? newToken();
+  let port = options.port;
+  const sockets = new Set<WebSocket>();
+  const wss = new WebSocketServer({noServer: true, maxPayload: 64 * 1024});
+  const unsubscribe = options.bus.subscribe((event) => {
+    const frame = JSON.stringify(event);
+    for (const socket of sockets) if (socket.readyState === socket.OPEN) socket.send(frame);
+  });
+
+  const server = createServer(async (req, res) => {
+    if (!hostAllowed(req, port)) return sendJson(res, 403, {ok: false, error: {code: 'unauthorized', message: {zh: '不允许的主机名。', en: 'Host not allowed.'}}});
+    const url = new URL(req.url ?? '/', `http://${HOST}:${port}`);
+    if (!url.pathname.startsWith(HTTP_API_PREFIX)) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, {error: 'method not allowed'});
+      return serveStatic(res, options.staticDir, url.pathname);
+    }
+    if (!tokensMatch(bearer(req), token) || !originAllowed(req, port))
+      return sendJson(res, 401, {ok: false, error: UNAUTHORIZED.toPayload()});
+    if (req.method !== 'POST') return sendJson(res, 405, {ok: false, error: {code: 'validation', message: {zh: '只接受 POST。', en: 'Only POST is accepted.'}}});
+    const method = url.pathname.slice(HTTP_API_PREFIX.length);
+    let input: unknown;
+    try {
+      const body = await readBody(req);
+      input = body ? JSON.parse(body) : {};
+    } catch (error) {
+      const appError = error instanceof AppError ? error : new AppError('validation', {zh: '请求不是有效的 JSON。', en: 'The request is not valid JSON.'});
+      return sendJson(res, appError.code === 'message_too_long' ? 413 : 400, {ok: false, error: appError.toPayload()});
+    }
+    const envelope = await options.dispatch(method, input);
+    const status = !envelope.ok && envelope.error.code === 'not_found' && envelope.error.message.en.startsWith('Unknown API method') ? 404 : 200;
+    sendJson(res, status, envelope);
+  });
+
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', `http://${HOST}:${port}`);
+    const authorised =
+      url.pathname === HTTP_EVENTS_PATH && hostAllowed(req, port) && originAllowed(req, port) && tokensMatch(url.searchParams.get('token'), token);
+    if (!authorised) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      sockets.add(ws);
+      ws.on('close', () => sockets.delete(ws));
+      ws.on('error', () => sockets.delete(ws));
+    });
+  });
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, HOST, () => {
+      port = (server.address() as AddressInfo).port;
+      resolve({
+        url: `http://${HOST}:${port}/?token=${token}`,
+        port,
+        token,
+        server,
+        close: () =>
+          new Promise<void>((done) => {
+            unsubscribe();
+            for (const socket of sockets) socket.terminate();
+            wss.close();
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}

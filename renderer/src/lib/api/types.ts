@@ -1,0 +1,8 @@
+import type {ApiClient} from '../../../../main/common/contract';
+
+/** The contract's ApiClient plus one hook the UI may use without knowing the transport:
+ * `onResync` fires when events may have been missed (the HTTP event socket reconnected after a
+ * drop), so the screens re-read what they show. Over IPC no event is ever lost and it never fires. */
+export interface RendererClient extends ApiClient {
+  onResync(listener: () => void): () => void;
+}

@@ -1,0 +1,85 @@
+// App-wide state: what the services told us at start-up (info, settings), the engine status,
+// the registered models (shared by the Models screen and the consultation's model picker),
+// which screen is showing, and whether the token was refused.
+import type {AppInfo, EngineStatus, ModelInfo, Settings} from '../../../../main/common/contract';
+import type {Language} from '../i18n';
+import {setUiLanguage} from '../lang.svelte';
+import {api} from './client';
+import {toasts} from './toasts.svelte';
+
+export type Screen = 'consultation' | 'models' | 'settings';
+const SCREENS: readonly Screen[] = ['consultation', 'models', 'settings'];
+
+/** Screens live in the URL hash (#/models), so reload and back/forward keep the place, and it
+ * works alike from file:// (Electron) and http:// (serve). */
+function screenFromHash(): Screen {
+  const name = window.location.hash.replace(/^#\/?/, '');
+  return (SCREENS as readonly string[]).includes(name) ? (name as Screen) : 'consultation';
+}
+
+class AppState {
+  phase = $state<'booting' | 'ready' | 'failed' | 'unauthorized'>('booting');
+  bootError = $state<unknown>(null);
+  info = $state<AppInfo | null>(null);
+  settings = $state<Settings | null>(null);
+  engine = $state<EngineStatus | null>(null);
+  models = $state<ModelInfo[]>([]);
+  screen = $state<Screen>(screenFromHash());
+
+  baseModels = $derived(this.models.filter((model) => model.kind === 'base'));
+  adapterModels = $derived(this.models.filter((model) => model.kind === 'adapter'));
+
+  constructor() {
+    window.addEventListener('hashchange', () => (this.screen = screenFromHash()));
+  }
+
+  go(screen: Screen): void {
+    this.screen = screen;
+    if (screenFromHash() !== screen) window.location.hash = `#/${screen}`;
+  }
+
+  applySettings(settings: Settings): void {
+    this.settings = settings;
+    setUiLanguage(settings.language);
+  }
+
+  async reloadModels(): Promise<void> {
+    try {
+      this.models = await api('models.list', {});
+    } catch (error) {
+      toasts.error(error);
+    }
+  }
+
+  async reloadEngine(): Promise<void> {
+    try {
+      this.engine = await api('engine.status', {});
+    } catch {
+      // The indicator keeps its last known state; a later event will correct it.
+    }
+  }
+
+  /** Switches at once and persists; if saving fails the switch is undone and the error shown. */
+  async setLanguage(language: Language): Promise<void> {
+    const previous = this.settings?.language ?? 'zh-CN';
+    setUiLanguage(language);
+    try {
+      this.applySettings(await api('settings.update', {language}));
+    } catch (error) {
+      setUiLanguage(previous);
+      toasts.error(error);
+    }
+  }
+
+  /** Remembers the model last chosen, so the next new consultation starts with it. */
+  async rememberModel(modelId: string | null): Promise<void> {
+    if (!this.settings || this.settings.defaultModelId === modelId) return;
+    try {
+      this.settings = await api('settings.update', {defaultModelId: modelId});
+    } catch {
+      // Only a convenience; the consultation itself already has its model.
+    }
+  }
+}
+
+export const app = new AppState();

@@ -1,0 +1,84 @@
+// Start-up: choose the transport, read what every screen needs, and route events to the stores.
+import type {ApiEvent} from '../../../../main/common/contract';
+import {chooseClient} from '../api';
+import {app} from './app.svelte';
+import {chat} from './chat.svelte';
+import {api, setClient} from './client';
+import {consultations} from './consultations.svelte';
+import {downloads} from './downloads.svelte';
+
+let started = false;
+
+export async function boot(): Promise<void> {
+  if (!started) {
+    const choice = chooseClient(() => (app.phase = 'unauthorized'));
+    if (choice.kind === 'no-token') {
+      app.phase = 'unauthorized';
+      return;
+    }
+    setClient(choice.client);
+    choice.client.onEvent(route);
+    choice.client.onResync(resync);
+    started = true;
+  }
+  app.phase = 'booting';
+  try {
+    const [info, settings, engine, models] = await Promise.all([
+      api('app.info', {}),
+      api('settings.get', {}),
+      api('engine.status', {}),
+      api('models.list', {}),
+    ]);
+    app.info = info;
+    app.applySettings(settings);
+    app.engine = engine;
+    app.models = models;
+    app.phase = 'ready';
+  } catch (error) {
+    if (app.phase !== 'unauthorized') {
+      app.bootError = error;
+      app.phase = 'failed';
+    }
+    return;
+  }
+  await consultations.refresh();
+  const last = chat.lastOpenedId();
+  const first = consultations.items.find((item) => item.id === last) ?? consultations.items[0];
+  if (first) await chat.open(first.id);
+  void downloads.refresh();
+}
+
+function route(event: ApiEvent): void {
+  switch (event.type) {
+    case 'chat.delta':
+      chat.applyDelta(event.messageId, event.delta);
+      break;
+    case 'chat.finished':
+      chat.applyFinished(event.consultationId, event.message);
+      consultations.scheduleRefresh(); // preview and order change
+      break;
+    case 'consultations.changed':
+      chat.onChanged(event.id);
+      consultations.scheduleRefresh();
+      break;
+    case 'models.changed':
+      void app.reloadModels();
+      break;
+    case 'engine.status':
+      app.engine = event.status;
+      break;
+    case 'download.progress':
+      downloads.onProgress(event.download);
+      break;
+  }
+}
+
+/** Events may have been lost while the event socket was down: re-read everything visible. */
+function resync(): void {
+  if (app.phase !== 'ready') return;
+  void app.reloadEngine();
+  void app.reloadModels();
+  void consultations.refresh();
+  void chat.refetch();
+  void downloads.refresh();
+}

@@ -1,0 +1,100 @@
+// The consultation list on the left: search, create, rename, delete with undo.
+import type {Consultation, ConsultationSummary} from '../../../../main/common/contract';
+import {t} from '../lang.svelte';
+import {app} from './app.svelte';
+import {chat} from './chat.svelte';
+import {api} from './client';
+import {toasts} from './toasts.svelte';
+
+/** How long the undo offer stays after a delete. */
+export const UNDO_MS = 8000;
+
+class ConsultationList {
+  items = $state<ConsultationSummary[]>([]);
+  query = $state('');
+  loaded = $state(false);
+  error = $state<unknown>(null);
+
+  private seq = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+
+  async refresh(): Promise<void> {
+    const seq = ++this.seq;
+    const query = this.query.trim();
+    try {
+      const items = await api('consultations.list', query ? {query} : {});
+      if (seq !== this.seq) return; // an older search answering late
+      this.items = items;
+      this.error = null;
+      this.loaded = true;
+    } catch (error) {
+      if (seq === this.seq) this.error = error;
+    }
+  }
+
+  /** Coalesces bursts (typing in the search box, a stream of change events). */
+  scheduleRefresh(ms = 250): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.refresh();
+    }, ms);
+  }
+
+  setQuery(query: string): void {
+    this.query = query;
+    this.scheduleRefresh();
+  }
+
+  async create(): Promise<Consultation> {
+    const modelId = modelForNewConsultation();
+    const consultation = await api('consultations.create', modelId ? {modelId} : {});
+    this.query = ''; // a new consultation must be visible, whatever was searched
+    await this.refresh();
+    chat.show(consultation);
+    return consultation;
+  }
+
+  async rename(id: string, title: string): Promise<void> {
+    const updated = await api('consultations.update', {id, title});
+    const item = this.items.find((summary) => summary.id === id);
+    if (item) item.title = updated.title;
+    if (chat.current?.id === id) chat.current.title = updated.title;
+  }
+
+  async remove(summary: ConsultationSummary): Promise<void> {
+    await api('consultations.delete', {id: summary.id});
+    const position = this.items.findIndex((item) => item.id === summary.id);
+    this.items = this.items.filter((item) => item.id !== summary.id);
+    const wasOpen = chat.current?.id === summary.id;
+    if (wasOpen) {
+      const next = this.items[Math.min(Math.max(position, 0), this.items.length - 1)];
+      if (next) void chat.open(next.id);
+      else chat.close();
+    }
+    const title = summary.title || t('untitled');
+    toasts.show(() => t('deleted', {title}), {
+      ms: UNDO_MS,
+      action: {
+        label: () => t('undo'),
+        run: async () => {
+          await api('consultations.restore', {id: summary.id});
+          await this.refresh();
+          if (wasOpen) await chat.open(summary.id);
+          toasts.show(() => t('restored', {title}));
+        },
+      },
+    });
+  }
+}
+
+/** The model a new consultation starts with: the one last chosen, else the one open now, else
+ * the only usable base model. With none, the consultation opens with the "pick a model" prompt. */
+function modelForNewConsultation(): string | null {
+  const usable = app.baseModels.filter((model) => !model.missing);
+  const candidates = [app.settings?.defaultModelId, chat.current?.modelId];
+  for (const id of candidates) if (id && usable.some((model) => model.id === id)) return id;
+  return usable.length === 1 ? usable[0]!.id : null;
+}
+
+export const consultations = new ConsultationList();
