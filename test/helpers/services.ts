@@ -1,0 +1,48 @@
+import {forkEngine} from '../../main/node/engine/fork-engine.js';
+import {createDispatch, createHandlers} from '../../main/node/api/handlers.js';
+import {Services} from '../../main/node/services/index.js';
+import type {ApiEvent, MethodInput, MethodName, MethodOutput} from '../../main/common/contract.js';
+import {AppError} from '../../main/common/errors.js';
+import {tempDir} from './tmp.js';
+
+/** Real services on a temp data dir with a real engine process (1 thread: the tests' machine
+ * has 2 cores and the test runner uses the other). */
+export function startServices(): {
+  services: Services;
+  call<M extends MethodName>(method: M, input: MethodInput<M>): Promise<MethodOutput<M>>;
+  callRaw(method: string, input: unknown): ReturnType<ReturnType<typeof createDispatch>>;
+  events: ApiEvent[];
+  close(): Promise<void>;
+  dataDir: string;
+} {
+  const dir = tempDir();
+  const services = new Services({dataDir: dir.path, spawnEngine: forkEngine, threads: 1});
+  const dispatch = createDispatch(createHandlers(services));
+  const events: ApiEvent[] = [];
+  services.bus.subscribe((event) => events.push(event));
+  return {
+    services,
+    events,
+    dataDir: dir.path,
+    callRaw: dispatch,
+    async call(method, input) {
+      const envelope = await dispatch(method, input);
+      if (!envelope.ok) throw AppError.fromPayload(envelope.error);
+      return envelope.result as never;
+    },
+    async close() {
+      await services.close();
+      dir.cleanup();
+    },
+  };
+}
+
+export async function waitFor<T>(probe: () => T | undefined | null | false, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
