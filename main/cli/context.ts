@@ -24,7 +24,11 @@ export function resolveDataDir(flag: string | undefined): string {
 
 /** One clear line on stderr and a non-zero exit; never a stack trace (ZHONGJING_DEBUG=1 adds it). */
 export function fail(error: unknown): never {
-  const appError = toAppError(error);
+  const code = (error as {code?: unknown}).code;
+  const appError =
+    typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')
+      ? new AppError('validation', {zh: `参数错误：${(error as Error).message}`, en: `Bad arguments: ${(error as Error).message}`})
+      : toAppError(error);
   process.stderr.write(`zhongjing: ${say(appError.localised)}\n`);
   if (process.env.ZHONGJING_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   process.exit(appError.code === 'validation' ? 2 : 1);

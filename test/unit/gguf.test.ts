@@ -188,6 +188,21 @@ describe('inspectGguf', () => {
     assert.equal(adapter.hasChatTemplate, false);
   });
 
+  test('split models: every part is checked and counted', async () => {
+    const part = (n: number) => join(dir, `split-0000${n}-of-00002.gguf`);
+    const tensor = (name: string) => ({name, dims: [16], type: 'f32' as const, data: () => [new Float32Array(16)]});
+    await writeGguf(part(1), {
+      metadata: [['general.architecture', gguf.string('llama')], ['split.count', gguf.u32(2)], ['llama.context_length', gguf.u32(512)]],
+      tensors: [tensor('a')],
+    });
+    await assertInspectFails(part(1), 'model_invalid', /part of the split model is missing/);
+    await writeGguf(part(2), {metadata: [['split.count', gguf.u32(2)]], tensors: [tensor('b')]});
+    const summary = await inspectGguf(part(1));
+    assert.equal(summary.parameterCount, 32);
+    assert.equal(summary.fileSizeBytes, (await readFile(part(1))).length + (await readFile(part(2))).length);
+    assert.equal(summary.contextLength, 512);
+  });
+
   test('quantization name falls back to the type holding the most weights', () => {
     assert.equal(quantizationName(15, []), 'Q4_K_M');
     assert.equal(quantizationName(7, []), 'Q8_0');
@@ -238,21 +253,21 @@ describe('inspectGguf', () => {
     // readGgufFileInfo alone reads zeros past the end of a file: on such a file with 50M items it
     // loops 50M times and grows to ~650 MB (measured: 6.8 s); a bigger count would hang the app.
     for (const [items, pattern] of [[50_000_000n, /corrupt/], [10_000_000n, /incomplete/]] as const) {
-    const crafted = Buffer.alloc(61);
-    crafted.write('GGUF', 0);
-    crafted.writeUInt32LE(3, 4); // version
-    crafted.writeBigUInt64LE(0n, 8); // tensors
-    crafted.writeBigUInt64LE(1n, 16); // metadata entries
-    crafted.writeBigUInt64LE(1n, 24); // key length
-    crafted.write('k', 32);
-    crafted.writeUInt32LE(9, 33); // array
-    crafted.writeUInt32LE(0, 37); // of u8
-    crafted.writeBigUInt64LE(items, 41);
-    const path = join(dir, 'crafted.gguf');
-    await writeFile(path, crafted);
-    const started = Date.now();
-    await assertInspectFails(path, 'model_invalid', pattern);
-    assert.ok(Date.now() - started < 500);
+      const crafted = Buffer.alloc(61);
+      crafted.write('GGUF', 0);
+      crafted.writeUInt32LE(3, 4); // version
+      crafted.writeBigUInt64LE(0n, 8); // tensors
+      crafted.writeBigUInt64LE(1n, 16); // metadata entries
+      crafted.writeBigUInt64LE(1n, 24); // key length
+      crafted.write('k', 32);
+      crafted.writeUInt32LE(9, 33); // array
+      crafted.writeUInt32LE(0, 37); // of u8
+      crafted.writeBigUInt64LE(items, 41);
+      const path = join(dir, 'crafted.gguf');
+      await writeFile(path, crafted);
+      const started = Date.now();
+      await assertInspectFails(path, 'model_invalid', pattern);
+      assert.ok(Date.now() - started < 500);
     }
   });
 

@@ -23,6 +23,8 @@ const BYTES_PER_ELEMENT = {f32: 4, f16: 2} as const;
 /** GGML_MAX_DIMS and GGML_MAX_NAME (64 bytes including the NUL) in ggml.h. */
 const MAX_DIMS = 4;
 const MAX_TENSOR_NAME_BYTES = 63;
+/** Makes temporary names unique when one process writes the same path twice at once. */
+let writesStarted = 0;
 
 export type GgufScalar =
   | {type: 'u8' | 'i32' | 'u32' | 'f32'; value: number}
@@ -80,7 +82,7 @@ export async function writeGguf(outPath: string, input: GgufWriteInput): Promise
   metadata.push(['general.alignment', gguf.u32(alignment)]);
   const layout = planTensors(input.tensors, alignment);
 
-  const tempPath = `${outPath}.partial-${process.pid}`;
+  const tempPath = `${outPath}.partial-${process.pid}-${++writesStarted}`;
   const handle = await open(tempPath, 'w');
   const out = new StreamWriter(handle);
   try {

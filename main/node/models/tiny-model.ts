@@ -16,6 +16,8 @@
 
 import {createHash} from 'node:crypto';
 import {createReadStream} from 'node:fs';
+import {mkdir} from 'node:fs/promises';
+import {dirname} from 'node:path';
 import {gguf, writeGguf, type GgufTensor, type GgufValue} from './gguf-writer.js';
 
 export interface TinyModelOptions {
@@ -113,7 +115,7 @@ export function buildTinyVocabulary(): Vocabulary {
   return {tokens, scores, types, ids: {unk, bos, eos: imEnd, imStart, imEnd}};
 }
 
-/** Writes the tiny model to `outPath` (overwriting it) and returns its checksum. */
+/** Writes the tiny model to `outPath` (overwriting it, creating its folder) and returns its checksum. */
 export async function makeTinyModel(outPath: string, options: TinyModelOptions = {}): Promise<TinyModelResult> {
   const seed = options.seed ?? 1;
   const arch = options.architecture ?? 'llama';
@@ -195,6 +197,7 @@ export async function makeTinyModel(outPath: string, options: TinyModelOptions =
   tensors.push(matrix('output.weight', nEmbd, nVocab));
 
   // The writer calls data() in tensor order, so the PRNG stream is consumed deterministically.
+  await mkdir(dirname(outPath), {recursive: true});
   const written = await writeGguf(outPath, {metadata, tensors, alignment: 32});
   return {path: outPath, sha256: written.sha256, vocabSize: nVocab};
 }

@@ -1,0 +1,80 @@
+// The `zhongjing` CLI as a person runs it: real processes, real files, one-line errors.
+import {test} from 'node:test';
+import assert from 'node:assert/strict';
+import {writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {runCli} from '../helpers/cli.js';
+import {tempDir} from '../helpers/tmp.js';
+import {tinyModelPath} from '../helpers/tiny-model.js';
+
+function assertOneLineError(result: {status: number | null; stderr: string}, pattern: RegExp): void {
+  assert.notEqual(result.status, 0);
+  const lines = result.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line, got:\n${result.stderr}`);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+}
+
+test('models make-tiny, add, list honour --data-dir and ZHONGJING_DATA_DIR', () => {
+  const dir = tempDir();
+  try {
+    const out = join(dir.path, 'tiny.gguf');
+    const made = runCli(['models', 'make-tiny', out, '--json']);
+    assert.equal(made.status, 0, made.stderr);
+    assert.match(JSON.parse(made.stdout).sha256, /^[0-9a-f]{64}$/);
+
+    const dataDir = join(dir.path, 'data');
+    const added = runCli(['models', 'add', out, '--name', '小模型', '--data-dir', dataDir, '--json']);
+    assert.equal(added.status, 0, added.stderr);
+    assert.equal(JSON.parse(added.stdout).architecture, 'llama');
+
+    const listed = runCli(['models', 'list', '--json'], {env: {ZHONGJING_DATA_DIR: dataDir}});
+    const models = JSON.parse(listed.stdout);
+    assert.equal(models.length, 1);
+    assert.equal(models[0].name, '小模型');
+    assert.match(models[0].sha256, /^[0-9a-f]{64}$/, 'hash computed before the command exited');
+
+    const human = runCli(['models', 'list', '--data-dir', dataDir], {env: {LANG: 'zh_CN.UTF-8'}});
+    assert.match(human.stdout, /小模型\s+llama/);
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('chat streams a reply to stdout, and --json gives one object per line', async () => {
+  const model = await tinyModelPath();
+  const plain = runCli(['chat', '--model', model, '--max-tokens', '12', '--temperature', '0', '你好，我嗓子疼']);
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.ok(plain.stdout.trim().length > 0);
+
+  const json = runCli(['chat', '--model', model, '--max-tokens', '12', '--temperature', '0', '--json', '你好，我嗓子疼']);
+  assert.equal(json.status, 0, json.stderr);
+  const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const done = lines.at(-1);
+  assert.equal(done.type, 'done');
+  assert.ok(done.completionTokens > 0 && done.completionTokens <= 12);
+  assert.equal(lines.filter((l) => l.type === 'delta').map((l) => l.text).join(''), done.text);
+  // same greedy settings, same text
+  assert.equal(done.text + '\n', plain.stdout);
+});
+
+test('bad input: one clear line on stderr and a non-zero exit', async () => {
+  const dir = tempDir();
+  try {
+    const junk = join(dir.path, 'junk.gguf');
+    writeFileSync(junk, 'not a model at all');
+    const zh = {LANG: 'zh_CN.UTF-8'};
+    assertOneLineError(runCli(['models', 'add', junk, '--data-dir', dir.path], {env: zh}), /GGUF/);
+    assertOneLineError(runCli(['chat', '--model', junk, 'hi'], {env: zh}), /GGUF/);
+    assertOneLineError(runCli(['chat', '--model', join(dir.path, 'nope.gguf'), '--data-dir', dir.path, 'hi'], {env: zh}), /找不到模型/);
+    assertOneLineError(runCli(['chat', '--model', await tinyModelPath(), '   '], {env: {LANG: 'en_US.UTF-8'}}), /empty/);
+    assertOneLineError(runCli(['chat', 'hi']), /usage/);
+    assertOneLineError(runCli(['frobnicate']), /unknown command/);
+    assertOneLineError(runCli(['chat', '--modle', 'x', 'hi']), /modle/);
+    const help = runCli(['--help'], {env: zh});
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /serve/);
+  } finally {
+    dir.cleanup();
+  }
+});
