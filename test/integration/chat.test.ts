@@ -13,7 +13,10 @@ type Harness = ReturnType<typeof startServices>;
 
 async function finished(s: Harness, messageId: string): Promise<Message> {
   return waitFor(
-    () => s.events.find((e) => e.type === 'chat.finished' && e.message.id === messageId)?.message as Message | undefined,
+    () => {
+      const event = s.events.find((e) => e.type === 'chat.finished' && e.message.id === messageId);
+      return event?.type === 'chat.finished' ? event.message : undefined;
+    },
     60_000,
     `reply ${messageId}`,
   );

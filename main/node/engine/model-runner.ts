@@ -17,6 +17,7 @@ import {
   type LlamaModel,
 } from 'node-llama-cpp';
 import {AppError} from '../../common/errors.js';
+import {chatWrapperFor} from './chat-template.js';
 import type {EngineOptions, GenerateRequest, GenerateResult} from './protocol.js';
 
 /** llama.cpp logs go to stderr only when they are warnings or worse; the rest is noise here. */
@@ -126,7 +127,11 @@ export class ModelRunner {
           en: `Cannot create the inference context (adapter does not match the model, or not enough memory): ${(error as Error).message}`,
         });
       }
-      this.loadedContext = {key: contextKey, context, chat: new LlamaChat({contextSequence: context.getSequence()})};
+      this.loadedContext = {
+        key: contextKey,
+        context,
+        chat: new LlamaChat({contextSequence: context.getSequence(), chatWrapper: chatWrapperFor(model)}),
+      };
     }
     return this.loadedContext;
   }
