@@ -1,19 +1,20 @@
 // The composition root of the services: one store, one event bus, one engine host, and the
 // services on top. Electron's main process and `zhongjing serve` both build exactly this.
 
-import {createRequire} from 'node:module';
+import {readFileSync} from 'node:fs';
+import {join} from 'node:path';
 import type {AppInfo, EngineStatus, MethodInput, Settings} from '../../common/contract.js';
 import {DEFAULT_SAMPLING, MAX_MESSAGE_CHARS} from '../../common/contract.js';
 import {DEFAULT_SYSTEM_PROMPT} from '../../common/prompts.js';
 import {EngineHost, type SpawnEngine} from '../engine/engine-host.js';
-import {dataPaths, ensureDataDirs, type DataPaths} from '../paths.js';
+import {dataPaths, ensureDataDirs, packageRoot, type DataPaths} from '../paths.js';
 import {Store} from '../store/index.js';
 import {defaultThreads} from '../threads.js';
 import {ConsultationService} from './consultation-service.js';
 import {EventBus} from './event-bus.js';
 import {ModelService} from './model-service.js';
 
-export const APP_VERSION: string = (createRequire(import.meta.url)('../../../package.json') as {version: string}).version;
+export const APP_VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {version: string}).version;
 
 export interface ServicesOptions {
   dataDir: string;

@@ -35,7 +35,8 @@ export async function boot(): Promise<void> {
     app.models = models;
     app.phase = 'ready';
   } catch (error) {
-    if (app.phase !== 'unauthorized') {
+    // Re-read through a function: a 401 may have changed the phase while we awaited.
+    if (currentPhase() !== 'unauthorized') {
       app.bootError = error;
       app.phase = 'failed';
     }
@@ -46,6 +47,10 @@ export async function boot(): Promise<void> {
   const first = consultations.items.find((item) => item.id === last) ?? consultations.items[0];
   if (first) await chat.open(first.id);
   void downloads.refresh();
+}
+
+function currentPhase(): typeof app.phase {
+  return app.phase;
 }
 
 function route(event: ApiEvent): void {
