@@ -5,15 +5,33 @@
 // running `zhongjing serve`, so the UI can be worked on with hot reload; open the dev page with
 // `?token=<the serve token>`.
 import {fileURLToPath} from 'node:url';
-import {defineConfig} from 'vite';
+import {defineConfig, type Plugin} from 'vite';
 import {svelte} from '@sveltejs/vite-plugin-svelte';
+import {CONTENT_SECURITY_POLICY} from './main/common/csp.ts';
 
 const api = process.env.ZHONGJING_API;
+
+/** renderer/index.html carries the UI's CSP as a meta tag (for Electron's file:// page); the
+ * policy itself is defined once, in main/common/csp.ts, which serve and Electron also send as a
+ * header. This check fails the build if the two ever differ. */
+function cspMatchesShared(): Plugin {
+  return {
+    name: 'zhongjing-csp-check',
+    transformIndexHtml(html) {
+      const meta = /<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]*)"/i.exec(html);
+      if (!meta) throw new Error('renderer/index.html: the Content-Security-Policy meta tag is missing');
+      if (meta[1] !== CONTENT_SECURITY_POLICY)
+        throw new Error(`renderer/index.html: CSP meta differs from main/common/csp.ts\n  meta:   ${meta[1]}\n  shared: ${CONTENT_SECURITY_POLICY}`);
+      return html;
+    },
+  };
+}
 
 export default defineConfig({
   root: fileURLToPath(new URL('./renderer', import.meta.url)),
   base: './',
-  plugins: [svelte({compilerOptions: {runes: true}})],
+  // All Svelte options live here (no svelte.config.js): every component is in runes mode.
+  plugins: [svelte({configFile: false, compilerOptions: {runes: true}}), cspMatchesShared()],
   build: {
     outDir: fileURLToPath(new URL('./dist/renderer', import.meta.url)),
     emptyOutDir: true,

@@ -46,13 +46,24 @@ class ConsultationList {
     this.scheduleRefresh();
   }
 
+  /** Creates and opens a consultation. The one open now is put away at once (synchronously, on
+   * the click), so text typed right after the click cannot land in the old consultation's box. */
   async create(): Promise<Consultation> {
     const modelId = modelForNewConsultation();
-    const consultation = await api('consultations.create', modelId ? {modelId} : {});
-    this.query = ''; // a new consultation must be visible, whatever was searched
-    await this.refresh();
-    chat.show(consultation);
-    return consultation;
+    const previous = chat.current?.id ?? null;
+    chat.close();
+    chat.opening = 'new';
+    try {
+      const consultation = await api('consultations.create', modelId ? {modelId} : {});
+      chat.show(consultation);
+      this.query = ''; // a new consultation must be visible, whatever was searched
+      void this.refresh();
+      return consultation;
+    } catch (error) {
+      chat.opening = null;
+      if (previous) void chat.open(previous);
+      throw error;
+    }
   }
 
   async rename(id: string, title: string): Promise<void> {
