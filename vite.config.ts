@@ -7,7 +7,7 @@
 import {fileURLToPath} from 'node:url';
 import {defineConfig, type Plugin} from 'vite';
 import {svelte} from '@sveltejs/vite-plugin-svelte';
-import {CONTENT_SECURITY_POLICY} from './main/common/csp.ts';
+import {META_CONTENT_SECURITY_POLICY} from './main/common/csp.ts';
 
 const api = process.env.ZHONGJING_API;
 
@@ -20,8 +20,8 @@ function cspMatchesShared(): Plugin {
     transformIndexHtml(html) {
       const meta = /<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]*)"/i.exec(html);
       if (!meta) throw new Error('renderer/index.html: the Content-Security-Policy meta tag is missing');
-      if (meta[1] !== CONTENT_SECURITY_POLICY)
-        throw new Error(`renderer/index.html: CSP meta differs from main/common/csp.ts\n  meta:   ${meta[1]}\n  shared: ${CONTENT_SECURITY_POLICY}`);
+      if (meta[1] !== META_CONTENT_SECURITY_POLICY)
+        throw new Error(`renderer/index.html: CSP meta differs from main/common/csp.ts\n  meta:   ${meta[1]}\n  shared: ${META_CONTENT_SECURITY_POLICY}`);
       return html;
     },
   };

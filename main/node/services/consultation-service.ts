@@ -21,6 +21,8 @@ import type {EventBus} from './event-bus.js';
 import {consultationToJson, consultationToMarkdown, exportFileBase} from './export.js';
 
 const CONSULTATION = {zh: '问诊', en: 'consultation'};
+const UNTITLED = {zh: '新问诊', en: 'New consultation'};
+const AUTO_TITLE_CHARS = 24;
 const MESSAGE = {zh: '消息', en: 'message'};
 /** A streaming reply is written to disk this often, so a crash loses at most this much text. */
 const PARTIAL_SAVE_MS = 2000;
@@ -61,7 +63,7 @@ export class ConsultationService {
     if (modelId) this.requireModel(modelId);
     const defaultPrompt = settings.language === 'en' ? DEFAULT_SYSTEM_PROMPT.en : DEFAULT_SYSTEM_PROMPT.zh;
     const id = this.store.consultations.create({
-      title: input.title?.trim() || (settings.language === 'en' ? 'New consultation' : '新问诊'),
+      title: input.title?.trim() || (settings.language === 'en' ? UNTITLED.en : UNTITLED.zh),
       modelId: modelId && this.store.models.get(modelId) ? modelId : null,
       systemPrompt: input.systemPrompt ?? defaultPrompt,
       sampling: DEFAULT_SAMPLING,
@@ -140,6 +142,12 @@ export class ConsultationService {
       content: input.text.trim(),
       status: 'complete',
     });
+    // an untitled consultation is named after its first question, as a clinician would file it
+    if (consultation.messages.length === 0 && (consultation.title === UNTITLED.zh || consultation.title === UNTITLED.en)) {
+      const firstLine = userMessage.content.split('\n')[0]!.trim();
+      const title = firstLine.length > AUTO_TITLE_CHARS ? `${firstLine.slice(0, AUTO_TITLE_CHARS)}…` : firstLine;
+      this.store.consultations.update(consultation.id, {title});
+    }
     const assistantMessage = this.startReply(consultation, model, userMessage);
     return {userMessage, assistantMessage};
   }

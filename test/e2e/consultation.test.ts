@@ -1,0 +1,179 @@
+// End to end, as a clinician would: the built `zhongjing serve` hosting the real services and
+// the tiny model, driven in Debian's Chromium through Playwright.
+import {test} from 'node:test';
+import assert from 'node:assert/strict';
+import {readFileSync, writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import type {Browser, Page} from 'playwright-core';
+import {launchChromium} from '../helpers/browser.js';
+import {startServe, type ServeProcess} from '../helpers/cli.js';
+import {tempDir} from '../helpers/tmp.js';
+import {tinyModelPath} from '../helpers/tiny-model.js';
+
+const SCREENSHOTS = process.env.ZHONGJING_SCREENSHOTS; // a folder, to look at the UI by eye
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, `${name}.png`), fullPage: true});
+}
+
+async function setUp(t: test.TestContext, options: {expectUnauthorized?: boolean} = {}): Promise<{serve: ServeProcess; browser: Browser; page: Page; dir: string}> {
+  const dir = tempDir();
+  const serve = await startServe(['--data-dir', dir.path, '--model', await tinyModelPath()], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+    dir.cleanup();
+  });
+  const context = await browser.newContext({acceptDownloads: true, viewport: {width: 1280, height: 800}, locale: 'zh-CN'});
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  const expected = (e: string) => /favicon/.test(e) || (options.expectUnauthorized === true && /status of 401/.test(e));
+  t.after(() => assert.deepEqual(errors.filter((e) => !expected(e)), [], 'no errors in the page console'));
+  return {serve, browser, page, dir: dir.path};
+}
+
+async function lowerMaxTokens(page: Page, maxTokens: number): Promise<void> {
+  await page.getByRole('button', {name: '对话设置'}).click();
+  await page.getByLabel('最大生成长度 (max tokens)').fill(String(maxTokens));
+  await page.getByLabel('温度 (temperature)').fill('0');
+  await page.getByRole('button', {name: '保存设置'}).click();
+  await page.getByText('已保存').waitFor();
+  await page.getByRole('button', {name: '关闭对话设置'}).click();
+}
+
+test('a consultation in Chinese: streamed, saved across reload, exported', async (t) => {
+  const {serve, page} = await setUp(t);
+  await page.goto(serve.url);
+  // the token leaves the address bar once it is stored
+  await page.waitForFunction(() => !location.search.includes('token'));
+  await page.getByRole('status').filter({hasText: '推理引擎'}).waitFor();
+  await assert.doesNotReject(page.getByText(/不能替代医生/).first().waitFor());
+
+  await page.getByRole('button', {name: '新建问诊'}).click();
+  await lowerMaxTokens(page, 400);
+  const composer = page.getByRole('form', {name: '消息输入'});
+  const input = composer.getByLabel('输入消息');
+  const send = composer.getByRole('button', {name: '发送', exact: true});
+
+  // an empty message cannot be sent
+  await input.fill('   ');
+  assert.equal(await send.isDisabled(), true);
+
+  const question = '医生您好，我头痛三天了，还有点发热，体温38度。';
+  await input.fill(question);
+  await send.click();
+  const reply = page.getByRole('article', {name: '仲景的回复'}).last();
+  // streaming: the stop button is there while the reply grows, then goes away
+  const stop = composer.getByRole('button', {name: '停止'});
+  await stop.waitFor({timeout: 30_000}).catch(() => undefined); // a very fast reply may finish first
+  await stop.waitFor({state: 'detached', timeout: 60_000});
+  await shot(page, '1-replied');
+  const replyText = (await reply.innerText()).trim();
+  assert.ok(replyText.length > 0, 'the reply has text');
+  assert.equal(await page.getByRole('article', {name: '用户消息'}).first().innerText().then((s) => s.includes(question)), true);
+  assert.equal(await input.inputValue(), '', 'the composer is cleared after a successful send');
+
+  // reload: the consultation and both messages are still there
+  await page.reload();
+  await page.getByRole('article', {name: '用户消息'}).first().waitFor();
+  assert.match(await page.getByRole('article', {name: '用户消息'}).first().innerText(), /头痛三天了/);
+  const stored = await page.getByRole('article', {name: '仲景的回复'}).last().innerText();
+  assert.ok(stored.trim().length > 0);
+
+  // export Markdown and JSON through the browser's download
+  const [markdown] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', {name: '导出 Markdown'}).click()]);
+  const markdownText = readFileSync((await markdown.path())!, 'utf8');
+  assert.match(markdown.suggestedFilename(), /\.md$/);
+  assert.match(markdownText, /### 患者\n\n医生您好，我头痛三天了/);
+  assert.match(markdownText, /### 仲景/);
+  const [json] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', {name: '导出 JSON'}).click()]);
+  const exported = JSON.parse(readFileSync((await json.path())!, 'utf8'));
+  assert.equal(exported.format, 'zhongjing.consultation');
+  assert.deepEqual(exported.thread.map((m: {role: string}) => m.role), ['user', 'assistant']);
+  assert.equal(exported.thread[0].content, question);
+});
+
+test('regenerate and edit make branches that can be switched; stop keeps the partial reply', async (t) => {
+  const {serve, page} = await setUp(t);
+  await page.goto(serve.url);
+  await page.getByRole('button', {name: '新建问诊'}).click();
+  await lowerMaxTokens(page, 16);
+  const composer = page.getByRole('form', {name: '消息输入'});
+  await composer.getByLabel('输入消息').fill('我咳嗽一周了');
+  await composer.getByLabel('输入消息').press('Enter');
+  await page.getByRole('button', {name: '重新生成'}).last().waitFor();
+  await page.getByRole('button', {name: '重新生成'}).last().click();
+  const branches = page.getByRole('group', {name: /分支 2 \/ 2/});
+  await branches.waitFor();
+  await branches.getByRole('button', {name: '上一个分支'}).click();
+  await page.getByRole('group', {name: /分支 1 \/ 2/}).waitFor();
+
+  // edit the question: a sibling question with its own reply
+  await page.getByRole('article', {name: '用户消息'}).first().getByRole('button', {name: '编辑'}).click();
+  const editor = page.getByRole('form', {name: '编辑消息'});
+  await editor.getByLabel('修改后的消息').fill('我咳嗽两周了，有黄痰');
+  await editor.getByRole('button', {name: '发送'}).click();
+  await page.getByRole('article', {name: '用户消息'}).filter({hasText: '有黄痰'}).waitFor();
+  await page.getByRole('article', {name: '用户消息'}).getByRole('group', {name: /分支 2 \/ 2/}).waitFor();
+  await shot(page, '2-branches');
+
+  // a long reply, stopped part-way
+  await lowerMaxTokens(page, 4000);
+  await page.getByRole('button', {name: '对话设置'}).click();
+  await page.getByLabel('温度 (temperature)').fill('1');
+  await page.getByRole('button', {name: '保存设置'}).click();
+  await page.getByRole('button', {name: '关闭对话设置'}).click();
+  await page.getByRole('button', {name: '重新生成'}).last().waitFor();
+  await composer.getByLabel('输入消息').fill('请详细说明');
+  await composer.getByRole('button', {name: '发送', exact: true}).click();
+  await composer.getByRole('button', {name: '停止'}).click();
+  await composer.getByRole('button', {name: '停止'}).waitFor({state: 'detached'});
+  await page.getByText(/已停止/).first().waitFor();
+});
+
+test('consultation list: rename, search, delete with undo; language switch; models screen errors', async (t) => {
+  const {serve, page, dir} = await setUp(t);
+  await page.goto(serve.url);
+  await page.getByRole('button', {name: '新建问诊'}).click();
+  const list = page.getByRole('complementary', {name: '问诊记录'});
+  await list.getByRole('button', {name: /^重命名：/}).first().click();
+  await list.getByLabel('问诊标题').fill('王女士 胃痛复诊');
+  await list.getByLabel('问诊标题').press('Enter');
+  await list.getByRole('button', {name: '王女士 胃痛复诊', exact: true}).waitFor();
+
+  await page.getByRole('button', {name: '新建问诊'}).click();
+  await list.getByRole('searchbox', {name: '搜索问诊'}).fill('胃痛');
+  await page.waitForTimeout(400);
+  assert.equal(await list.getByRole('button', {name: /^删除：/}).count(), 1);
+
+  await list.getByRole('button', {name: '删除：王女士 胃痛复诊'}).click();
+  await page.getByRole('button', {name: '撤销'}).click();
+  await list.getByRole('button', {name: '王女士 胃痛复诊', exact: true}).waitFor();
+
+  // a file that is not a GGUF: a clear message, and nothing registered
+  const junk = join(dir, 'notes.gguf');
+  writeFileSync(junk, '这不是模型');
+  await page.getByRole('link', {name: '模型'}).click();
+  await page.getByLabel('模型文件路径').fill(junk);
+  await page.getByRole('button', {name: '添加模型'}).click();
+  await page.getByText(/GGUF/).first().waitFor();
+  await shot(page, '3-models-error');
+
+  // English, kept across a reload
+  await page.getByRole('button', {name: '切换语言 / Switch language'}).click();
+  await page.getByRole('link', {name: 'Models'}).waitFor();
+  await page.reload();
+  await page.getByRole('link', {name: 'Models'}).waitFor();
+});
+
+test('a wrong token shows a clear page and reaches no data', async (t) => {
+  const {serve, page} = await setUp(t, {expectUnauthorized: true});
+  await page.goto(`${serve.base}/?token=wrong`);
+  await page.getByRole('heading', {name: /令牌无效或缺失/}).waitFor();
+  assert.equal(await page.getByRole('button', {name: '新建问诊'}).count(), 0);
+});
