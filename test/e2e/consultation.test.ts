@@ -32,7 +32,7 @@ async function setUp(t: test.TestContext, options: {expectUnauthorized?: boolean
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(message.text());
   });
-  const expected = (e: string) => /favicon/.test(e) || (options.expectUnauthorized === true && /status of 401/.test(e));
+  const expected = (e: string) => /favicon/.test(e) || (options.expectUnauthorized === true && /status of 401|HTTP Authentication failed/.test(e));
   t.after(() => assert.deepEqual(errors.filter((e) => !expected(e)), [], 'no errors in the page console'));
   return {serve, browser, page, dir: dir.path};
 }
