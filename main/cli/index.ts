@@ -7,6 +7,7 @@ import {fail, say} from './context.js';
 import {chatCommand} from './commands/chat.js';
 import {modelsCommand} from './commands/models.js';
 import {serveCommand} from './commands/serve.js';
+import {dataCommand} from './commands/data.js';
 
 const HELP = {
   zh: `仲景工作站 ${APP_VERSION} —— 离线中文医学大模型工作站
@@ -15,6 +16,7 @@ const HELP = {
   serve [--data-dir 目录] [--port 端口] [--model 模型]   启动界面与 API（仅 127.0.0.1，需令牌）
   chat --model 模型 [--adapter A.gguf]... [--system 提示词] [--temperature T] [--max-tokens N] [--seed N] [--json] "消息"
   models add 路径.gguf [--name 名称] | list [--json] | inspect 路径.gguf | make-tiny 输出.gguf [--arch llama|qwen2]
+  data import 文件 [--format 格式] [--name 名称] [--no-deid] [--json] | list | show 名称 | mix … | export 名称 --format 格式 输出目录
 
 所有命令都接受 --data-dir，也读取环境变量 ZHONGJING_DATA_DIR。`,
   en: `Zhongjing Workstation ${APP_VERSION} — offline workstation for Chinese medical LLMs
@@ -23,6 +25,7 @@ Commands:
   serve [--data-dir DIR] [--port PORT] [--model M]   serve the UI and API (127.0.0.1 only, token required)
   chat --model M [--adapter A.gguf]... [--system S] [--temperature T] [--max-tokens N] [--seed N] [--json] "message"
   models add PATH.gguf [--name NAME] | list [--json] | inspect PATH.gguf | make-tiny OUT.gguf [--arch llama|qwen2]
+  data import FILE [--format F] [--name N] [--no-deid] [--json] | list | show NAME | mix … | export NAME --format F OUT_DIR
 
 Every command takes --data-dir and honours ZHONGJING_DATA_DIR.`,
 };
@@ -31,6 +34,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   serve: serveCommand,
   chat: chatCommand,
   models: modelsCommand,
+  data: dataCommand,
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -6,6 +6,15 @@
 // Naming: methods are `<area>.<verb>`, events are `<area>.<happening>`.
 
 import {z} from 'zod';
+import type {
+  DatasetRow,
+  DatasetStats,
+  DatasetSummary,
+  DatasetVersionInfo,
+  ImportReport,
+  Replacement,
+  StoredRow,
+} from './datasets.js';
 
 /** Largest message a person may send. 200k characters is far beyond any real consultation turn
  * (and beyond the context of every model we ship for), yet small enough that a pasted 1 MB blob
@@ -141,6 +150,25 @@ export interface DownloadInfo {
   modelId: string | null;
 }
 
+export interface DatasetDetail {
+  summary: DatasetSummary;
+  version: DatasetVersionInfo;
+  versions: DatasetVersionInfo[];
+  stats: DatasetStats;
+  /** the import report of the first version, when the dataset was imported */
+  importReport: ImportReport | null;
+}
+
+export interface ImportProgress {
+  jobId: string;
+  fileName: string;
+  bytesRead: number;
+  totalBytes: number;
+  rowsRead: number;
+  rowsPerSecond: number;
+  etaSeconds: number | null;
+}
+
 export interface AppInfo {
   version: string;
   dataDir: string;
@@ -154,6 +182,20 @@ export interface AppInfo {
 // ───────────── methods ─────────────
 
 const empty = z.strictObject({});
+const datasetFormats = ['cmtmedqa', 'single', 'disc', 'sharegpt', 'alpaca', 'pairs', 'text'] as const;
+const turnSchema = z.strictObject({role: z.enum(['system', 'user', 'assistant']), content: z.string().max(MAX_MESSAGE_CHARS)});
+export const datasetRowSchema = z.strictObject({
+  kind: z.enum(['dialogue', 'safety', 'preference', 'text']),
+  turns: z.array(turnSchema).max(200),
+  chosen: z.string().max(MAX_MESSAGE_CHARS).optional(),
+  rejected: z.string().max(MAX_MESSAGE_CHARS).optional(),
+  text: z.string().max(1_000_000).optional(),
+  department: z.string().max(100).optional(),
+  subDepartment: z.string().max(100).optional(),
+  source: z.string().max(200).optional(),
+  sourceId: z.string().max(200).optional(),
+  tags: z.array(z.string().max(50)).max(20).optional(),
+}) satisfies z.ZodType<DatasetRow>;
 const byId = z.strictObject({id});
 
 export const methods = {
@@ -237,6 +279,98 @@ export const methods = {
   'chat.stop': {input: z.strictObject({consultationId: id}), output: {} as {stopped: boolean}},
 
   'engine.status': {input: empty, output: {} as EngineStatus},
+
+  // ───────────── datasets ─────────────
+  'datasets.list': {input: empty, output: [] as DatasetSummary[]},
+  /** Starts an import and returns its job id at once; progress arrives as `dataset.importProgress`
+   * and the end as `dataset.imported`. A file on this machine is named by `path`; a browser
+   * without file-system access sends the file itself as `content` (up to 6 MB). */
+  'datasets.import': {
+    input: z.strictObject({
+      path: z.string().min(1).max(4096).optional(),
+      content: z.string().max(6 * 1024 * 1024).optional(),
+      fileName: z.string().min(1).max(255).optional(),
+      format: z.enum(['auto', ...datasetFormats]).optional(),
+      name: z.string().trim().min(1).max(120).optional(),
+      deidentify: z.boolean().optional(),
+    }).refine((v) => (v.path === undefined) !== (v.content === undefined), {message: 'give either path or content'}),
+    output: {} as {jobId: string},
+  },
+  'datasets.cancelImport': {input: z.strictObject({jobId: id}), output: {} as {cancelled: boolean}},
+  'datasets.get': {input: z.strictObject({id, version: z.number().int().min(1).optional()}), output: {} as DatasetDetail},
+  'datasets.rows': {
+    input: z.strictObject({
+      id,
+      version: z.number().int().min(1).optional(),
+      query: z.string().max(200).optional(),
+      department: z.string().max(100).optional(),
+      source: z.string().max(200).optional(),
+      kind: z.enum(['dialogue', 'safety', 'preference', 'text']).optional(),
+      minTurns: z.number().int().min(0).max(1000).optional(),
+      maxTurns: z.number().int().min(0).max(1000).optional(),
+      split: z.enum(['train', 'validation']).optional(),
+      offset: z.number().int().min(0).default(0),
+      limit: z.number().int().min(1).max(200).default(50),
+    }),
+    output: {} as {total: number; rows: StoredRow[]; version: number},
+  },
+  /** Edits a row. An open version changes in place; a frozen one gets a new open version. */
+  'datasets.updateRow': {
+    input: z.strictObject({id, position: z.number().int().min(0), row: datasetRowSchema}),
+    output: {} as {version: number},
+  },
+  'datasets.deleteRow': {input: z.strictObject({id, position: z.number().int().min(0)}), output: {} as {version: number}},
+  'datasets.update': {
+    input: z.strictObject({id, name: z.string().trim().min(1).max(120).optional(), description: z.string().max(2000).optional()}),
+    output: {} as DatasetSummary,
+  },
+  'datasets.delete': {input: byId, output: {} as {deleted: true}},
+  'datasets.replacements': {
+    input: z.strictObject({
+      id,
+      status: z.enum(['pending', 'confirmed', 'undone']).optional(),
+      offset: z.number().int().min(0).default(0),
+      limit: z.number().int().min(1).max(200).default(50),
+    }),
+    output: {} as {total: number; items: Replacement[]; counts: Record<Replacement['status'], number>},
+  },
+  'datasets.reviewReplacement': {
+    input: z.strictObject({id, replacementId: id, action: z.enum(['confirm', 'undo'])}),
+    output: {} as Replacement,
+  },
+  /** Confirms every pending replacement and erases the originals from the store. */
+  'datasets.finishReview': {input: byId, output: {} as {confirmed: number}},
+  'datasets.mix': {
+    input: z.strictObject({
+      name: z.string().trim().min(1).max(120),
+      components: z
+        .array(
+          z.strictObject({
+            datasetId: id,
+            version: z.number().int().min(1).optional(),
+            ratio: z.number().positive().max(1000),
+            filter: z.enum(['single', 'multi', 'any']).optional(),
+          }),
+        )
+        .min(1)
+        .max(16),
+      unit: z.enum(['examples', 'tokens']).default('examples'),
+      total: z.number().int().positive().max(10_000_000).optional(),
+      seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+      validationFraction: z.number().min(0).max(0.5).default(0.05),
+    }),
+    output: {} as DatasetSummary,
+  },
+  'datasets.export': {
+    input: z.strictObject({
+      id,
+      version: z.number().int().min(1).optional(),
+      format: z.enum(['sharegpt', 'alpaca', 'llamafactory', 'pairs']),
+      /** a directory on this machine; default: <data dir>/exports/<name>-v<version>-<format> */
+      outDir: z.string().min(1).max(4096).optional(),
+    }),
+    output: {} as {dir: string; files: string[]; rows: number},
+  },
 } as const;
 
 export type Methods = typeof methods;
@@ -257,7 +391,10 @@ export type ApiEvent =
   | {type: 'consultations.changed'; id: string}
   | {type: 'models.changed'}
   | {type: 'engine.status'; status: EngineStatus}
-  | {type: 'download.progress'; download: DownloadInfo & {bytesPerSecond: number; etaSeconds: number | null}};
+  | {type: 'download.progress'; download: DownloadInfo & {bytesPerSecond: number; etaSeconds: number | null}}
+  | {type: 'datasets.changed'; id: string}
+  | {type: 'dataset.importProgress'; progress: ImportProgress}
+  | {type: 'dataset.imported'; jobId: string; datasetId: string | null; report: ImportReport | null; error: {zh: string; en: string} | null};
 
 export type ApiEventType = ApiEvent['type'];
 

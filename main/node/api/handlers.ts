@@ -42,6 +42,21 @@ export function createHandlers(s: Services): Handlers {
     'chat.stop': (input) => s.consultations.stopReply(input.consultationId),
 
     'engine.status': () => s.engineStatus(),
+
+    'datasets.list': () => s.datasets.list(),
+    'datasets.import': (input) => s.datasets.startImport(input),
+    'datasets.cancelImport': (input) => s.datasets.cancelImport(input.jobId),
+    'datasets.get': (input) => s.datasets.get(input.id, input.version),
+    'datasets.rows': (input) => s.datasets.rows(input),
+    'datasets.updateRow': (input) => s.datasets.updateRow(input.id, input.position, input.row),
+    'datasets.deleteRow': (input) => s.datasets.deleteRow(input.id, input.position),
+    'datasets.update': (input) => s.datasets.update(input),
+    'datasets.delete': (input) => s.datasets.delete(input.id),
+    'datasets.replacements': (input) => s.datasets.replacements(input),
+    'datasets.reviewReplacement': (input) => s.datasets.reviewReplacement(input.id, input.replacementId, input.action),
+    'datasets.finishReview': (input) => s.datasets.finishReview(input.id),
+    'datasets.mix': (input) => s.datasets.mix(input),
+    'datasets.export': (input) => s.datasets.export(input),
   };
 }
 

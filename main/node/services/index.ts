@@ -13,6 +13,7 @@ import {defaultThreads} from '../threads.js';
 import {ConsultationService} from './consultation-service.js';
 import {EventBus} from './event-bus.js';
 import {ModelService} from './model-service.js';
+import {DatasetService} from './dataset-service.js';
 
 export const APP_VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {version: string}).version;
 
@@ -29,6 +30,7 @@ export class Services {
   readonly engine: EngineHost;
   readonly models: ModelService;
   readonly consultations: ConsultationService;
+  readonly datasets: DatasetService;
   private readonly threads: number;
 
   constructor(options: ServicesOptions) {
@@ -40,6 +42,7 @@ export class Services {
     this.engine.onStatus(() => this.bus.emit({type: 'engine.status', status: this.engineStatus()}));
     this.models = new ModelService(this.store, this.paths, this.bus);
     this.consultations = new ConsultationService(this.store, this.engine, this.bus);
+    this.datasets = new DatasetService(this.store, this.paths, this.bus);
   }
 
   appInfo(): AppInfo {

@@ -3,6 +3,7 @@ import {ModelsRepo} from './models-repo.js';
 import {ConsultationsRepo} from './consultations-repo.js';
 import {SettingsRepo} from './settings-repo.js';
 import {DownloadsRepo} from './downloads-repo.js';
+import {DatasetsRepo} from './datasets-repo.js';
 
 /** The store: one SQLite file, one writer (this process), a repository per area. */
 export class Store {
@@ -10,12 +11,14 @@ export class Store {
   readonly consultations: ConsultationsRepo;
   readonly settings: SettingsRepo;
   readonly downloads: DownloadsRepo;
+  readonly datasets: DatasetsRepo;
 
   constructor(readonly db: Db) {
     this.models = new ModelsRepo(db);
     this.consultations = new ConsultationsRepo(db);
     this.settings = new SettingsRepo(db);
     this.downloads = new DownloadsRepo(db);
+    this.datasets = new DatasetsRepo(db);
   }
 
   static open(file: string): Store {

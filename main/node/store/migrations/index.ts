@@ -1,5 +1,9 @@
 // Every schema change is one numbered file here, appended to this list, never edited after it
 // ships. The list position + 1 is the schema version stored in PRAGMA user_version.
 import {sql as initial} from './0001-initial.js';
+import {sql as datasets} from './0002-datasets.js';
 
-export const migrations: readonly {name: string; sql: string}[] = [{name: '0001-initial', sql: initial}];
+export const migrations: readonly {name: string; sql: string}[] = [
+  {name: '0001-initial', sql: initial},
+  {name: '0002-datasets', sql: datasets},
+];

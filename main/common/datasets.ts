@@ -1,0 +1,167 @@
+// Domain types of datasets: the one internal representation every importer produces and every
+// consumer (SFT, annotation, reward model, evaluation, export) reads. Part of the API contract.
+
+/** What a row is. `safety` is CMtMedQA's adversarial `{instruct, output}` items, kept apart so a
+ * mix can weigh them on purpose; `preference` rows carry a chosen and a rejected answer. */
+export type RowKind = 'dialogue' | 'safety' | 'preference' | 'text';
+
+export type DatasetFormat = 'cmtmedqa' | 'single' | 'disc' | 'sharegpt' | 'alpaca' | 'pairs' | 'text';
+export const DATASET_FORMATS: readonly DatasetFormat[] = ['cmtmedqa', 'single', 'disc', 'sharegpt', 'alpaca', 'pairs', 'text'];
+
+export interface Turn {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface DatasetRow {
+  kind: RowKind;
+  /** dialogue/safety: the conversation; preference: the prompt (history + question); text: empty */
+  turns: Turn[];
+  /** preference only */
+  chosen?: string;
+  rejected?: string;
+  /** text only (continued pre-training) */
+  text?: string;
+  /** 科室 (CMtMedQA cate1) and sub-department (cate2) when known */
+  department?: string;
+  subDepartment?: string;
+  /** where the row came from (source dataset name or file) */
+  source?: string;
+  /** the id the row had in its source file */
+  sourceId?: string;
+  tags?: string[];
+}
+
+export interface StoredRow extends DatasetRow {
+  position: number;
+  split: 'train' | 'validation' | null;
+  /** sha256 of the row's canonical JSON */
+  hash: string;
+}
+
+export type PhiType =
+  | 'id_card' // 居民身份证号 (checksum verified)
+  | 'phone' // mobile and landline
+  | 'email'
+  | 'bank_card' // Luhn verified
+  | 'medical_record' // 病历号 / 住院号 / 门诊号 …
+  | 'birth_date'
+  | 'address'
+  | 'name';
+
+/** Typed placeholders that replace what de-identification finds. */
+export const PHI_PLACEHOLDERS: Record<PhiType, string> = {
+  id_card: '〔身份证号〕',
+  phone: '〔电话〕',
+  email: '〔邮箱〕',
+  bank_card: '〔银行卡号〕',
+  medical_record: '〔病历号〕',
+  birth_date: '〔出生日期〕',
+  address: '〔地址〕',
+  name: '〔姓名〕',
+};
+
+export interface RejectedRow {
+  /** 1-based line for JSONL, 0-based index for a JSON array */
+  position: number;
+  reason: {zh: string; en: string};
+  /** the first ~200 characters of the offending input */
+  excerpt: string;
+}
+
+export interface ImportReport {
+  format: DatasetFormat;
+  rowsRead: number;
+  rowsImported: number;
+  dialogues: number;
+  turns: number;
+  rejected: number;
+  /** the first rejected rows with position and reason (all are counted above) */
+  rejectedRows: RejectedRow[];
+  exactDuplicates: number;
+  nearDuplicates: number;
+  /** pairs of positions, first few, for the report */
+  duplicateExamples: {position: number; duplicateOf: number; near: boolean}[];
+  replacements: Partial<Record<PhiType, number>>;
+  deidentified: boolean;
+  seconds: number;
+}
+
+export interface DatasetVersionInfo {
+  id: string;
+  version: number;
+  /** open versions can still be edited in place; a version is frozen once a run, a mix or an
+   * export has used it, so whatever used it can always be reproduced exactly */
+  state: 'open' | 'frozen';
+  contentHash: string;
+  rows: number;
+  dialogues: number;
+  turns: number;
+  createdAt: string;
+  /** how this version came to be: an import, an edit of version N, or a mix recipe */
+  origin: DatasetOrigin;
+}
+
+export type DatasetOrigin =
+  | {type: 'import'; fileName: string; format: DatasetFormat; deidentified: boolean; report: ImportReport}
+  | {type: 'edit'; fromVersion: number}
+  | {type: 'mix'; recipe: MixRecipe; components: {datasetId: string; name: string; version: number; contentHash: string; rows: number}[]};
+
+export interface DatasetSummary {
+  id: string;
+  name: string;
+  description: string;
+  kinds: Partial<Record<RowKind, number>>;
+  latest: DatasetVersionInfo;
+  versionCount: number;
+  createdAt: string;
+}
+
+export interface DatasetStats {
+  rows: number;
+  dialogues: number;
+  turns: number;
+  singleTurn: number;
+  multiTurn: number;
+  byKind: Partial<Record<RowKind, number>>;
+  byDepartment: {name: string; count: number}[];
+  bySource: {name: string; count: number}[];
+  /** dialogues by number of user turns: index i = dialogues with i+1 turns (last bucket = more) */
+  turnHistogram: number[];
+  characters: number;
+  split: {train: number; validation: number};
+}
+
+export interface MixComponent {
+  datasetId: string;
+  /** default: the latest version */
+  version?: number;
+  /** relative weight; the paper's 7:1 single:multi is two components with ratios 7 and 1 */
+  ratio: number;
+  /** only rows of this shape: single-turn dialogues, multi-turn dialogues, or any */
+  filter?: 'single' | 'multi' | 'any';
+}
+
+export interface MixRecipe {
+  components: MixComponent[];
+  /** ratios count examples or (approximate, character-based) tokens */
+  unit: 'examples' | 'tokens';
+  /** size of the mix in the chosen unit; default: as large as the scarcest component allows */
+  total?: number;
+  seed: number;
+  /** share of rows held out for validation, 0 … 0.5 */
+  validationFraction: number;
+}
+
+export interface Replacement {
+  id: string;
+  position: number;
+  turnIndex: number;
+  type: PhiType;
+  placeholder: string;
+  /** null once the review is finished and the originals are erased */
+  original: string | null;
+  /** the de-identified text around the placeholder */
+  context: string;
+  status: 'pending' | 'confirmed' | 'undone';
+}

@@ -1,0 +1,334 @@
+// Datasets: import jobs (streamed into the store in batches), versions that freeze when used,
+// row edits, de-identification review, mixes and exports. The format-specific work (parsing,
+// validation, de-identification, mix planning, writers) lives in main/node/datasets/.
+
+import {basename, join} from 'node:path';
+import {statSync} from 'node:fs';
+import type {MethodInput, MethodOutput} from '../../common/contract.js';
+import type {DatasetOrigin, DatasetRow, DatasetSummary, DatasetVersionInfo, Replacement, PhiType} from '../../common/datasets.js';
+import {PHI_PLACEHOLDERS} from '../../common/datasets.js';
+import {AppError, notFound, toAppError} from '../../common/errors.js';
+import {newId} from '../ids.js';
+import type {DataPaths} from '../paths.js';
+import type {Store} from '../store/index.js';
+import type {EventBus} from './event-bus.js';
+import {importDataset, undoReplacement, planMix, exportRows, type ImportedRow} from '../datasets/index.js';
+
+const DATASET = {zh: '数据集', en: 'dataset'};
+/** Rows are committed in batches: one durable transaction per row would make a 70k import slow. */
+const INSERT_BATCH = 500;
+
+interface ImportJob {
+  controller: AbortController;
+}
+
+export class DatasetService {
+  private readonly jobs = new Map<string, ImportJob>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly paths: DataPaths,
+    private readonly bus: EventBus,
+  ) {
+    store.datasets.removeUnfinishedImports();
+  }
+
+  list(): DatasetSummary[] {
+    return this.store.datasets.list();
+  }
+
+  resolve(ref: string): {id: string; name: string} {
+    const found = this.store.datasets.resolve(ref);
+    if (!found) throw notFound(DATASET, ref);
+    return found;
+  }
+
+  version(id: string, version?: number): DatasetVersionInfo {
+    const found = this.store.datasets.version(id, version);
+    if (!found) throw notFound(DATASET, version === undefined ? id : `${id} v${version}`);
+    return found;
+  }
+
+  get(id: string, version?: number): MethodOutput<'datasets.get'> {
+    const summary = this.store.datasets.summary(id);
+    if (!summary) throw notFound(DATASET, id);
+    const chosen = this.version(id, version);
+    const versions = this.store.datasets.versions(id);
+    const first = versions[0]?.origin;
+    return {summary, version: chosen, versions, stats: this.store.datasets.stats(chosen.id), importReport: first?.type === 'import' ? first.report : null};
+  }
+
+  // ───── import ─────
+
+  /** Starts an import job; the caller gets the job id at once and follows the events. */
+  startImport(input: MethodInput<'datasets.import'>): {jobId: string} {
+    const jobId = newId();
+    const fileName = input.fileName ?? (input.path ? basename(input.path) : 'upload.jsonl');
+    const controller = new AbortController();
+    this.jobs.set(jobId, {controller});
+    void this.runImport(jobId, input, fileName, controller.signal).finally(() => this.jobs.delete(jobId));
+    return {jobId};
+  }
+
+  /** The same import, awaited (CLI). */
+  async importNow(input: MethodInput<'datasets.import'>): Promise<{datasetId: string; report: NonNullable<Extract<DatasetOrigin, {type: 'import'}>['report']>}> {
+    const fileName = input.fileName ?? (input.path ? basename(input.path) : 'upload.jsonl');
+    return this.importInto(input, fileName, new AbortController().signal, () => undefined);
+  }
+
+  cancelImport(jobId: string): {cancelled: boolean} {
+    const job = this.jobs.get(jobId);
+    job?.controller.abort();
+    return {cancelled: job !== undefined};
+  }
+
+  private async runImport(jobId: string, input: MethodInput<'datasets.import'>, fileName: string, signal: AbortSignal): Promise<void> {
+    try {
+      const {datasetId, report} = await this.importInto(input, fileName, signal, (progress) =>
+        this.bus.emit({type: 'dataset.importProgress', progress: {jobId, fileName, ...progress}}),
+      );
+      this.bus.emit({type: 'dataset.imported', jobId, datasetId, report, error: null});
+      this.bus.emit({type: 'datasets.changed', id: datasetId});
+    } catch (error) {
+      this.bus.emit({type: 'dataset.imported', jobId, datasetId: null, report: null, error: toAppError(error).localised});
+    }
+  }
+
+  private async importInto(
+    input: MethodInput<'datasets.import'>,
+    fileName: string,
+    signal: AbortSignal,
+    onProgress: (p: {bytesRead: number; totalBytes: number; rowsRead: number; rowsPerSecond: number; etaSeconds: number | null}) => void,
+  ) {
+    if (input.path) {
+      try {
+        if (!statSync(input.path).isFile()) throw new Error('not a file');
+      } catch {
+        throw new AppError('not_found', {zh: `找不到文件：${input.path}`, en: `No such file: ${input.path}`});
+      }
+    }
+    const name = this.uniqueName(input.name ?? fileName.replace(/\.(jsonl?|txt|json)$/i, ''));
+    const deidentify = input.deidentify ?? true;
+    const datasetId = this.store.datasets.create(name);
+    const format = input.format ?? 'auto';
+    const version = this.store.datasets.createVersion(datasetId, {type: 'import', fileName, format: format === 'auto' ? 'single' : format, deidentified: deidentify, report: null as never}, 'importing');
+    const started = performance.now();
+    let batch: ImportedRow[] = [];
+    const flush = () => {
+      this.store.datasets.insertRows(version.id, batch.map((r) => ({position: r.position, row: r.row, hash: r.hash})));
+      this.store.datasets.insertReplacements(
+        version.id,
+        batch.flatMap((r) => r.replacements.map((rep) => ({position: r.position, ...rep}))),
+      );
+      batch = [];
+    };
+    try {
+      const source = input.path ? {path: input.path} : {content: input.content!, fileName};
+      const report = await importDataset(
+        source,
+        {
+          format,
+          deidentify,
+          signal,
+          onProgress: (p) => {
+            const seconds = (performance.now() - started) / 1000;
+            const rate = seconds > 0 ? p.rowsRead / seconds : 0;
+            const bytesRate = seconds > 0 ? p.bytesRead / seconds : 0;
+            onProgress({...p, rowsPerSecond: Math.round(rate), etaSeconds: bytesRate > 0 ? Math.max(0, (p.totalBytes - p.bytesRead) / bytesRate) : null});
+          },
+        },
+        (row) => {
+          batch.push(row);
+          if (batch.length >= INSERT_BATCH) flush();
+        },
+      );
+      flush();
+      if (report.rowsImported === 0)
+        throw new AppError('validation', {
+          zh: `没有导入任何数据行：共读取 ${report.rowsRead} 行，全部无效。${report.rejectedRows[0] ? `第一处错误（位置 ${report.rejectedRows[0].position}）：${report.rejectedRows[0].reason.zh}` : ''}`,
+          en: `No rows imported: ${report.rowsRead} read, all invalid.${report.rejectedRows[0] ? ` First problem (position ${report.rejectedRows[0].position}): ${report.rejectedRows[0].reason.en}` : ''}`,
+        }, {report});
+      this.store.datasets.setOrigin(version.id, {type: 'import', fileName, format: report.format, deidentified: deidentify, report});
+      this.store.datasets.refreshVersion(version.id);
+      this.store.datasets.setState(version.id, 'open');
+      return {datasetId, report};
+    } catch (error) {
+      // nothing half-imported stays behind
+      this.store.datasets.delete(datasetId);
+      if (signal.aborted) throw new AppError('validation', {zh: '导入已取消。', en: 'Import cancelled.'});
+      throw error;
+    }
+  }
+
+  private uniqueName(base: string): string {
+    const clean = base.trim().slice(0, 100) || 'dataset';
+    if (!this.store.datasets.nameTaken(clean)) return clean;
+    for (let i = 2; ; i++) if (!this.store.datasets.nameTaken(`${clean} (${i})`)) return `${clean} (${i})`;
+  }
+
+  // ───── browse and edit ─────
+
+  rows(input: MethodInput<'datasets.rows'>): MethodOutput<'datasets.rows'> {
+    const version = this.version(input.id, input.version);
+    const {offset = 0, limit = 50, id: _id, version: _v, ...filter} = input;
+    return {...this.store.datasets.queryRows(version.id, filter, offset, limit), version: version.version};
+  }
+
+  /** The version an edit lands in: the latest if open, else a new open copy of it. */
+  private editableVersion(id: string): DatasetVersionInfo {
+    const latest = this.version(id);
+    if (latest.state === 'open') return latest;
+    const copy = this.store.datasets.copyVersion(id, latest);
+    return this.version(id, copy.version);
+  }
+
+  updateRow(id: string, position: number, row: DatasetRow): {version: number} {
+    const target = this.editableVersion(id);
+    if (!this.store.datasets.getRow(target.id, position)) throw notFound({zh: '数据行', en: 'row'}, String(position));
+    this.store.datasets.replaceRow(target.id, position, row);
+    this.store.datasets.refreshVersion(target.id);
+    this.bus.emit({type: 'datasets.changed', id});
+    return {version: target.version};
+  }
+
+  deleteRow(id: string, position: number): {version: number} {
+    const target = this.editableVersion(id);
+    if (!this.store.datasets.deleteRow(target.id, position)) throw notFound({zh: '数据行', en: 'row'}, String(position));
+    this.store.datasets.refreshVersion(target.id);
+    this.bus.emit({type: 'datasets.changed', id});
+    return {version: target.version};
+  }
+
+  update(input: MethodInput<'datasets.update'>): DatasetSummary {
+    this.get(input.id);
+    if (input.name && input.name !== this.store.datasets.summary(input.id)?.name && this.store.datasets.nameTaken(input.name))
+      throw new AppError('validation', {zh: `已有名为“${input.name}”的数据集。`, en: `A dataset named "${input.name}" already exists.`});
+    this.store.datasets.rename(input.id, input);
+    this.bus.emit({type: 'datasets.changed', id: input.id});
+    return this.store.datasets.summary(input.id)!;
+  }
+
+  delete(id: string): {deleted: true} {
+    if (!this.store.datasets.delete(id)) throw notFound(DATASET, id);
+    this.bus.emit({type: 'datasets.changed', id});
+    return {deleted: true};
+  }
+
+  /** Marks a version as used: from now on edits go to a new version. */
+  freeze(id: string, version?: number): DatasetVersionInfo {
+    const chosen = this.version(id, version);
+    if (chosen.state !== 'frozen') this.store.datasets.setState(chosen.id, 'frozen');
+    return {...chosen, state: 'frozen'};
+  }
+
+  // ───── de-identification review ─────
+
+  replacements(input: MethodInput<'datasets.replacements'>): MethodOutput<'datasets.replacements'> {
+    const version = this.importedVersion(input.id);
+    const page = this.store.datasets.replacementPage(version.id, input.status, input.offset ?? 0, input.limit ?? 50);
+    return {total: page.total, counts: page.counts, items: page.ids.map((rid) => this.describeReplacement(rid))};
+  }
+
+  reviewReplacement(id: string, replacementId: string, action: 'confirm' | 'undo'): Replacement {
+    const version = this.importedVersion(id);
+    const record = this.store.datasets.replacementRecord(replacementId);
+    if (!record || record.version_id !== version.id) throw notFound({zh: '替换项', en: 'replacement'}, replacementId);
+    if (action === 'confirm') {
+      if (record.status === 'pending') this.store.datasets.setReplacementStatus(replacementId, 'confirmed');
+      return this.describeReplacement(replacementId);
+    }
+    if (record.status === 'undone') return this.describeReplacement(replacementId);
+    if (record.original === null || version.state === 'frozen')
+      throw new AppError('validation', {
+        zh: '无法撤销：审核已完成（原文已删除）或该版本已被使用。可直接编辑数据行。',
+        en: 'Cannot undo: the review is finished (originals erased) or the version is in use. Edit the row instead.',
+      });
+    this.store.db.transaction(() => {
+      const row = this.store.datasets.getRow(version.id, record.position)!;
+      const {position: _p, hash: _h, split: _s, ...data} = row;
+      const span = {start: record.start, end: record.end, type: record.type as PhiType, original: record.original!};
+      const field = record.field as 'content' | 'chosen' | 'rejected' | 'text';
+      if (field === 'content') data.turns[record.turn_index]!.content = undoReplacement(data.turns[record.turn_index]!.content, span);
+      else data[field] = undoReplacement(data[field] ?? '', span);
+      this.store.datasets.replaceRow(version.id, record.position, data);
+      this.store.datasets.shiftReplacements(version.id, record.position, record.turn_index, record.field, record.start, record.original!.length - (record.end - record.start));
+      this.store.datasets.setReplacementStatus(replacementId, 'undone');
+      this.store.datasets.refreshVersion(version.id);
+    })();
+    return this.describeReplacement(replacementId);
+  }
+
+  finishReview(id: string): {confirmed: number} {
+    return {confirmed: this.store.datasets.finishReview(this.importedVersion(id).id)};
+  }
+
+  private importedVersion(id: string): DatasetVersionInfo {
+    const first = this.store.datasets.versions(id)[0];
+    if (!first) throw notFound(DATASET, id);
+    return first;
+  }
+
+  private describeReplacement(replacementId: string): Replacement {
+    const r = this.store.datasets.replacementRecord(replacementId)!;
+    const row = this.store.datasets.getRow(r.version_id, r.position);
+    const text = !row ? '' : r.field === 'content' ? (row.turns[r.turn_index]?.content ?? '') : ((row as unknown as Record<string, string | undefined>)[r.field] ?? '');
+    const end = r.status === 'undone' ? r.start + (r.original?.length ?? 0) : r.end;
+    return {
+      id: r.id,
+      position: r.position,
+      turnIndex: r.turn_index,
+      type: r.type as PhiType,
+      placeholder: PHI_PLACEHOLDERS[r.type as PhiType] ?? text.slice(r.start, r.end),
+      original: r.original,
+      context: `${r.start > 30 ? '…' : ''}${text.slice(Math.max(0, r.start - 30), end + 30)}${end + 30 < text.length ? '…' : ''}`,
+      status: r.status,
+    };
+  }
+
+  // ───── mixes and exports ─────
+
+  mix(input: MethodInput<'datasets.mix'>): DatasetSummary {
+    if (this.store.datasets.nameTaken(input.name))
+      throw new AppError('validation', {zh: `已有名为“${input.name}”的数据集。`, en: `A dataset named "${input.name}" already exists.`});
+    const parts = input.components.map((c) => {
+      const name = this.resolve(c.datasetId).name;
+      const version = this.freeze(c.datasetId, c.version);
+      return {component: c, name, version, shapes: this.store.datasets.rowShapes(version.id)};
+    });
+    const recipe = {components: input.components, unit: input.unit ?? 'examples', total: input.total, seed: input.seed ?? 42, validationFraction: input.validationFraction ?? 0.05};
+    const plan = planMix(
+      parts.map((p) => ({datasetId: p.component.datasetId, rows: p.shapes, ratio: p.component.ratio, filter: p.component.filter})),
+      recipe,
+    );
+    if (plan.picks.length === 0)
+      throw new AppError('validation', {zh: '按此配比选不出任何数据行（筛选条件下某个组成部分为空）。', en: 'This recipe selects no rows (a component is empty under its filter).'});
+    const datasetId = this.store.datasets.create(input.name);
+    this.store.db.transaction(() => {
+      const origin: DatasetOrigin = {
+        type: 'mix',
+        recipe,
+        components: parts.map((p) => ({datasetId: p.component.datasetId, name: p.name, version: p.version.version, contentHash: p.version.contentHash, rows: p.version.rows})),
+      };
+      const version = this.store.datasets.createVersion(datasetId, origin, 'open');
+      const rows = plan.picks.map((pick, position) => {
+        const source = this.store.datasets.getRow(parts[pick.componentIndex]!.version.id, pick.position)!;
+        const {position: _p, hash, split: _s, ...row} = source;
+        return {position, row, hash, split: pick.split};
+      });
+      this.store.datasets.insertRows(version.id, rows);
+      this.store.datasets.refreshVersion(version.id);
+    })();
+    this.bus.emit({type: 'datasets.changed', id: datasetId});
+    return this.store.datasets.summary(datasetId)!;
+  }
+
+  async export(input: MethodInput<'datasets.export'>): Promise<MethodOutput<'datasets.export'>> {
+    const {name} = this.resolve(input.id);
+    const version = this.freeze(input.id, input.version);
+    const safeName = name.replace(/[\\/:*?"<>|\s]+/g, '_');
+    const dir = input.outDir ?? join(this.paths.root, 'exports', `${safeName}-v${version.version}-${input.format}`);
+    const result = await exportRows(this.store.datasets.iterateRows(version.id), {format: input.format, dir, name: `${safeName}_v${version.version}`});
+    return {dir, files: result.files, rows: result.rows};
+  }
+}
+
