@@ -6,6 +6,8 @@
 // Texts that come from the services (errors, engine messages) already carry both languages and
 // are picked with `pick()` in lang.svelte.ts instead.
 
+import {datasetsEn, datasetsZh} from './i18n-datasets';
+
 export type Language = 'zh-CN' | 'en';
 
 const zh = {
@@ -14,6 +16,7 @@ const zh = {
   appSubtitle: '医学问诊工作站',
   navLabel: '主导航',
   navConsultation: '问诊',
+  navDatasets: '数据集',
   navModels: '模型',
   navSettings: '设置',
   languageToggle: '切换语言 / Switch language',
@@ -222,6 +225,8 @@ const zh = {
   errUnauthorized: '令牌无效或缺失，请打开 zhongjing serve 打印的地址。',
   errBridge: '与应用主进程通信失败：{detail}',
   errGeneric: '发生错误：{detail}',
+
+  ...datasetsZh,
 } as const;
 
 export type MessageKey = keyof typeof zh;
@@ -231,6 +236,7 @@ const en: Record<MessageKey, string> = {
   appSubtitle: 'Medical consultation workstation',
   navLabel: 'Main navigation',
   navConsultation: 'Consultation',
+  navDatasets: 'Datasets',
   navModels: 'Models',
   navSettings: 'Settings',
   languageToggle: '切换语言 / Switch language',
@@ -428,6 +434,8 @@ const en: Record<MessageKey, string> = {
   errUnauthorized: 'Token missing or wrong: open the URL printed by zhongjing serve.',
   errBridge: 'Talking to the app’s main process failed: {detail}',
   errGeneric: 'Something went wrong: {detail}',
+
+  ...datasetsEn,
 };
 
 const tables: Record<Language, Record<MessageKey, string>> = {'zh-CN': zh, en};

@@ -7,13 +7,14 @@ import {setUiLanguage} from '../lang.svelte';
 import {api} from './client';
 import {toasts} from './toasts.svelte';
 
-export type Screen = 'consultation' | 'models' | 'settings';
-const SCREENS: readonly Screen[] = ['consultation', 'models', 'settings'];
+export type Screen = 'consultation' | 'datasets' | 'models' | 'settings';
+const SCREENS: readonly Screen[] = ['consultation', 'datasets', 'models', 'settings'];
 
 /** Screens live in the URL hash (#/models), so reload and back/forward keep the place, and it
- * works alike from file:// (Electron) and http:// (serve). */
+ * works alike from file:// (Electron) and http:// (serve). A screen may keep its own place after
+ * the first segment (#/datasets/view/<id>/rows); only the first segment picks the screen. */
 function screenFromHash(): Screen {
-  const name = window.location.hash.replace(/^#\/?/, '');
+  const name = window.location.hash.replace(/^#\/?/, '').split('/')[0] ?? '';
   return (SCREENS as readonly string[]).includes(name) ? (name as Screen) : 'consultation';
 }
 

@@ -5,6 +5,9 @@ import {app} from './app.svelte';
 import {chat} from './chat.svelte';
 import {api, setClient} from './client';
 import {consultations} from './consultations.svelte';
+import {datasetImport} from './dataset-import.svelte';
+import {datasetView} from './dataset-view.svelte';
+import {datasets} from './datasets.svelte';
 import {downloads} from './downloads.svelte';
 
 let started = false;
@@ -75,6 +78,16 @@ function route(event: ApiEvent): void {
     case 'download.progress':
       downloads.onProgress(event.download);
       break;
+    case 'datasets.changed':
+      datasets.onChanged(event.id);
+      break;
+    case 'dataset.importProgress':
+      datasetImport.onProgress(event.progress);
+      break;
+    case 'dataset.imported':
+      datasetImport.onImported(event);
+      datasets.scheduleRefresh();
+      break;
   }
 }
 
@@ -86,4 +99,6 @@ function resync(): void {
   void consultations.refresh();
   void chat.refetch();
   void downloads.refresh();
+  void datasets.refresh();
+  void datasetView.reload();
 }
