@@ -157,6 +157,8 @@ export interface DatasetDetail {
   stats: DatasetStats;
   /** the import report of the first version, when the dataset was imported */
   importReport: ImportReport | null;
+  /** tokens of this version as counted by each model it was counted for */
+  tokenCounts: {modelId: string; modelName: string; tokens: number}[];
 }
 
 export interface ImportProgress {
@@ -325,6 +327,11 @@ export const methods = {
     output: {} as DatasetSummary,
   },
   'datasets.delete': {input: byId, output: {} as {deleted: true}},
+  /** Counts tokens with a model's own tokenizer and chat template (in the engine process). */
+  'datasets.countTokens': {
+    input: z.strictObject({id, version: z.number().int().min(1).optional(), modelId: id}),
+    output: {} as {tokens: number; rows: number; modelId: string},
+  },
   'datasets.replacements': {
     input: z.strictObject({
       id,

@@ -52,6 +52,7 @@ export function createHandlers(s: Services): Handlers {
     'datasets.deleteRow': (input) => s.datasets.deleteRow(input.id, input.position),
     'datasets.update': (input) => s.datasets.update(input),
     'datasets.delete': (input) => s.datasets.delete(input.id),
+    'datasets.countTokens': (input) => s.countDatasetTokens(input),
     'datasets.replacements': (input) => s.datasets.replacements(input),
     'datasets.reviewReplacement': (input) => s.datasets.reviewReplacement(input.id, input.replacementId, input.action),
     'datasets.finishReview': (input) => s.datasets.finishReview(input.id),

@@ -4,7 +4,7 @@
 
 import {AppError} from '../../common/errors.js';
 import type {EngineStatus} from '../../common/contract.js';
-import type {EngineInfo, EngineOptions, EngineToHost, GenerateRequest, GenerateResult, HostToEngine} from './protocol.js';
+import type {CountTokensRequest, EngineInfo, EngineOptions, EngineToHost, GenerateRequest, GenerateResult, HostToEngine} from './protocol.js';
 
 export interface EngineChild {
   readonly pid: number | null;
@@ -17,7 +17,7 @@ export interface EngineChild {
 export type SpawnEngine = (options: EngineOptions) => EngineChild;
 
 interface PendingRequest {
-  resolve(result: GenerateResult): void;
+  resolve(result: unknown): void;
   reject(error: AppError): void;
   onText?: (text: string) => void;
 }
@@ -73,7 +73,7 @@ export class EngineHost {
     await this.start();
     const id = this.nextId++;
     const result = new Promise<GenerateResult>((resolve, reject) => {
-      this.pending.set(id, {resolve, reject, onText: hooks.onText});
+      this.pending.set(id, {resolve: resolve as (r: unknown) => void, reject, onText: hooks.onText});
     });
     const onAbort = () => this.child?.send({type: 'cancel', id});
     hooks.signal?.addEventListener('abort', onAbort, {once: true});
@@ -84,6 +84,15 @@ export class EngineHost {
     } finally {
       hooks.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Tokens per item as the model counts them (dataset statistics, training budgets). */
+  async countTokens(request: CountTokensRequest): Promise<number[]> {
+    await this.start();
+    const id = this.nextId++;
+    const result = new Promise<number[]>((resolve, reject) => this.pending.set(id, {resolve: resolve as (r: unknown) => void, reject}));
+    this.child!.send({type: 'countTokens', id, request});
+    return result;
   }
 
   /** Kills the engine (tests use this to simulate a crash; quitting uses it too). */
@@ -132,9 +141,9 @@ export class EngineHost {
     const request = this.pending.get(message.id);
     if (!request) return;
     if (message.type === 'delta') request.onText?.(message.text);
-    else if (message.type === 'done') {
+    else if (message.type === 'done' || message.type === 'counted') {
       this.pending.delete(message.id);
-      request.resolve(message.result);
+      request.resolve(message.type === 'done' ? message.result : message.tokens);
     } else if (message.type === 'failed') {
       this.pending.delete(message.id);
       request.reject(AppError.fromPayload(message.error));

@@ -42,6 +42,13 @@ channel.onMessage((message) => {
     running.get(message.id)?.abort();
     return;
   }
+  if (message.type === 'countTokens') {
+    runner.countTokens(message.request).then(
+      (tokens) => channel.send({type: 'counted', id: message.id, tokens}),
+      (error: unknown) => channel.send({type: 'failed', id: message.id, error: toAppError(error).toPayload()}),
+    );
+    return;
+  }
   const {id, request} = message;
   const controller = new AbortController();
   running.set(id, controller);

@@ -18,7 +18,7 @@ import {
 } from 'node-llama-cpp';
 import {AppError} from '../../common/errors.js';
 import {chatWrapperFor} from './chat-template.js';
-import type {EngineOptions, GenerateRequest, GenerateResult} from './protocol.js';
+import type {CountTokensRequest, EngineOptions, GenerateRequest, GenerateResult} from './protocol.js';
 
 /** llama.cpp logs go to stderr only when they are warnings or worse; the rest is noise here. */
 const LOG_LEVEL = LlamaLogLevel.error;
@@ -44,6 +44,7 @@ export class ModelRunner {
   private llama: Promise<Llama> | null = null;
   private loadedModel: LoadedModel | null = null;
   private loadedContext: LoadedContext | null = null;
+  private vocabModel: {path: string; model: LlamaModel} | null = null;
   /** one generation at a time: a single context sequence, and the cores are the bottleneck anyway */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -60,7 +61,39 @@ export class ModelRunner {
     return run;
   }
 
+  /** Counts with a vocabulary-only load unless the model is already loaded for chat. */
+  countTokens(request: CountTokensRequest): Promise<number[]> {
+    const run = this.queue.then(async () => {
+      const model = await this.vocabulary(request.modelPath);
+      const wrapper = chatWrapperFor(model);
+      return request.items.map((item) =>
+        'text' in item
+          ? model.tokenize(item.text).length
+          : wrapper
+              .generateContextState({chatHistory: toChatHistory(item.systemPrompt ?? '', item.turns).slice(0, -1)})
+              .contextText.tokenize(model.tokenizer).length,
+      );
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async vocabulary(modelPath: string): Promise<LlamaModel> {
+    if (this.loadedModel?.key.startsWith(`${modelPath}|`)) return this.loadedModel.model;
+    if (this.vocabModel?.path !== modelPath) {
+      await this.vocabModel?.model.dispose();
+      this.vocabModel = null;
+      if (!existsSync(modelPath))
+        throw new AppError('model_missing', {zh: `模型文件不存在：${modelPath}`, en: `The model file is gone: ${modelPath}`});
+      const model = await (await this.getLlama()).loadModel({modelPath, vocabOnly: true});
+      this.vocabModel = {path: modelPath, model};
+    }
+    return this.vocabModel.model;
+  }
+
   async dispose(): Promise<void> {
+    await this.vocabModel?.model.dispose();
+    this.vocabModel = null;
     await this.loadedContext?.context.dispose();
     await this.loadedModel?.model.dispose();
     this.loadedContext = null;

@@ -38,14 +38,22 @@ export interface EngineInfo {
   gpu: string | null;
 }
 
+/** Token counts as the model sees them: a dialogue rendered with its chat template, or text. */
+export interface CountTokensRequest {
+  modelPath: string;
+  items: ({turns: ChatTurn[]; systemPrompt?: string} | {text: string})[];
+}
+
 export type HostToEngine =
   | {type: 'generate'; id: number; request: GenerateRequest}
+  | {type: 'countTokens'; id: number; request: CountTokensRequest}
   | {type: 'cancel'; id: number};
 
 export type EngineToHost =
   | {type: 'ready'; info: EngineInfo}
   | {type: 'delta'; id: number; text: string}
   | {type: 'done'; id: number; result: GenerateResult}
+  | {type: 'counted'; id: number; tokens: number[]}
   | {type: 'failed'; id: number; error: ErrorPayload};
 
 export interface EngineOptions {

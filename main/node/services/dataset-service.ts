@@ -55,7 +55,14 @@ export class DatasetService {
     const chosen = this.version(id, version);
     const versions = this.store.datasets.versions(id);
     const first = versions[0]?.origin;
-    return {summary, version: chosen, versions, stats: this.store.datasets.stats(chosen.id), importReport: first?.type === 'import' ? first.report : null};
+    return {
+      summary,
+      version: chosen,
+      versions,
+      stats: this.store.datasets.stats(chosen.id),
+      importReport: first?.type === 'import' ? first.report : null,
+      tokenCounts: this.store.datasets.tokenCounts(chosen.id),
+    };
   }
 
   // ───── import ─────

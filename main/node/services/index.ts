@@ -7,6 +7,7 @@ import type {AppInfo, EngineStatus, MethodInput, Settings} from '../../common/co
 import {DEFAULT_SAMPLING, MAX_MESSAGE_CHARS} from '../../common/contract.js';
 import {DEFAULT_SYSTEM_PROMPT} from '../../common/prompts.js';
 import {EngineHost, type SpawnEngine} from '../engine/engine-host.js';
+import type {CountTokensRequest} from '../engine/protocol.js';
 import {dataPaths, ensureDataDirs, packageRoot, type DataPaths} from '../paths.js';
 import {Store} from '../store/index.js';
 import {defaultThreads} from '../threads.js';
@@ -66,6 +67,32 @@ export class Services {
     const settings = this.store.settings.update({...input, hfEndpoint: input.hfEndpoint?.replace(/\/+$/, '')});
     this.engine.configure({threads: this.threads, gpuMode: settings.gpuMode});
     return settings;
+  }
+
+  /** Tokens of a dataset version as a model sees them; counted in the engine, in batches. */
+  async countDatasetTokens(input: MethodInput<'datasets.countTokens'>): Promise<{tokens: number; rows: number; modelId: string}> {
+    const model = this.models.get(input.modelId);
+    const version = this.datasets.version(input.id, input.version);
+    let tokens = 0;
+    let rows = 0;
+    let batch: CountTokensRequest['items'] = [];
+    const flush = async () => {
+      if (batch.length) tokens += (await this.engine.countTokens({modelPath: model.path, items: batch})).reduce((a, b) => a + b, 0);
+      batch = [];
+    };
+    for (const row of this.store.datasets.iterateRows(version.id)) {
+      rows++;
+      if (row.kind === 'text') batch.push({text: row.text ?? ''});
+      else {
+        batch.push({turns: row.turns.filter((t) => t.role !== 'system').map((t) => ({role: t.role as 'user' | 'assistant', content: t.content})), systemPrompt: row.turns.find((t) => t.role === 'system')?.content});
+        if (row.kind === 'preference') batch.push({text: `${row.chosen ?? ''}`});
+      }
+      if (batch.length >= 256) await flush();
+    }
+    await flush();
+    this.store.datasets.setTokenCount(version.id, model.id, tokens);
+    this.bus.emit({type: 'datasets.changed', id: input.id});
+    return {tokens, rows, modelId: model.id};
   }
 
   async close(): Promise<void> {

@@ -289,6 +289,19 @@ export class DatasetsRepo {
     };
   }
 
+  setTokenCount(versionId: string, modelId: string, tokens: number): void {
+    this.db
+      .prepare(`INSERT INTO dataset_token_counts (version_id, model_id, tokens, computed_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (version_id, model_id) DO UPDATE SET tokens = excluded.tokens, computed_at = excluded.computed_at`)
+      .run(versionId, modelId, tokens, nowIso());
+  }
+
+  tokenCounts(versionId: string): {modelId: string; modelName: string; tokens: number}[] {
+    return this.db
+      .prepare(`SELECT t.model_id AS modelId, m.name AS modelName, t.tokens FROM dataset_token_counts t JOIN models m ON m.id = t.model_id WHERE t.version_id = ?`)
+      .all(versionId) as {modelId: string; modelName: string; tokens: number}[];
+  }
+
   // ───── de-identification review ─────
 
   insertReplacements(versionId: string, items: {position: number; turnIndex: number; field: string; start: number; end: number; type: string; original: string}[]): void {

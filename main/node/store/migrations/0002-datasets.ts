@@ -39,6 +39,15 @@ CREATE TABLE dataset_rows (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX dataset_rows_by_department ON dataset_rows(version_id, department);
 
+-- tokens of a version as a given model counts them (its own tokenizer and chat template)
+CREATE TABLE dataset_token_counts (
+  version_id TEXT NOT NULL REFERENCES dataset_versions(id) ON DELETE CASCADE,
+  model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+  tokens INTEGER NOT NULL,
+  computed_at TEXT NOT NULL,
+  PRIMARY KEY (version_id, model_id)
+) STRICT;
+
 CREATE TABLE dataset_replacements (
   id TEXT PRIMARY KEY,
   version_id TEXT NOT NULL REFERENCES dataset_versions(id) ON DELETE CASCADE,

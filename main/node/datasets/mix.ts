@@ -1,0 +1,134 @@
+// Mix planning: which rows of which datasets make up a training mix, in which order, and which
+// are held out for validation. Pure and seeded: the same inputs and seed give the same plan.
+//
+// Ratios count examples, or approximate tokens. Token counts use characters as the proxy (a
+// Chinese character is roughly one token for the tokenizers of Qwen/Baichuan/LLaMA-Chinese
+// vocabularies; English is ~4 characters per token, so a mostly-English dataset is over-weighted
+// by this proxy). Without a total, the mix is the largest that the scarcest component allows
+// without repeating a row; with a larger total, rows are repeated (each pass reshuffled).
+//
+// The validation split is drawn per component (stratified), by row: a row that appears twice
+// is in the same split both times, so repeats never leak validation rows into training.
+
+import type {RowKind} from '../../common/datasets.js';
+
+export interface RowShape {
+  position: number;
+  kind: RowKind;
+  /** user turns (the prompt's turns for a preference row) */
+  userTurns: number;
+  chars: number;
+}
+
+export interface MixComponentInput {
+  datasetId: string;
+  rows: RowShape[];
+  ratio: number;
+  filter?: 'single' | 'multi' | 'any';
+}
+
+export interface MixPlanRecipe {
+  unit: 'examples' | 'tokens';
+  total?: number;
+  seed: number;
+  validationFraction: number;
+}
+
+export interface MixPick {
+  componentIndex: number;
+  position: number;
+  split: 'train' | 'validation';
+}
+
+export interface MixPlan {
+  picks: MixPick[];
+  achieved: {componentIndex: number; examples: number; tokens: number}[];
+}
+
+/** mulberry32: tiny, fast, and good enough to shuffle; seeded so plans are reproducible */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
+function eligible(rows: RowShape[], filter: MixComponentInput['filter']): RowShape[] {
+  if (!filter || filter === 'any') return rows;
+  return rows.filter((r) => r.kind !== 'text' && (filter === 'single' ? r.userTurns === 1 : r.userTurns >= 2));
+}
+
+/** Splits `total` over the weights, rounding so that the parts add up exactly (largest remainder). */
+function apportion(total: number, weights: number[]): number[] {
+  const sum = weights.reduce((a, b) => a + b, 0);
+  const exact = weights.map((w) => (total * w) / sum);
+  const parts = exact.map(Math.floor);
+  let left = total - parts.reduce((a, b) => a + b, 0);
+  const order = exact.map((x, i) => ({i, r: x - Math.floor(x)})).sort((a, b) => b.r - a.r || a.i - b.i);
+  for (let k = 0; left > 0; k = (k + 1) % order.length, left--) parts[order[k]!.i]!++;
+  return parts;
+}
+
+export function planMix(components: MixComponentInput[], recipe: MixPlanRecipe): MixPlan {
+  const seed = Math.trunc(recipe.seed);
+  const pools = components.map((c, i) => shuffle([...eligible(c.rows, c.filter)], seededRandom(seed ^ ((i + 1) * 0x9e3779b1))));
+  const weights = components.map((c) => Math.max(0, c.ratio));
+  const weightSum = weights.reduce((a, b) => a + b, 0);
+  if (components.length === 0 || weightSum === 0 || pools.some((p, i) => p.length === 0 && weights[i]! > 0))
+    return {picks: [], achieved: components.map((_, componentIndex) => ({componentIndex, examples: 0, tokens: 0}))};
+
+  const size = (r: RowShape) => (recipe.unit === 'tokens' ? Math.max(1, r.chars) : 1);
+  const available = pools.map((p) => p.reduce((n, r) => n + size(r), 0));
+  // default: the largest total for which no component has to repeat a row
+  const total =
+    recipe.total ?? Math.min(...weights.map((w, i) => (w > 0 ? (available[i]! * weightSum) / w : Infinity)).map((x) => Math.floor(x + 1e-9)));
+  const targets = recipe.unit === 'examples' ? apportion(total, weights) : weights.map((w) => (total * w) / weightSum);
+
+  const picks: MixPick[] = [];
+  const achieved = components.map((_, componentIndex) => ({componentIndex, examples: 0, tokens: 0}));
+  pools.forEach((pool, componentIndex) => {
+    const target = targets[componentIndex]!;
+    if (target <= 0) return;
+    const random = seededRandom(seed ^ ((componentIndex + 1) * 0x85ebca6b));
+    let order = pool;
+    let amount = 0;
+    const chosen: RowShape[] = [];
+    for (let k = 0; amount < target; k++) {
+      if (k === order.length) {
+        order = shuffle([...pool], random); // a further pass: only when the total asks for repeats
+        k = 0;
+      }
+      const row = order[k]!;
+      // tokens: stop at the row that gets closest to the target
+      if (recipe.unit === 'tokens' && amount > 0 && amount + size(row) - target > target - amount) break;
+      chosen.push(row);
+      amount += size(row);
+    }
+    // validation: the first rows (in shuffled order) until the fraction of this component is reached
+    const validation = new Set<number>();
+    const wanted = Math.round(chosen.length * recipe.validationFraction);
+    const inMix = new Set(chosen);
+    for (const row of pool) {
+      if (validation.size >= wanted) break;
+      if (inMix.has(row)) validation.add(row.position);
+    }
+    for (const row of chosen) {
+      picks.push({componentIndex, position: row.position, split: validation.has(row.position) ? 'validation' : 'train'});
+      achieved[componentIndex]!.examples++;
+      achieved[componentIndex]!.tokens += Math.max(0, row.chars);
+    }
+  });
+  return {picks: shuffle(picks, seededRandom(seed ^ 0x27d4eb2f)), achieved};
+}

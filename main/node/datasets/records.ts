@@ -1,0 +1,221 @@
+// Reads a dataset file as a stream of records, whatever its container: JSON Lines, one big JSON
+// array, an object keyed "0","1",… (RLHF-Label-Tool), a single pretty-printed JSON object, or a
+// plain .txt split into paragraphs. Nothing is read whole: JSONL is split into lines at the byte
+// level, JSON documents go through the element scanner (json-stream.ts), and every record is
+// decoded on its own with a fatal UTF-8 decoder so a bad byte rejects that record only.
+//
+// Positions: 1-based line number for JSONL and .txt (the paragraph's first line), 0-based
+// element index for JSON arrays and keyed objects. This module does not know dataset formats.
+
+import {createReadStream, statSync} from 'node:fs';
+import {extname} from 'node:path';
+import type {LocalisedText} from '../../common/errors.js';
+import {AppError} from '../../common/errors.js';
+import {JsonElementScanner, type ScannedElement} from './json-stream.js';
+import {LIMITS, reasons} from './reasons.js';
+
+export type DatasetSource = {path: string} | {content: string; fileName: string};
+export type Container = 'jsonl' | 'array' | 'object' | 'document' | 'txt';
+
+export type SourceRecord =
+  | {ok: true; position: number; value: unknown; /** the member name in a keyed object */ key?: string}
+  | {ok: false; position: number; error: LocalisedText; excerpt: string};
+
+export interface RecordStream {
+  container: Container;
+  totalBytes: number;
+  bytesRead(): number;
+  records: AsyncGenerator<SourceRecord>;
+}
+
+const CHUNK = 1 << 20;
+const decoder = new TextDecoder('utf-8', {fatal: true});
+
+export function sourceName(source: DatasetSource): string {
+  return 'path' in source ? source.path : source.fileName;
+}
+
+async function* chunksOf(source: DatasetSource, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  if ('content' in source) {
+    const all = Buffer.from(source.content, 'utf8');
+    for (let i = 0; i < all.length; i += CHUNK) yield all.subarray(i, i + CHUNK);
+    return;
+  }
+  const stream = createReadStream(source.path, {highWaterMark: CHUNK, signal});
+  for await (const chunk of stream) yield chunk as Buffer;
+}
+
+function totalBytesOf(source: DatasetSource): number {
+  if ('content' in source) return Buffer.byteLength(source.content, 'utf8');
+  try {
+    return statSync(source.path).size;
+  } catch {
+    throw new AppError('not_found', {zh: `找不到文件：${source.path}`, en: `No such file: ${source.path}`});
+  }
+}
+
+/** Lenient text for error excerpts only (never for data). */
+export const excerptOf = (bytes: Buffer | string): string =>
+  (typeof bytes === 'string' ? bytes : bytes.subarray(0, 800).toString('utf8')).replace(/\s+/g, ' ').trim().slice(0, 200);
+
+/** Decodes strictly and parses one record; the failure becomes a rejection, never an exception. */
+export function parseRecord(position: number, bytes: Buffer, wrap?: 'member'): SourceRecord {
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    return {ok: false, position, error: reasons.invalidUtf8(), excerpt: excerptOf(bytes)};
+  }
+  try {
+    if (wrap === 'member') {
+      const obj = JSON.parse(`{${text}}`) as Record<string, unknown>;
+      const key = Object.keys(obj)[0]!;
+      return {ok: true, position, value: obj[key], key};
+    }
+    return {ok: true, position, value: JSON.parse(text)};
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    const truncated = /end of (JSON )?input|Unterminated string|Unexpected end/i.test(detail);
+    return {ok: false, position, error: truncated ? reasons.truncatedJson(detail) : reasons.invalidJson(detail), excerpt: excerptOf(text)};
+  }
+}
+
+/** Chooses the container from the first bytes, the file name and whether text was asked for. */
+export function sniffContainer(head: Buffer, fileName: string, wantText: boolean): Container {
+  const ext = extname(fileName).toLowerCase();
+  if (ext === '.txt' || ext === '.md') return 'txt';
+  const text = head.toString('utf8').replace(/^\uFEFF/, '');
+  const first = text.trimStart()[0];
+  if (first === '[') return 'array';
+  if (first !== '{') return wantText && ext !== '.json' && ext !== '.jsonl' ? 'txt' : 'jsonl';
+  // {"0": {…}, "1": …} — a collection keyed by index
+  if (/^\s*\{\s*"\d+"\s*:\s*\{/.test(text)) return 'object';
+  // one record per line, or one pretty-printed object: does the first line parse on its own?
+  const newline = text.indexOf('\n');
+  const firstLine = newline >= 0 ? text.slice(0, newline) : text;
+  try {
+    JSON.parse(firstLine);
+    return 'jsonl';
+  } catch {
+    return ext === '.jsonl' || newline < 0 ? 'jsonl' : 'document';
+  }
+}
+
+export async function openRecords(source: DatasetSource, options: {signal?: AbortSignal; wantText?: boolean} = {}): Promise<RecordStream> {
+  const totalBytes = totalBytesOf(source);
+  const chunks = chunksOf(source, options.signal);
+  // peek far enough to see the first line (or 64 KB of it) before choosing the container
+  const head: Buffer[] = [];
+  let headSize = 0;
+  while (headSize < 64 * 1024) {
+    const next = await chunks.next();
+    if (next.done) break;
+    head.push(next.value);
+    headSize += next.value.length;
+    if (next.value.includes(0x0a)) break;
+  }
+  const container = sniffContainer(Buffer.concat(head).subarray(0, 64 * 1024), sourceName(source), options.wantText ?? false);
+  let read = 0;
+  async function* replay(): AsyncGenerator<Buffer> {
+    for (const c of head) yield c;
+    yield* chunks;
+  }
+  async function* counted(): AsyncGenerator<Buffer> {
+    let first = true;
+    for await (const c of replay()) {
+      read += c.length;
+      // a UTF-8 byte order mark is not data (Windows editors add one)
+      yield first && c[0] === 0xef && c[1] === 0xbb && c[2] === 0xbf ? c.subarray(3) : c;
+      first = false;
+    }
+  }
+  const reader = container === 'jsonl' ? jsonlRecords : container === 'txt' ? paragraphRecords : (c: AsyncIterable<Buffer>) => documentRecords(c, container);
+  return {container, totalBytes, bytesRead: () => read, records: reader(counted())};
+}
+
+/** Splits at LF bytes; a line longer than the record limit is skipped up to its end and reported. */
+async function* byteLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<{line: number; bytes: Buffer | null; size: number; head: Buffer}> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let line = 1;
+  for await (const chunk of chunks) {
+    let from = 0;
+    for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, from)) {
+      const piece = chunk.subarray(from, nl);
+      size += piece.length;
+      const bytes = size > LIMITS.recordBytes ? null : parts.length === 0 ? piece : Buffer.concat([...parts, piece]);
+      yield {line, bytes: bytes && stripCr(bytes), size, head: parts[0] ?? piece};
+      parts = [];
+      size = 0;
+      line++;
+      from = nl + 1;
+    }
+    const rest = chunk.subarray(from);
+    if (rest.length > 0) {
+      size += rest.length;
+      if (size <= LIMITS.recordBytes) parts.push(Buffer.from(rest));
+      else if (parts.length > 1) parts = [parts[0]!];
+    }
+  }
+  if (size > 0) yield {line, bytes: size > LIMITS.recordBytes ? null : stripCr(Buffer.concat(parts)), size, head: parts[0] ?? Buffer.alloc(0)};
+}
+
+const stripCr = (b: Buffer) => (b.length > 0 && b[b.length - 1] === 0x0d ? b.subarray(0, b.length - 1) : b);
+const isBlank = (b: Buffer) => b.every((x) => x === 0x20 || x === 0x09 || x === 0x0d);
+
+async function* jsonlRecords(chunks: AsyncIterable<Buffer>): AsyncGenerator<SourceRecord> {
+  for await (const {line, bytes, size, head} of byteLines(chunks)) {
+    if (bytes === null) {
+      yield {ok: false, position: line, error: reasons.recordTooLarge(size), excerpt: excerptOf(head)};
+      continue;
+    }
+    if (isBlank(bytes)) continue;
+    yield parseRecord(line, bytes);
+  }
+}
+
+async function* documentRecords(chunks: AsyncIterable<Buffer>, container: Container): AsyncGenerator<SourceRecord> {
+  const scanner = new JsonElementScanner();
+  const wrap = container === 'object' ? 'member' : undefined;
+  const convert = (e: ScannedElement): SourceRecord =>
+    'bytes' in e ? parseRecord(e.position, e.bytes, wrap) : {ok: false, position: e.position, error: e.error, excerpt: excerptOf(e.excerpt)};
+  // a single pretty-printed object is read as the one element of a virtual array
+  if (container === 'document') for (const e of scanner.push(Buffer.from('['))) yield convert(e);
+  for await (const chunk of chunks) for (const e of scanner.push(chunk)) yield convert(e);
+  if (container === 'document') for (const e of scanner.push(Buffer.from(']'))) yield convert(e);
+  for (const e of scanner.end()) yield convert(e);
+}
+
+/** Plain text: paragraphs separated by blank lines; each paragraph is one string record. */
+async function* paragraphRecords(chunks: AsyncIterable<Buffer>): AsyncGenerator<SourceRecord> {
+  let lines: string[] = [];
+  let start = 0;
+  let bad: SourceRecord | null = null;
+  let size = 0;
+  const flush = (): SourceRecord | null => {
+    const record: SourceRecord | null = bad ?? (lines.length ? {ok: true, position: start, value: lines.join('\n')} : null);
+    lines = [];
+    bad = null;
+    size = 0;
+    return record;
+  };
+  for await (const {line, bytes, size: lineSize, head} of byteLines(chunks)) {
+    if (bytes !== null && isBlank(bytes)) {
+      const record = flush();
+      if (record) yield record;
+      continue;
+    }
+    if (lines.length === 0 && bad === null) start = line;
+    size += lineSize;
+    if (bad) continue;
+    if (bytes === null || size > LIMITS.recordBytes) bad = {ok: false, position: start, error: reasons.recordTooLarge(size), excerpt: excerptOf(head)};
+    else
+      try {
+        lines.push(decoder.decode(bytes));
+      } catch {
+        bad = {ok: false, position: start, error: reasons.invalidUtf8(), excerpt: excerptOf(bytes)};
+      }
+  }
+  const record = flush();
+  if (record) yield record;
+}

@@ -1,0 +1,88 @@
+// Structural checks every imported (or edited) row must pass, whatever format it came from.
+// Returns the first problem as a zh + en reason, or null. Turns are never trimmed or repaired:
+// a row is taken as it is or rejected with a reason.
+//
+//   dialogue / safety: [system] user assistant user assistant … ending with assistant
+//   preference:        [system] user assistant … user, plus non-empty chosen and rejected
+//   text:              a non-empty text, no turns
+
+import type {DatasetRow, Turn} from '../../common/datasets.js';
+import type {LocalisedText} from '../../common/errors.js';
+import {LIMITS, reasons} from './reasons.js';
+
+// a lone UTF-16 surrogate (from a "\ud83d" escape without its pair) is not text
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function checkText(label: string, text: string, limit: number): LocalisedText | null {
+  if (text.trim() === '') return reasons.emptyField(label);
+  if (text.length > limit) return reasons.fieldTooLong(label, text.length, limit);
+  if (LONE_SURROGATE.test(text)) return reasons.loneSurrogate(label);
+  return null;
+}
+
+function checkTurns(turns: Turn[], endsWith: 'assistant' | 'user'): LocalisedText | null {
+  if (turns.length === 0) return reasons.emptyDialogue();
+  if (turns.length > LIMITS.turns) return reasons.tooManyTurns(turns.length);
+  let expected: Turn['role'] = 'user';
+  for (let i = 0; i < turns.length; i++) {
+    const turn = turns[i]!;
+    if (turn.content.trim() === '') return reasons.emptyTurn(i);
+    if (turn.content.length > LIMITS.turnChars) return reasons.turnTooLong(i, turn.content.length);
+    if (LONE_SURROGATE.test(turn.content)) return reasons.loneSurrogate(`turn ${i + 1}`);
+    if (turn.role === 'system') {
+      if (i !== 0) return reasons.systemNotFirst(i);
+      continue;
+    }
+    if (turn.role !== expected) return reasons.rolesNotAlternating(i, expected, turn.role);
+    expected = expected === 'user' ? 'assistant' : 'user';
+  }
+  const last = turns[turns.length - 1]!.role;
+  if (last === 'system') return reasons.emptyDialogue();
+  if (last !== endsWith) return endsWith === 'assistant' ? reasons.mustEndWithAssistant() : reasons.promptMustEndWithUser();
+  return null;
+}
+
+function checkMeta(row: DatasetRow): LocalisedText | null {
+  const fields = [
+    ['department', row.department, LIMITS.department],
+    ['subDepartment', row.subDepartment, LIMITS.department],
+    ['source', row.source, LIMITS.source],
+    ['sourceId', row.sourceId, LIMITS.sourceId],
+  ] as const;
+  for (const [name, value, limit] of fields) if (value !== undefined && value.length > limit) return reasons.fieldTooLong(name, value.length, limit);
+  if (row.tags) {
+    if (row.tags.length > LIMITS.tags) return reasons.fieldTooLong('tags', row.tags.length, LIMITS.tags);
+    for (const tag of row.tags) if (tag.length > LIMITS.tag) return reasons.fieldTooLong('tag', tag.length, LIMITS.tag);
+  }
+  return null;
+}
+
+export function rowChars(row: DatasetRow): number {
+  let n = (row.chosen?.length ?? 0) + (row.rejected?.length ?? 0) + (row.text?.length ?? 0);
+  for (const t of row.turns) n += t.content.length;
+  return n;
+}
+
+export function validateRow(row: DatasetRow): LocalisedText | null {
+  const chars = rowChars(row);
+  let problem: LocalisedText | null;
+  switch (row.kind) {
+    case 'dialogue':
+    case 'safety':
+      problem = checkTurns(row.turns, 'assistant');
+      if (!problem && row.chosen !== undefined) problem = reasons.unexpectedField('chosen', row.kind);
+      if (!problem && row.text !== undefined) problem = reasons.unexpectedField('text', row.kind);
+      break;
+    case 'preference':
+      problem =
+        checkTurns(row.turns, 'user') ??
+        checkText('chosen', row.chosen ?? '', LIMITS.turnChars) ??
+        checkText('rejected', row.rejected ?? '', LIMITS.turnChars);
+      break;
+    case 'text':
+      problem = row.turns.length > 0 ? reasons.unexpectedField('turns', 'text') : checkText('text', row.text ?? '', LIMITS.rowChars);
+      break;
+  }
+  // the per-turn reasons come first: "turn 2 is too long" says more than "row too large"
+  return problem ?? (chars > LIMITS.rowChars ? reasons.rowTooLarge(chars) : null) ?? checkMeta(row);
+}

@@ -1,0 +1,212 @@
+// The native trainer addon's JS surface, typed in this ONE file (native/src/addon.cpp implements
+// it). Built by scripts/build-native.js into native/build/<variant>/zhongjing_trainer.node, one
+// build per node-llama-cpp binary variant (cpu, cuda, vulkan): the addon links to the same
+// prebuilt libggml as node-llama-cpp, so it must match the variant node-llama-cpp loaded, and
+// node-llama-cpp must be loaded first (its backend registry is the one the addon uses).
+//
+// Loading never throws: if the addon is missing or cannot load, chat and annotation still work and
+// the training screen shows `reason`.
+
+import {existsSync, readFileSync} from 'node:fs';
+import {createRequire} from 'node:module';
+import {join} from 'node:path';
+import type {Llama} from 'node-llama-cpp';
+import {packageRoot} from '../paths.js';
+
+/** One micro-batch: nRows rows of nCtx tokens, row-major. */
+export interface TrainingBatch {
+  nRows: number;
+  nCtx: number;
+  tokens: Int32Array;
+  /** Position of each token inside its own sequence (restarts at 0 for every packed sequence). */
+  positions: Int32Array;
+  /** Sequence number inside the row (attention never crosses sequences); -1 = padding. */
+  segments: Int32Array;
+  /** Token to predict at each position, -1 = no loss here. */
+  targets: Int32Array;
+}
+
+export type LoraTarget = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
+export const LORA_TARGETS: readonly LoraTarget[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+
+export interface SessionOptions {
+  modelPath: string;
+  /** CPU threads: required, never a library default (see ARCHITECTURE.md, Threads). */
+  threads: number;
+  /** Seed of the dropout masks; also LoRA A's initialisation unless lora.seed is given. */
+  seed?: number;
+  /** Use the first GPU when the loaded variant has one. */
+  gpu?: boolean;
+  /** The loss head; only 'lm' (next-token NLL on target positions) so far. */
+  lossHead?: 'lm';
+  lora?: {rank?: number; alpha?: number; dropout?: number; targets?: readonly LoraTarget[]; seed?: number};
+  adamw?: {beta1?: number; beta2?: number; eps?: number; weightDecay?: number; gradClip?: number};
+}
+
+export interface SessionInfo {
+  architecture: string;
+  nVocab: number;
+  nEmbd: number;
+  nLayer: number;
+  nHead: number;
+  nHeadKv: number;
+  nFf: number;
+  nCtxTrain: number;
+  /** ggml type of the frozen base weights (f32, f16, q8_0, q4_0, q4_K, ...). */
+  weightType: string;
+  device: string;
+  threads: number;
+  trainableParams: number;
+  /** Optimizer steps taken. */
+  step: number;
+  /** Training forwards taken (selects dropout masks). */
+  microStep: number;
+  lossHead: string;
+}
+
+export interface StepResult {
+  /** Mean loss over the step's items (target tokens) across all its micro-batches. */
+  loss: number;
+  nItems: number;
+  /** Non-padding tokens processed. */
+  nTokens: number;
+  /** Global gradient L2 norm before clipping. */
+  gradNorm: number;
+  /** Clipping factor applied (1 = not clipped). */
+  gradScale: number;
+  /** Optimizer steps after this one. */
+  step: number;
+}
+
+export interface EvalResult {
+  lossSum: number;
+  nItems: number;
+  nTokens: number;
+}
+
+export interface NativeTrainingSession {
+  info(): SessionInfo;
+  /** One optimizer step: gradient accumulated over all `batches`, clipped, AdamW at `lr`. */
+  trainStep(batches: readonly TrainingBatch[], lr: number, onProgress?: (done: number, total: number) => void): Promise<StepResult>;
+  /** Gradient over `batches` without dropout and without a step (read with getGradient). */
+  accumulate(batches: readonly TrainingBatch[]): Promise<EvalResult>;
+  evaluate(batch: TrainingBatch): Promise<EvalResult>;
+  /** Logits [nRows * nCtx][nVocab] (row-major), with or without the LoRA. */
+  logits(batch: TrainingBatch, useLora?: boolean): Promise<Float32Array>;
+  /** LoRA tensor names, e.g. blk.0.attn_q.weight.lora_a. */
+  tensorNames(): string[];
+  getTensor(name: string): Float32Array;
+  getGradient(name: string): Float32Array;
+  setTensor(name: string, data: Float32Array): void;
+  /** LoRA + AdamW moments + step + dropout counter, as GGUF (atomic write). */
+  saveState(path: string, metadata?: Record<string, string>): Promise<void>;
+  loadState(path: string): Promise<{step: number; microStep: number}>;
+  /** A LoRA GGUF that llama.cpp / node-llama-cpp loads; metadata is stored as strings. */
+  exportAdapter(path: string, metadata?: Record<string, string>): Promise<void>;
+  /** Frees the model, LoRA and optimizer memory. Throws while a call is in flight. */
+  dispose(): void;
+  readonly disposed: boolean;
+}
+
+export interface MakeModelOptions {
+  out: string;
+  /** ggml type for the 2-D weights: f32, f16, q8_0, q4_0, q4_K, ... */
+  type?: string;
+  /** Convert this model's weights (shapes and metadata kept). */
+  weightsFrom?: string;
+  /** Or: random weights with the shapes below and this model's tokenizer. */
+  vocabFrom?: string;
+  architecture?: 'llama' | 'qwen2';
+  nEmbd?: number;
+  nLayer?: number;
+  nHead?: number;
+  nHeadKv?: number;
+  nFf?: number;
+  nCtx?: number;
+  seed?: number;
+}
+
+export interface DeviceInfo {
+  name: string;
+  description: string;
+  type: 'cpu' | 'gpu' | 'igpu' | 'accel' | 'other';
+  memoryFree: number;
+  memoryTotal: number;
+}
+
+export interface NativeTrainerAddon {
+  createSession(options: SessionOptions): Promise<NativeTrainingSession>;
+  devices(): DeviceInfo[];
+  makeModel(options: MakeModelOptions): Promise<{nParams: number; nConverted: number; nKept: number}>;
+  setLogLevel(level: 'debug' | 'info' | 'warn' | 'error'): void;
+  readonly build: {variant: string; binsDir: string; ggmlVersion: string; ggmlCommit: string};
+}
+
+export type TrainerVariant = 'cpu' | 'cuda' | 'vulkan';
+
+export type TrainerAvailability =
+  | {ok: true; addon: NativeTrainerAddon; variant: TrainerVariant; path: string}
+  | {ok: false; variant: TrainerVariant | null; path: string | null; reason: {zh: string; en: string}};
+
+/** node-llama-cpp's loaded binary variant (the addon must match it). */
+export function variantOf(llama: Llama): TrainerVariant | null {
+  if (llama.gpu === false) return 'cpu';
+  if (llama.gpu === 'cuda' || llama.gpu === 'vulkan') return llama.gpu;
+  return null; // metal: not built here
+}
+
+export function trainerAddonPath(variant: TrainerVariant): string {
+  return process.env.ZHONGJING_TRAINER_ADDON || join(packageRoot(), 'native', 'build', variant, 'zhongjing_trainer.node');
+}
+
+const loaded = new Map<string, NativeTrainerAddon>();
+
+/** Loads the addon matching `llama` (node-llama-cpp, already initialised). Never throws. */
+export function loadTrainer(llama: Llama): TrainerAvailability {
+  const variant = variantOf(llama);
+  if (!variant) {
+    return {
+      ok: false, variant: null, path: null,
+      reason: {zh: `训练模块不支持当前的推理后端（${String(llama.gpu)}）。`, en: `Training does not support the inference backend in use (${String(llama.gpu)}).`},
+    };
+  }
+  const path = trainerAddonPath(variant);
+  const cached = loaded.get(path);
+  if (cached) return {ok: true, addon: cached, variant, path};
+  if (!existsSync(path)) {
+    return {
+      ok: false, variant, path,
+      reason: {
+        zh: `训练模块尚未编译（${variant}）。请运行 node scripts/build-native.js --variant ${variant}。`,
+        en: `The training module is not built for ${variant}. Run: node scripts/build-native.js --variant ${variant}`,
+      },
+    };
+  }
+  const infoPath = join(path, '..', 'build-info.json');
+  try {
+    const info = existsSync(infoPath) ? (JSON.parse(readFileSync(infoPath, 'utf8')) as {llamaCppTag?: string}) : {};
+    const nlcInfo = JSON.parse(readFileSync(join(packageRoot(), 'node_modules', 'node-llama-cpp', 'llama', 'llama.cpp.info.json'), 'utf8')) as {tag: string};
+    if (info.llamaCppTag && info.llamaCppTag !== nlcInfo.tag) {
+      return {
+        ok: false, variant, path,
+        reason: {
+          zh: `训练模块是为 llama.cpp ${info.llamaCppTag} 编译的，但已安装的是 ${nlcInfo.tag}。请重新运行 node scripts/build-native.js。`,
+          en: `The training module was built for llama.cpp ${info.llamaCppTag} but ${nlcInfo.tag} is installed. Rebuild: node scripts/build-native.js`,
+        },
+      };
+    }
+  } catch {
+    // no way to compare versions: try loading anyway
+  }
+  try {
+    const addon = createRequire(import.meta.url)(path) as NativeTrainerAddon;
+    loaded.set(path, addon);
+    return {ok: true, addon, variant, path};
+  } catch (error) {
+    const message = (error as Error).message;
+    return {
+      ok: false, variant, path,
+      reason: {zh: `训练模块无法加载：${message}`, en: `The training module cannot be loaded: ${message}`},
+    };
+  }
+}
