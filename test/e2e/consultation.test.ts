@@ -50,7 +50,7 @@ test('a consultation in Chinese: streamed, saved across reload, exported', async
   const {serve, page} = await setUp(t);
   await page.goto(serve.url);
   // the token leaves the address bar once it is stored
-  await page.waitForFunction(() => !location.search.includes('token'));
+  await page.waitForFunction('!location.search.includes("token")');
   await page.getByRole('status').filter({hasText: '推理引擎'}).waitFor();
   await assert.doesNotReject(page.getByText(/不能替代医生/).first().waitFor());
 

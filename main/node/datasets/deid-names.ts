@@ -16,6 +16,8 @@
 // Not covered: names without any cue (a bare 张伟 in running text), names written in pinyin or
 // Latin letters, nicknames, and the 3rd+ person in a list (患者张三、李四 finds only 张三).
 
+import {allMatches} from './regex-util.js';
+
 export interface Candidate {
   start: number;
   end: number;
@@ -37,7 +39,7 @@ const TITLES = ['主任医师', '主治医师', '副主任', '护士长', '医�
 /** words that begin with a surname character and are not names (checked at the candidate start) */
 const NOT_NAMES = [
   '王不留行', '白术', '白芍', '白芷', '白带', '白细胞', '白蛋白', '白内障', '白癜风', '白天', '胡萝卜', '胡椒', '高血压', '高血糖', '高血脂', '高烧', '高热',
-  '高中', '高龄', '高危', '黄芪', '黄连', '黄芩', '黄疸', '黄体', '金银花', '何首乌', '马齿苋', '杜仲', '连翘', '柴胡', '石膏', '石斛', '牛黄', '朱砂', '秦艽',
+  '高中', '高龄', '高危', '高尿酸', '高脂', '白血病', '白斑', '黄褐斑', '石淋', '黄芪', '黄连', '黄芩', '黄疸', '黄体', '金银花', '何首乌', '马齿苋', '杜仲', '连翘', '柴胡', '石膏', '石斛', '牛黄', '朱砂', '秦艽',
   '丁香', '甘草', '党参', '田七', '车前', '乌梅', '木香', '常规', '常见', '方案', '方法', '方面', '方便', '安全', '安眠', '安胎', '康复', '毛发', '龙骨',
   '钟乳', '沙参', '麦冬', '桂枝', '桑叶', '陈皮', '苏叶', '薛氏', '雷公藤', '吴茱萸', '夏枯草', '艾叶', '蒲公英', '路径', '管理', '全身', '关节', '明显',
 ];
@@ -95,11 +97,15 @@ function givenAfterStrongCue(text: string, i: number): number {
 
 // not 叫做/名叫: 一种叫做宫外孕的病 names a thing, not a person
 const STRONG_CUE = /(?:我叫|名字叫|名字是|姓名[是为]?|联系人|(?:儿子|女儿|孩子|宝宝|老公|丈夫|爱人|妻子|老婆|爸爸|妈妈|父亲|母亲|哥哥|姐姐|弟弟|妹妹|他|她)叫)[：:\s]*/gu;
-const WEAK_CUE = /(?:患者|病人|病患|患儿|家属|病友|我是|本人是?|(?:我|我的)(?:老公|丈夫|爱人|妻子|老婆|儿子|女儿|父亲|母亲))[：:，,\s]*/gu;
+const WEAK_CUE = /(?:患者|病人|病患|患儿|家属|病友|我是|本人是?|(?:我的?)?(?:老公|丈夫|爱人|妻子|老婆|儿子|女儿|父亲|母亲))[：:，,\s]*/gu;
 // case-record heading: 张伟，男，45岁 / 李某 女 — a sex right after is a cue by itself
 const SEX_AFTER = /^[，,、\s]*[男女]性?(?:[，,、\s]|[0-9])/u;
+const SEPARATOR = new Set(['，', ',', '、', ' ', '\t', '\n', '\u3000']);
+const PATIENT_WORDS = new Set(['患者', '病人', '患儿', '家属', '病友']);
+const afterPatientWord = (text: string, k: number) => PATIENT_WORDS.has(text.slice(Math.max(0, k - 2), k));
 const SURNAME_CUE = /(?:我姓|免贵姓|本人姓)/gu;
 const MOU = /某某|某/gu;
+const SEX = /[男女]/gu;
 const NOT_AFTER_MOU = new Set('些种个天日位处人项段次时样物部类年月地点一方面'.split(''));
 
 export function findNames(text: string): Candidate[] {
@@ -108,12 +114,12 @@ export function findNames(text: string): Candidate[] {
     if (end > start && !isNotName(text, start)) found.push({start, end});
   };
 
-  for (const m of text.matchAll(STRONG_CUE)) {
+  for (const m of allMatches(STRONG_CUE, text)) {
     const k = m.index + m[0].length;
     const s = surnameAt(text, k, true);
     if (s) add(k, k + s + givenAfterStrongCue(text, k + s));
   }
-  for (const m of text.matchAll(WEAK_CUE)) {
+  for (const m of allMatches(WEAK_CUE, text)) {
     const k = m.index + m[0].length;
     const s = surnameAt(text, k, false);
     if (!s) continue;
@@ -121,34 +127,39 @@ export function findNames(text: string): Candidate[] {
     const g = givenLength(text, k + s, weakest);
     if (g) add(k, k + s + g);
   }
-  for (const m of text.matchAll(SURNAME_CUE)) {
+  for (const m of allMatches(SURNAME_CUE, text)) {
     const k = m.index + m[0].length;
     const s = surnameAt(text, k, true);
     if (s && (endsName(text, k + s) || TITLES.some((t) => text.startsWith(t, k + s)))) add(k, k + s);
   }
   // 张伟，男，… : surname + 1–2 characters at a word start, then the sex
-  for (const m of text.matchAll(/[男女]/gu)) {
-    const end = text.slice(0, m.index).search(/[，,、\s]*$/u);
-    if (!SEX_AFTER.test(text.slice(end))) continue;
+  for (const m of allMatches(SEX, text)) {
+    let end = m.index;
+    while (end > 0 && SEPARATOR.has(text[end - 1]!)) end--;
+    if (!SEX_AFTER.test(text.slice(end, end + 6))) continue;
     for (const n of [3, 2]) {
       const k = end - n;
       if (k < 0) continue;
       const s = surnameAt(text, k, false);
       const given = text.slice(k + s, end);
-      if (s && given.length >= 1 && given.length <= 2 && [...given].every((c) => HAN.test(c) && !AFTER_NAME.has(c)) && (startsWord(text, k) || /(?:患者|病人|患儿|家属)$/u.test(text.slice(0, k)))) {
+      if (!s || given.length < 1 || given.length > 2) continue;
+      // after 患者 any characters may be a name; elsewhere (白血病，男 at a line start) only common given-name ones
+      const patient = afterPatientWord(text, k);
+      const plausible = patient ? [...given].every((c) => HAN.test(c) && !AFTER_NAME.has(c)) : [...given].every(isGiven);
+      if (plausible && (patient || startsWord(text, k))) {
         add(k, end);
         break;
       }
     }
   }
   // X某 / X某某
-  for (const m of text.matchAll(MOU)) {
+  for (const m of allMatches(MOU, text)) {
     const after = text[m.index + m[0].length];
     if (after !== undefined && NOT_AFTER_MOU.has(after)) continue;
     for (const back of [2, 1]) {
       const k = m.index - back;
       if (k < 0 || surnameAt(text, k, true) !== back) continue;
-      if (startsWord(text, k) || /(?:患者|病人|患儿|家属|病友)$/u.test(text.slice(0, k))) add(k, m.index + m[0].length);
+      if (startsWord(text, k) || afterPatientWord(text, k)) add(k, m.index + m[0].length);
       break;
     }
   }

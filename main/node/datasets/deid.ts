@@ -13,7 +13,7 @@
 //   email           local@domain.tld
 //   bank_card       16–19 digits, optionally in groups of 4, passing the Luhn check
 //   medical_record  the number after 病历号/病案号/住院号/门诊号/就诊卡号/就诊号/诊疗卡号/
-//                   医保卡号/社保卡号/健康卡号/登记号/患者ID/ID号/MRN (the keyword is kept)
+//                   医保卡号/社保卡号/健康卡号/登记号/病理号/影像号/标本号/患者ID/ID号/MRN (the keyword is kept)
 //   birth_date      a date (YYYY年M月[D日], YYYY-MM-DD, YYYY/MM/DD, YYYY.MM.DD, YYYYMMDD, Chinese
 //                   numerals) after 出生日期/出生年月/出生于/生于/生日/出生/DOB, or before 出生/
 //                   生人/出世; the keyword is kept
@@ -32,6 +32,7 @@ import {PHI_PLACEHOLDERS} from '../../common/datasets.js';
 import {AppError} from '../../common/errors.js';
 import {findAddresses} from './deid-address.js';
 import {findNames} from './deid-names.js';
+import {allMatches} from './regex-util.js';
 
 export interface PhiSpan {
   /** span of the placeholder in the de-identified text */
@@ -86,22 +87,19 @@ const ID15 = new RegExp(`${NB}([1-8][0-9]{5})([0-9]{2})(0[1-9]|1[0-2])(0[1-9]|[1
 const BANK = new RegExp(`${NB}(?:[0-9]{4}[ -]){3}[0-9]{4}(?:[ -]?[0-9]{1,3})?${NA}|${NB}[0-9]{16,19}${NA}`, 'g');
 const MOBILE = new RegExp(`${NB}(?:(?:\\+|00)?86[ -]?|[(（]\\+?86[)）][ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}${NA}`, 'g');
 const AREA = '0(?:10|2[0-9]|[3-9][0-9]{2})';
-const LANDLINE = new RegExp(`${NB}(?:[(（](${AREA})[)）][ -]?|(${AREA})([ -]?))([2-9][0-9]{6,7})(?:(?:转|-|ext\\.?)[0-9]{1,5})?${NA}`, 'g');
+const LANDLINE = new RegExp(`${NB}(?:[(（](${AREA})[)）][ -]?|(${AREA})([ -]?))([2-9][0-9]{2,3}[ -]?[0-9]{4})(?:(?:转|-|ext\\.?)[0-9]{1,5})?${NA}`, 'g');
 const HOTLINE = new RegExp(`${NB}[48]00[ -]?[0-9]{3}[ -]?[0-9]{4}${NA}`, 'g');
 const PHONE_WORD = /(?:电话|座机|手机|热线|联系|致电|拨打|号码|[Tt]el|TEL)[^0-9\n]{0,6}$/;
 const LOCAL = /(?:电话|座机|热线|致电|拨打|[Tt]el|TEL)(?:号码)?[：:\s]*(?:是|为)?[：:\s]*([2-9][0-9]{6,7})(?![0-9])/g;
 const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])/g;
 const RECORD =
-  /(?:病历号|病历编号|病案号|住院号|门诊号|住院编号|门诊编号|就诊卡号|就诊号|诊疗卡号|医保卡号|社保卡号|健康卡号|登记号|患者ID|病人ID|ID号|id号|MRN)码?[\s：:#＃]*(?:是|为)?[\s：:#＃]*([A-Za-z]{0,4}-?[0-9][0-9A-Za-z-]{3,24})/g;
+  /(?:病历号|病历编号|病案号|病理号|病理编号|影像号|标本号|住院号|门诊号|住院编号|门诊编号|就诊卡号|就诊号|诊疗卡号|医保卡号|社保卡号|健康卡号|登记号|患者ID|病人ID|ID号|id号|MRN)码?[\s：:#＃]*(?:是|为)?[\s：:#＃]*([A-Za-z]{0,4}-?[0-9][0-9A-Za-z-]{3,24})/g;
 const DATE =
   '(?:(?:18|19|20)[0-9]{2}\\s*年\\s*[0-9]{1,2}\\s*月(?:\\s*[0-9]{1,2}\\s*[日号])?|(?:18|19|20)[0-9]{2}[-/.][0-9]{1,2}[-/.][0-9]{1,2}(?![0-9])|(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?![0-9])|[一二三四五六七八九〇零]{4}年[一二三四五六七八九十]{1,2}月(?:[一二三四五六七八九十]{1,3}[日号])?)';
-const BIRTH_BEFORE = new RegExp(`(?:出生日期|出生年月日|出生年月|出生时间|出生于|出生在|生于|生日|DOB|出生)\\s*(?:是|为)?\\s*[：:]?\\s*(${DATE}|[0-9]{1,2}\\s*月\\s*[0-9]{1,2}\\s*[日号])`, 'g');
+const BIRTH_BEFORE = new RegExp(`(?:出生日期|出生年月日|出生年月|出生时间|出生于|出生在|生于|生日|DOB|出生)\\s*(?:是|为)?\\s*[：:]?\\s*(?:今年|去年|前年)?(${DATE}|[0-9]{1,2}\\s*月\\s*[0-9]{1,2}\\s*[日号])`, 'g');
 const BIRTH_AFTER = new RegExp(`(?<![0-9])(${DATE})\\s*(?:出生|生人|出世|生(?=的?(?:[，。,.；;、\\s]|$)))`, 'g');
 
-function* matches(re: RegExp, text: string): Generator<RegExpMatchArray & {index: number}> {
-  re.lastIndex = 0;
-  for (const m of text.matchAll(re)) yield m as RegExpMatchArray & {index: number};
-}
+const matches = allMatches;
 
 function findNumbers(text: string, out: Found[]): void {
   for (const m of matches(ID18, text)) {
@@ -187,7 +185,7 @@ export function deidentifyText(text: string): {text: string; spans: PhiSpan[]} {
 /** Restores one original. Spans after it in the same text move by (original − placeholder)
  * length; `undoReplacements` does several at once and handles that. If the text was edited and
  * the placeholder is no longer at the span, it is looked up once by text; otherwise an error. */
-export function undoReplacement(text: string, span: Omit<PhiSpan, 'end'> & {end: number}): string {
+export function undoReplacement(text: string, span: PhiSpan): string {
   const placeholder = PHI_PLACEHOLDERS[span.type];
   if (text.slice(span.start, span.end) === placeholder) return text.slice(0, span.start) + span.original + text.slice(span.end);
   const at = text.indexOf(placeholder);

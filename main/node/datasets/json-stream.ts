@@ -118,8 +118,9 @@ export class JsonElementScanner {
   }
 
   private keep(chunk: Buffer, from: number, to: number): void {
-    if (to <= from || this.oversized) return;
+    if (to <= from) return;
     this.size += to - from;
+    if (this.oversized) return;
     if (this.size > this.maxBytes) {
       this.oversized = true;
       // keep a little for the excerpt, drop the rest
@@ -133,7 +134,7 @@ export class JsonElementScanner {
 
   private finish(out: ScannedElement[], byComma: boolean): void {
     const position = this.index++;
-    if (this.oversized) out.push({position, error: reasons.recordTooLarge(this.size), excerpt: this.parts[0] ?? Buffer.alloc(0)});
+    if (this.oversized) out.push({position, error: reasons.recordTooLarge(this.size, this.maxBytes), excerpt: this.parts[0] ?? Buffer.alloc(0)});
     else if (!this.started) {
       if (byComma || this.index > 1) out.push({position, error: reasons.emptyElement(), excerpt: Buffer.alloc(0)});
       else this.index--; // `[]`: an empty array has no element 0

@@ -91,9 +91,12 @@ export function planMix(components: MixComponentInput[], recipe: MixPlanRecipe):
 
   const size = (r: RowShape) => (recipe.unit === 'tokens' ? Math.max(1, r.chars) : 1);
   const available = pools.map((p) => p.reduce((n, r) => n + size(r), 0));
-  // default: the largest total for which no component has to repeat a row
-  const total =
-    recipe.total ?? Math.min(...weights.map((w, i) => (w > 0 ? (available[i]! * weightSum) / w : Infinity)).map((x) => Math.floor(x + 1e-9)));
+  // default: the largest total for which no component has to repeat a row; with whole-number
+  // ratios counted in examples, a multiple of their sum, so 7:1 is exactly 7:1 and not 39:6
+  const largest = Math.min(...weights.map((w, i) => (w > 0 ? (available[i]! * weightSum) / w : Infinity)).map((x) => Math.floor(x + 1e-9)));
+  const wholeRatios = recipe.unit === 'examples' && weights.every((w) => Number.isInteger(w));
+  const exactUnits = wholeRatios ? Math.min(...weights.map((w, i) => (w > 0 ? Math.floor(available[i]! / w) : Infinity))) : 0;
+  const total = recipe.total ?? (exactUnits >= 1 ? exactUnits * weightSum : largest);
   const targets = recipe.unit === 'examples' ? apportion(total, weights) : weights.map((w) => (total * w) / weightSum);
 
   const picks: MixPick[] = [];
@@ -116,13 +119,19 @@ export function planMix(components: MixComponentInput[], recipe: MixPlanRecipe):
       chosen.push(row);
       amount += size(row);
     }
-    // validation: the first rows (in shuffled order) until the fraction of this component is reached
+    // validation: whole rows (all their repeats), in shuffled order, until the fraction of this
+    // component's examples is reached
     const validation = new Set<number>();
     const wanted = Math.round(chosen.length * recipe.validationFraction);
-    const inMix = new Set(chosen);
+    const times = new Map<RowShape, number>();
+    for (const row of chosen) times.set(row, (times.get(row) ?? 0) + 1);
+    let held = 0;
     for (const row of pool) {
-      if (validation.size >= wanted) break;
-      if (inMix.has(row)) validation.add(row.position);
+      if (held >= wanted) break;
+      const n = times.get(row);
+      if (n === undefined || held + n > wanted + n / 2) continue;
+      validation.add(row.position);
+      held += n;
     }
     for (const row of chosen) {
       picks.push({componentIndex, position: row.position, split: validation.has(row.position) ? 'validation' : 'train'});

@@ -28,8 +28,8 @@ export const reasons = {
   loneSurrogate: (field: string) => t(`${field} 含无效的 Unicode 代理字符`, `${field} contains an invalid Unicode surrogate`),
   truncatedJson: (detail: string) => t(`JSON 不完整（可能被截断）：${detail}`, `incomplete JSON (truncated?): ${detail}`),
   invalidJson: (detail: string) => t(`JSON 格式错误：${detail}`, `invalid JSON: ${detail}`),
-  recordTooLarge: (bytes: number) =>
-    t(`记录过大（${bytes} 字节，上限 ${LIMITS.recordBytes} 字节），未解析`, `record too large (${bytes} bytes, limit ${LIMITS.recordBytes}); not parsed`),
+  recordTooLarge: (bytes: number, limit: number = LIMITS.recordBytes) =>
+    t(`记录过大（${bytes} 字节，上限 ${limit} 字节），未解析`, `record too large (${bytes} bytes, limit ${limit}); not parsed`),
   notAnObject: (got: string) => t(`应为 JSON 对象，实际为 ${got}`, `expected a JSON object, got ${got}`),
   fileNotClosed: () => t('文件在 JSON 数组/对象结束前终止（文件被截断？）', 'the file ends before the JSON array/object is closed (truncated file?)'),
   trailingData: () => t('JSON 文档结束后还有多余内容', 'unexpected data after the end of the JSON document'),

@@ -90,15 +90,13 @@ export function sniffContainer(head: Buffer, fileName: string, wantText: boolean
   if (first !== '{') return wantText && ext !== '.json' && ext !== '.jsonl' ? 'txt' : 'jsonl';
   // {"0": {…}, "1": …} — a collection keyed by index
   if (/^\s*\{\s*"\d+"\s*:\s*\{/.test(text)) return 'object';
-  // one record per line, or one pretty-printed object: does the first line parse on its own?
-  const newline = text.indexOf('\n');
-  const firstLine = newline >= 0 ? text.slice(0, newline) : text;
-  try {
-    JSON.parse(firstLine);
-    return 'jsonl';
-  } catch {
-    return ext === '.jsonl' || newline < 0 ? 'jsonl' : 'document';
-  }
+  // one record per line, or one pretty-printed object: a pretty-printed object opens with a line
+  // holding only "{"; anything else is JSON Lines (whose broken first line is then reported as
+  // a rejected row, instead of the whole file being misread as one document)
+  const body = text.trimStart();
+  const newline = body.indexOf('\n');
+  const firstLine = newline >= 0 ? body.slice(0, newline) : body;
+  return firstLine.trim() === '{' && ext !== '.jsonl' ? 'document' : 'jsonl';
 }
 
 export async function openRecords(source: DatasetSource, options: {signal?: AbortSignal; wantText?: boolean} = {}): Promise<RecordStream> {

@@ -1,6 +1,5 @@
 // Datasets, their versions and rows, and the de-identification replacements to review.
 
-import {createHash} from 'node:crypto';
 import type {
   DatasetOrigin,
   DatasetRow,
@@ -13,6 +12,7 @@ import type {
 } from '../../common/datasets.js';
 import type {Db} from './database.js';
 import {newId, nowIso} from '../ids.js';
+import {rowHash, versionContentHash} from '../datasets/hash.js';
 
 interface VersionRow {
   id: string;
@@ -50,10 +50,6 @@ export function rowColumns(row: DatasetRow) {
   const chars =
     row.turns.reduce((n, t) => n + t.content.length, 0) + (row.chosen?.length ?? 0) + (row.rejected?.length ?? 0) + (row.text?.length ?? 0);
   return {kind: row.kind, department: row.department ?? null, source: row.source ?? null, userTurns, chars};
-}
-
-export function canonicalRowHash(row: DatasetRow): string {
-  return createHash('sha256').update(JSON.stringify(row)).digest('hex');
 }
 
 function toVersion(row: VersionRow): DatasetVersionInfo {
@@ -168,18 +164,15 @@ export class DatasetsRepo {
 
   /** Recomputes the counts and the content hash (sha256 over the row hashes in order). */
   refreshVersion(versionId: string): void {
-    const hash = createHash('sha256');
-    let rows = 0;
-    for (const row of this.db.prepare('SELECT hash FROM dataset_rows WHERE version_id = ? ORDER BY position').iterate(versionId) as Iterable<{hash: string}>) {
-      hash.update(row.hash);
-      rows++;
-    }
+    const hashes = this.db.prepare('SELECT hash FROM dataset_rows WHERE version_id = ? ORDER BY position').pluck().iterate(versionId) as Iterable<string>;
+    const contentHash = versionContentHash(hashes);
+    const rows = (this.db.prepare('SELECT count(*) AS n FROM dataset_rows WHERE version_id = ?').get(versionId) as {n: number}).n;
     const counts = this.db
       .prepare(`SELECT count(*) FILTER (WHERE kind IN ('dialogue', 'safety')) AS dialogues, coalesce(sum(user_turns), 0) AS turns FROM dataset_rows WHERE version_id = ?`)
       .get(versionId) as {dialogues: number; turns: number};
     this.db
       .prepare('UPDATE dataset_versions SET content_hash = ?, rows = ?, dialogues = ?, turns = ? WHERE id = ?')
-      .run(hash.digest('hex'), rows, counts.dialogues, counts.turns, versionId);
+      .run(contentHash, rows, counts.dialogues, counts.turns, versionId);
   }
 
   /** Orphans of an import that never finished (a crash mid-import) are removed at start-up. */
@@ -212,7 +205,7 @@ export class DatasetsRepo {
     const c = rowColumns(row);
     this.db
       .prepare(`UPDATE dataset_rows SET kind = ?, data = ?, hash = ?, department = ?, source = ?, user_turns = ?, chars = ? WHERE version_id = ? AND position = ?`)
-      .run(c.kind, JSON.stringify(row), canonicalRowHash(row), c.department, c.source, c.userTurns, c.chars, versionId, position);
+      .run(c.kind, JSON.stringify(row), rowHash(row), c.department, c.source, c.userTurns, c.chars, versionId, position);
   }
 
   deleteRow(versionId: string, position: number): boolean {

@@ -91,7 +91,8 @@ function isJsonLines(text: string): boolean {
   }
 }
 
-type Normalised = {example: Omit<Example, 'source'>} | {error: string};
+type ExampleBody = {kind: 'dialogue'; turns: Turn[]} | {kind: 'text'; text: string};
+type Normalised = {example: ExampleBody} | {error: string};
 
 export function normaliseRow(value: unknown): Normalised {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return {error: 'not a JSON object'};

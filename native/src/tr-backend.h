@@ -1,0 +1,41 @@
+// Compute backends for training: the CPU device always, plus one GPU device when asked for and
+// present. The devices come from ggml's backend registry, which lives in the shared libggml that
+// node-llama-cpp loaded first, so both use the same dlopen'ed CPU (or CUDA) library.
+#pragma once
+
+#include "ggml-backend.h"
+
+#include <string>
+#include <vector>
+
+struct tr_backend_params {
+    int  n_threads = 1;      // CPU threads; never ggml's default (see ARCHITECTURE.md "Threads")
+    bool use_gpu   = false;  // pick the first GPU device when there is one
+};
+
+struct tr_backend {
+    ggml_backend_t cpu  = nullptr;
+    ggml_backend_t gpu  = nullptr;  // null on CPU-only runs
+    ggml_backend_t main = nullptr;  // where weights, LoRA and optimizer state live: gpu ?: cpu
+    ggml_backend_sched_t sched = nullptr;
+    int n_threads = 1;
+    std::string device;             // description of the main device, for logs and run records
+};
+
+// Throws tr_error when no CPU device can be found.
+void tr_backend_init(tr_backend & backend, const tr_backend_params & params);
+// The scheduler, sized for graphs of up to graph_size nodes (known once the model is read).
+void tr_backend_sched_init(tr_backend & backend, size_t graph_size);
+void tr_backend_free(tr_backend & backend);
+
+struct tr_device_info {
+    std::string name;
+    std::string description;
+    std::string type;  // cpu | gpu | igpu | accel
+    size_t memory_free  = 0;
+    size_t memory_total = 0;
+};
+
+// Registers the backends of the bundled binaries if nobody did (node-llama-cpp normally has).
+void tr_backend_ensure_loaded();
+std::vector<tr_device_info> tr_backend_devices();

@@ -1,0 +1,225 @@
+#include "tr-graph.h"
+
+#include "tr-common.h"
+
+#include <algorithm>
+#include <cmath>
+
+// Dropout masks come from one pool of random keep/drop values per micro-step; every LoRA site
+// reads a window of it at its own random offset. Sites whose offsets differ see independent
+// values at each (row, column), like PEFT's per-module dropout, without one full-size random
+// tensor per site and layer (that would be gigabytes for a 7B model).
+static const int64_t k_dropout_span = 8192;
+
+int64_t tr_batch::n_targets() const {
+    int64_t n = 0;
+    for (int32_t t : targets) n += t >= 0;
+    return n;
+}
+
+int64_t tr_batch::n_real_tokens() const {
+    int64_t n = 0;
+    for (int32_t s : seg) n += s >= 0;
+    return n;
+}
+
+void tr_batch::validate(int64_t n_vocab) const {
+    const size_t n = (size_t) n_tokens();
+    if (n_rows < 1 || n_ctx < 1) {
+        throw tr_error(tr_format("batch needs n_rows >= 1 and n_ctx >= 1, got %d x %d", n_rows, n_ctx));
+    }
+    if (tokens.size() != n || pos.size() != n || seg.size() != n || targets.size() != n) {
+        throw tr_error(tr_format("batch arrays must all hold n_rows * n_ctx = %zu values", n));
+    }
+    for (size_t i = 0; i < n; ++i) {
+        if (tokens[i] < 0 || tokens[i] >= n_vocab || targets[i] < -1 || targets[i] >= n_vocab) {
+            throw tr_error(tr_format("batch position %zu: token %d / target %d outside the vocabulary (%lld)",
+                i, tokens[i], targets[i], (long long) n_vocab));
+        }
+        if (pos[i] < 0) {
+            throw tr_error(tr_format("batch position %zu: negative position", i));
+        }
+        if (seg[i] < 0 && targets[i] >= 0) {
+            throw tr_error(tr_format("batch position %zu: a padding token cannot have a target", i));
+        }
+    }
+}
+
+size_t tr_graph_size(const tr_model & model) {
+    return 4096 + (size_t) model.hp.n_layer * 1024;
+}
+
+namespace {
+
+struct graph_builder {
+    ggml_context * ctx;
+    const tr_model & model;
+    const tr_lora * lora;
+    const tr_graph_params & gp;
+    ggml_tensor * pool = nullptr;
+    tr_rng offsets;
+    int64_t n_tokens;
+
+    // W x, plus the LoRA path (alpha/r) B (A dropout(x)) when the site has an adapter.
+    ggml_tensor * mm(ggml_tensor * w, ggml_tensor * x, int il, tr_lora_target target) {
+        ggml_tensor * y = ggml_mul_mat(ctx, w, x);
+        if (!lora || !gp.use_lora) {
+            return y;
+        }
+        const tr_lora_pair & p = lora->layers[il][target];
+        if (!p.a) {
+            return y;
+        }
+        ggml_tensor * xa = x;
+        if (pool) {
+            const int64_t n_in = x->ne[0];
+            const int64_t offset = (int64_t) (offsets.next_u64() % (uint64_t) k_dropout_span);
+            ggml_tensor * keep = ggml_view_2d(ctx, pool, n_in, n_tokens, n_in * sizeof(float), offset * sizeof(float));
+            xa = ggml_mul(ctx, x, keep);
+        }
+        ggml_tensor * ab = ggml_mul_mat(ctx, p.b, ggml_mul_mat(ctx, p.a, xa));
+        return ggml_add(ctx, y, ggml_scale(ctx, ab, lora->scale));
+    }
+
+    // [d, n_kv_head, T, B] -> [d, T, n_head, B], repeating each KV head for its query group.
+    // Explicit (not mul_mat broadcasting): ggml's mul_mat backward cannot broadcast heads when
+    // the batch dimension is > 1.
+    ggml_tensor * expand_heads(ggml_tensor * x, int64_t d, int64_t T, int64_t B) {
+        const int64_t n_head = model.hp.n_head, n_head_kv = model.hp.n_head_kv;
+        x = ggml_cont(ctx, ggml_permute(ctx, x, 0, 2, 1, 3));  // [d, T, n_kv, B]
+        if (n_head == n_head_kv) {
+            return x;
+        }
+        const int64_t group = n_head / n_head_kv;
+        x = ggml_reshape_4d(ctx, x, d * T, 1, n_head_kv, B);
+        x = ggml_repeat_4d(ctx, x, d * T, group, n_head_kv, B);
+        return ggml_reshape_4d(ctx, x, d, T, n_head, B);
+    }
+};
+
+} // namespace
+
+ggml_tensor * tr_graph_build(ggml_context * ctx, const tr_model & model, const tr_lora * lora,
+                             const tr_batch & batch, const tr_graph_params & gp, tr_graph_inputs & inp) {
+    const tr_hparams & hp = model.hp;
+    const int64_t T = batch.n_ctx, B = batch.n_rows, N = T * B;
+    const int64_t d = hp.n_embd_head;
+
+    graph_builder gb{ctx, model, lora, gp, nullptr, tr_rng(gp.seed, TR_RNG_STREAM_DROPOUT, 2 * gp.dropout_counter), N};
+
+    inp = tr_graph_inputs();
+    inp.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, N);
+    inp.pos    = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, N);
+    inp.mask   = ggml_new_tensor_4d(ctx, GGML_TYPE_F32, T, T, 1, B);
+    ggml_set_name(inp.tokens, "inp_tokens");
+    ggml_set_name(inp.pos, "inp_pos");
+    ggml_set_name(inp.mask, "inp_mask");
+    ggml_set_input(inp.tokens);
+    ggml_set_input(inp.pos);
+    ggml_set_input(inp.mask);
+    if (lora && gp.use_lora && gp.dropout && gp.dropout_p > 0.0f) {
+        const int64_t n_in_max = std::max(hp.n_embd, hp.n_ff);
+        inp.dropout_pool = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, n_in_max * N + k_dropout_span);
+        ggml_set_name(inp.dropout_pool, "inp_dropout_pool");
+        ggml_set_input(inp.dropout_pool);
+        gb.pool = inp.dropout_pool;
+    }
+
+    const float kq_scale = 1.0f / sqrtf((float) d);
+    ggml_tensor * x = ggml_get_rows(ctx, model.tok_embd, inp.tokens);  // [n_embd, N]
+
+    for (int il = 0; il < (int) hp.n_layer; ++il) {
+        const tr_layer & l = model.layers[il];
+
+        ggml_tensor * cur = ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), l.attn_norm);
+
+        ggml_tensor * q = gb.mm(l.wq, cur, il, TR_LORA_Q);
+        ggml_tensor * k = gb.mm(l.wk, cur, il, TR_LORA_K);
+        ggml_tensor * v = gb.mm(l.wv, cur, il, TR_LORA_V);
+        if (l.bq) q = ggml_add(ctx, q, l.bq);
+        if (l.bk) k = ggml_add(ctx, k, l.bk);
+        if (l.bv) v = ggml_add(ctx, v, l.bv);
+
+        q = ggml_reshape_3d(ctx, q, d, hp.n_head, N);
+        k = ggml_reshape_3d(ctx, k, d, hp.n_head_kv, N);
+        q = ggml_rope_ext(ctx, q, inp.pos, nullptr, (int) hp.n_rot, hp.rope_type, (int) hp.n_ctx_train,
+                          hp.rope_freq_base, hp.rope_freq_scale, 0.0f, 1.0f, 32.0f, 1.0f);
+        k = ggml_rope_ext(ctx, k, inp.pos, nullptr, (int) hp.n_rot, hp.rope_type, (int) hp.n_ctx_train,
+                          hp.rope_freq_base, hp.rope_freq_scale, 0.0f, 1.0f, 32.0f, 1.0f);
+
+        // heads to dim 2, rows of the batch to dim 3: [d, T, n_head, B]
+        q = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_4d(ctx, q, d, hp.n_head, T, B), 0, 2, 1, 3));
+        k = gb.expand_heads(ggml_reshape_4d(ctx, k, d, hp.n_head_kv, T, B), d, T, B);
+
+        ggml_tensor * kq = ggml_mul_mat(ctx, k, q);  // [T_k, T_q, n_head, B]
+        kq = ggml_soft_max_ext(ctx, kq, inp.mask, kq_scale, 0.0f);
+
+        // V transposed per head: [T, d, n_head, B]
+        ggml_tensor * vt = ggml_reshape_4d(ctx, v, d, hp.n_head_kv, T, B);
+        vt = ggml_cont(ctx, ggml_permute(ctx, vt, 1, 2, 0, 3));  // [T, d, n_kv, B]
+        if (hp.n_head != hp.n_head_kv) {
+            const int64_t group = hp.n_head / hp.n_head_kv;
+            vt = ggml_reshape_4d(ctx, vt, T * d, 1, hp.n_head_kv, B);
+            vt = ggml_repeat_4d(ctx, vt, T * d, group, hp.n_head_kv, B);
+            vt = ggml_reshape_4d(ctx, vt, T, d, hp.n_head, B);
+        }
+        ggml_tensor * kqv = ggml_mul_mat(ctx, vt, kq);  // [d, T_q, n_head, B]
+        cur = ggml_cont(ctx, ggml_permute(ctx, kqv, 0, 2, 1, 3));  // [d, n_head, T, B]
+        cur = ggml_reshape_2d(ctx, cur, hp.n_embd, N);
+        cur = gb.mm(l.wo, cur, il, TR_LORA_O);
+        x = ggml_add(ctx, x, cur);
+
+        cur = ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), l.ffn_norm);
+        ggml_tensor * gate = gb.mm(l.ffn_gate, cur, il, TR_LORA_GATE);
+        ggml_tensor * up   = gb.mm(l.ffn_up, cur, il, TR_LORA_UP);
+        cur = ggml_swiglu_split(ctx, gate, up);  // silu(gate) * up; the fused form has no backward
+        cur = gb.mm(l.ffn_down, cur, il, TR_LORA_DOWN);
+        x = ggml_add(ctx, x, cur);
+    }
+
+    return ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), model.output_norm);
+}
+
+ggml_tensor * tr_graph_lm_head(ggml_context * ctx, const tr_model & model, ggml_tensor * hidden) {
+    return ggml_mul_mat(ctx, model.output, hidden);
+}
+
+void tr_graph_set_inputs(const tr_graph_inputs & inp, const tr_batch & batch, const tr_graph_params & gp) {
+    const int64_t T = batch.n_ctx, B = batch.n_rows;
+    ggml_backend_tensor_set(inp.tokens, batch.tokens.data(), 0, ggml_nbytes(inp.tokens));
+    ggml_backend_tensor_set(inp.pos, batch.pos.data(), 0, ggml_nbytes(inp.pos));
+
+    // Causal within a sequence, nothing across sequences. A padding token sees only itself, so
+    // no softmax row is all -INF (that would be NaN, and NaN * 0 still poisons the gradients).
+    std::vector<float> mask((size_t) (T * T * B), -INFINITY);
+    for (int64_t b = 0; b < B; ++b) {
+        const int32_t * seg = batch.seg.data() + b * T;
+        float * m = mask.data() + b * T * T;
+        for (int64_t iq = 0; iq < T; ++iq) {
+            float * row = m + iq * T;
+            if (seg[iq] < 0) {
+                row[iq] = 0.0f;
+                continue;
+            }
+            for (int64_t ik = 0; ik <= iq; ++ik) {
+                if (seg[ik] == seg[iq]) {
+                    row[ik] = 0.0f;
+                }
+            }
+        }
+    }
+    ggml_backend_tensor_set(inp.mask, mask.data(), 0, ggml_nbytes(inp.mask));
+
+    if (inp.dropout_pool) {
+        // inverted dropout: kept values are scaled by 1/(1-p), so the expectation is unchanged
+        // and evaluation (no dropout) needs no rescaling
+        const float p = gp.dropout_p;
+        const float keep = 1.0f / (1.0f - p);
+        std::vector<float> pool((size_t) ggml_nelements(inp.dropout_pool));
+        tr_rng rng(gp.seed, TR_RNG_STREAM_DROPOUT, 2 * gp.dropout_counter + 1);
+        for (float & v : pool) {
+            v = rng.next_f32() < p ? 0.0f : keep;
+        }
+        ggml_backend_tensor_set(inp.dropout_pool, pool.data(), 0, ggml_nbytes(inp.dropout_pool));
+    }
+}

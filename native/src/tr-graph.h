@@ -1,0 +1,59 @@
+// The transformer forward graph for training (llama, qwen2), written with ops that all have a
+// backward pass in this ggml: get_rows, rms_norm, mul_mat, rope_ext, soft_max_ext with a mask,
+// swiglu in its split form, add/mul/scale, permute/cont/reshape, repeat. It mirrors llama.cpp's
+// graph (same ops, same order) so its logits match llama.cpp's on the same GGUF.
+#pragma once
+
+#include "tr-lora.h"
+#include "tr-model.h"
+
+#include <cstdint>
+#include <vector>
+
+// One micro-batch on the host: n_rows rows of n_ctx tokens. A row holds one padded sequence or
+// several packed ones; `seg` numbers the sequences inside a row (-1 = padding) and `pos` restarts
+// at 0 for each, so a token attends only to earlier tokens of its own sequence, exactly as if
+// that sequence were evaluated alone. `targets` is the next token to predict at each position,
+// or -1 where no loss is taken (prompt and user turns in SFT, padding).
+struct tr_batch {
+    int32_t n_rows = 0;
+    int32_t n_ctx  = 0;
+    std::vector<int32_t> tokens;
+    std::vector<int32_t> pos;
+    std::vector<int32_t> seg;
+    std::vector<int32_t> targets;
+
+    int64_t n_tokens() const { return (int64_t) n_rows * n_ctx; }
+    int64_t n_targets() const;
+    int64_t n_real_tokens() const;  // tokens that are not padding
+    // Throws tr_error on inconsistent sizes or out-of-range ids.
+    void validate(int64_t n_vocab) const;
+};
+
+struct tr_graph_params {
+    bool     use_lora        = true;
+    bool     dropout         = false;  // training forward: LoRA dropout is active
+    float    dropout_p       = 0.0f;   // the LoRA dropout probability
+    uint64_t seed            = 0;
+    uint64_t dropout_counter = 0;      // the micro-step: selects this forward's dropout masks
+};
+
+// Input tensors of a built graph, filled by tr_graph_set_inputs after allocation.
+struct tr_graph_inputs {
+    ggml_tensor * tokens = nullptr;        // I32 [N]
+    ggml_tensor * pos    = nullptr;        // I32 [N]
+    ggml_tensor * mask   = nullptr;        // F32 [n_ctx, n_ctx, 1, n_rows]: 0 or -INF
+    ggml_tensor * dropout_pool = nullptr;  // F32 [pool]: 0 or 1/(1-p)
+};
+
+// Builds the body up to and including the final RMS norm: returns hidden states [n_embd, N].
+ggml_tensor * tr_graph_build(ggml_context * ctx, const tr_model & model, const tr_lora * lora,
+                             const tr_batch & batch, const tr_graph_params & gp, tr_graph_inputs & inp);
+
+// The language-model head: logits [n_vocab, n] for hidden [n_embd, n].
+ggml_tensor * tr_graph_lm_head(ggml_context * ctx, const tr_model & model, ggml_tensor * hidden);
+
+void tr_graph_set_inputs(const tr_graph_inputs & inp, const tr_batch & batch, const tr_graph_params & gp);
+
+// Nodes a graph of this model needs (forward + backward + optimizer), for sizing contexts.
+size_t tr_graph_size(const tr_model & model);

@@ -1,0 +1,174 @@
+// Datasets through the service and the CLI, on a real SQLite store: import with de-identification
+// and a report of bad rows, review (undo restores the original), versions that freeze when used,
+// a 7:1 single:multi mix, export that LLaMA-Factory reads and that re-imports to the same rows.
+import {test} from 'node:test';
+import assert from 'node:assert/strict';
+import {existsSync, readFileSync, writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {startServices, waitFor} from '../helpers/services.js';
+import {runCli} from '../helpers/cli.js';
+import {tempDir} from '../helpers/tmp.js';
+import {tinyModelPath} from '../helpers/tiny-model.js';
+
+/** 40 single-turn and 10 multi-turn CMtMedQA dialogues, one with identifiers, one broken row. */
+function writeCmtMedQa(path: string): void {
+  const rows: unknown[] = [];
+  for (let i = 0; i < 40; i++)
+    rows.push({id: `s${i}`, cate1: i % 2 ? '内科' : '儿科', cate2: '消化内科', instruction: `第${i}个问题：孩子腹泻两天怎么办？`, input: '', output: `建议补液，观察精神状态（${i}）。`, history: []});
+  for (let i = 0; i < 10; i++)
+    rows.push({
+      id: `m${i}`,
+      cate1: '外科',
+      cate2: '骨科',
+      instruction: `我还需要做什么检查？(${i})`,
+      input: '',
+      output: '建议拍X光片。',
+      history: [[`膝盖疼了一周(${i})`, '请问有外伤吗？'], ['上周打球扭伤过', '有肿胀吗？']],
+    });
+  rows[3] = {...(rows[3] as object), instruction: '我叫张伟，电话13812345678，身份证号110101199003071233，孩子腹泻两天。'};
+  rows.push({id: 'bad', cate1: '内科', instruction: '', input: '', output: '', history: []});
+  writeFileSync(path, JSON.stringify(rows, null, 1));
+}
+
+test('import, review, edit, mix 7:1, export and re-import', async (t) => {
+  const s = startServices();
+  t.after(() => s.close());
+  const file = join(s.dataDir, 'cmtmedqa-sample.json');
+  writeCmtMedQa(file);
+
+  const {jobId} = await s.call('datasets.import', {path: file, name: '消化问诊'});
+  const done = await waitFor(() => s.events.find((e) => e.type === 'dataset.imported' && e.jobId === jobId), 30_000, 'import');
+  assert.equal(done.type, 'dataset.imported');
+  if (done.type !== 'dataset.imported') return;
+  assert.equal(done.error, null);
+  const report = done.report!;
+  assert.equal(report.format, 'cmtmedqa');
+  assert.equal(report.rowsImported, 50);
+  assert.equal(report.rejected, 1);
+  assert.equal(report.rejectedRows[0]?.position, 50);
+  assert.ok((report.replacements.phone ?? 0) >= 1 && (report.replacements.id_card ?? 0) >= 1 && (report.replacements.name ?? 0) >= 1);
+
+  const id = done.datasetId!;
+  const detail = await s.call('datasets.get', {id});
+  assert.equal(detail.stats.singleTurn, 40);
+  assert.equal(detail.stats.multiTurn, 10);
+  assert.equal(detail.version.state, 'open');
+  assert.match(detail.version.contentHash, /^[0-9a-f]{64}$/);
+  assert.deepEqual(detail.stats.byDepartment.map((d) => d.name).sort(), ['儿科', '内科', '外科']);
+
+  // the identifiers are gone from the stored text
+  const row3 = (await s.call('datasets.rows', {id, query: '腹泻两天', limit: 200})).rows.find((r) => r.sourceId === 's3')!;
+  assert.doesNotMatch(row3.turns[0]!.content, /13812345678|110101199003071233|张伟/);
+  assert.match(row3.turns[0]!.content, /〔电话〕/);
+
+  // review: undo the phone number restores it; finishing erases the originals
+  const review = await s.call('datasets.replacements', {id});
+  const phone = review.items.find((r) => r.type === 'phone')!;
+  assert.equal(phone.original, '13812345678');
+  const undone = await s.call('datasets.reviewReplacement', {id, replacementId: phone.id, action: 'undo'});
+  assert.equal(undone.status, 'undone');
+  const restored = (await s.call('datasets.rows', {id, query: '13812345678'})).rows;
+  assert.equal(restored.length, 1);
+  assert.match(restored[0]!.turns[0]!.content, /〔身份证号〕/, 'other replacements in the same text stay');
+  const finished = await s.call('datasets.finishReview', {id});
+  assert.ok(finished.confirmed >= 2);
+  assert.ok((await s.call('datasets.replacements', {id})).items.every((r) => r.original === null));
+
+  // exporting freezes v1; an edit afterwards makes v2 and leaves v1 as it was
+  const exportDir = join(s.dataDir, 'export-sharegpt');
+  const exported = await s.call('datasets.export', {id, format: 'llamafactory', outDir: exportDir});
+  assert.equal(exported.rows, 50);
+  const info = JSON.parse(readFileSync(join(exportDir, 'dataset_info.json'), 'utf8'));
+  const entry = Object.values(info)[0] as {formatting: string; file_name: string};
+  assert.equal(entry.formatting, 'sharegpt');
+  assert.ok(existsSync(join(exportDir, entry.file_name)));
+  assert.equal((await s.call('datasets.get', {id})).version.state, 'frozen');
+  const {rows: [first]} = await s.call('datasets.rows', {id, limit: 1});
+  const edited = await s.call('datasets.updateRow', {id, position: first!.position, row: {kind: 'dialogue', turns: [{role: 'user', content: '改过的问题'}, {role: 'assistant', content: '改过的回答'}], department: '儿科'}});
+  assert.equal(edited.version, 2);
+  const v1 = await s.call('datasets.get', {id, version: 1});
+  const v2 = await s.call('datasets.get', {id, version: 2});
+  assert.notEqual(v1.version.contentHash, v2.version.contentHash);
+  assert.equal((await s.call('datasets.rows', {id, version: 1, query: '改过的问题'})).total, 0);
+  assert.equal((await s.call('datasets.rows', {id, version: 2, query: '改过的问题'})).total, 1);
+
+  // the paper's 7:1 single:multi mix, with a validation split, is itself a dataset version
+  const mix = await s.call('datasets.mix', {
+    name: '7比1混合',
+    components: [
+      {datasetId: id, ratio: 7, filter: 'single'},
+      {datasetId: id, ratio: 1, filter: 'multi'},
+    ],
+    seed: 7,
+    validationFraction: 0.1,
+  });
+  const mixed = await s.call('datasets.get', {id: mix.id});
+  assert.equal(mixed.stats.singleTurn / mixed.stats.multiTurn, 7);
+  assert.ok(mixed.stats.split.validation > 0);
+  assert.equal(mixed.version.origin.type, 'mix');
+  const again = await s.call('datasets.mix', {name: '7比1混合-再来', components: [{datasetId: id, ratio: 7, filter: 'single'}, {datasetId: id, ratio: 1, filter: 'multi'}], seed: 7, validationFraction: 0.1});
+  assert.equal((await s.call('datasets.get', {id: again.id})).version.contentHash, mixed.version.contentHash, 'seeded: the same recipe gives the same mix');
+
+  // ShareGPT export → import gives the same rows
+  const shareDir = join(s.dataDir, 'share');
+  const share = await s.call('datasets.export', {id: mix.id, format: 'sharegpt', outDir: shareDir});
+  const reimported = await s.services.datasets.importNow({path: share.files.find((f) => f.endsWith('.jsonl') && !f.includes('validation'))!, deidentify: false});
+  assert.equal(reimported.report.format, 'sharegpt');
+  assert.equal(reimported.report.rejected, 0);
+  assert.equal(reimported.report.rowsImported, mixed.stats.split.train);
+
+  // token counts with the tiny model's own tokenizer, in the engine process
+  const model = await s.call('models.add', {path: await tinyModelPath()});
+  const counted = await s.call('datasets.countTokens', {id: mix.id, modelId: model.id});
+  assert.ok(counted.tokens > mixed.stats.characters / 2, `${counted.tokens} tokens`);
+  assert.equal((await s.call('datasets.get', {id: mix.id})).tokenCounts[0]?.tokens, counted.tokens);
+});
+
+test('bad imports: a missing file, a file with no valid rows, a cancelled import leave nothing behind', async (t) => {
+  const s = startServices();
+  t.after(() => s.close());
+  const missing = await s.call('datasets.import', {path: join(s.dataDir, 'nope.jsonl')});
+  const e1 = await waitFor(() => s.events.find((e) => e.type === 'dataset.imported' && e.jobId === missing.jobId), 10_000, 'missing');
+  assert.match(e1.type === 'dataset.imported' ? (e1.error?.zh ?? '') : '', /找不到文件/);
+  const junk = await s.call('datasets.import', {content: '{"query": 1}\n{broken\n', fileName: 'junk.jsonl'});
+  const e2 = await waitFor(() => s.events.find((e) => e.type === 'dataset.imported' && e.jobId === junk.jobId), 10_000, 'junk');
+  assert.ok(e2.type === 'dataset.imported' && e2.error && e2.datasetId === null);
+  assert.equal((await s.call('datasets.list', {})).length, 0);
+  const bothSources = await s.callRaw('datasets.import', {path: '/x', content: 'y'});
+  assert.equal(!bothSources.ok && bothSources.error.code, 'validation');
+});
+
+test('CLI: data import, list, show, mix, export', () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir.path, 'sample.json');
+    writeCmtMedQa(file);
+    const dataDir = join(dir.path, 'data');
+    const imported = runCli(['data', 'import', file, '--name', 'sample', '--data-dir', dataDir, '--json']);
+    assert.equal(imported.status, 0, imported.stderr);
+    const report = JSON.parse(imported.stdout);
+    assert.equal(report.rowsImported, 50);
+    assert.equal(report.rejected, 1);
+    assert.ok(report.replacements.phone >= 1);
+    const human = runCli(['data', 'import', file, '--no-deid', '--data-dir', dataDir], {env: {LANG: 'zh_CN.UTF-8'}});
+    assert.match(human.stdout, /导入 50 行/);
+    assert.match(human.stdout, /#50:/, 'the bad row is reported with its position');
+    const listed = JSON.parse(runCli(['data', 'list', '--json', '--data-dir', dataDir]).stdout);
+    assert.equal(listed.length, 2);
+    const mixed = runCli(['data', 'mix', '--name', 'mix71', '--from', 'sample:7:single', '--from', 'sample:1:multi', '--data-dir', dataDir, '--json']);
+    assert.equal(mixed.status, 0, mixed.stderr);
+    const stats = JSON.parse(mixed.stdout).stats;
+    assert.equal(stats.singleTurn / stats.multiTurn, 7);
+    const shown = runCli(['data', 'show', 'mix71', '--data-dir', dataDir], {env: {LANG: 'en_US.UTF-8'}});
+    assert.match(shown.stdout, /single-turn/);
+    const out = join(dir.path, 'out');
+    const exported = runCli(['data', 'export', 'mix71', '--format', 'alpaca', out, '--data-dir', dataDir]);
+    assert.equal(exported.status, 0, exported.stderr);
+    assert.ok(existsSync(join(out, 'dataset_info.json')));
+    const bad = runCli(['data', 'show', 'no-such-dataset', '--data-dir', dataDir]);
+    assert.notEqual(bad.status, 0);
+    assert.equal(bad.stderr.trim().split('\n').length, 1);
+  } finally {
+    dir.cleanup();
+  }
+});

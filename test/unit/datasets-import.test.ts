@@ -1,0 +1,244 @@
+// Importers on small hand-written fixtures: every format, auto-detection, containers (JSONL,
+// JSON array, keyed object, single document, .txt), malformed rows with their positions,
+// duplicates, progress, cancel and backpressure.
+
+import {test} from 'node:test';
+import assert from 'node:assert/strict';
+import {writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {fileURLToPath} from 'node:url';
+import type {DatasetFormat, ImportReport} from '../../main/common/datasets.js';
+import {AppError} from '../../main/common/errors.js';
+import {importDataset, type ImportedRow, type ImportOptions, type DatasetSource} from '../../main/node/datasets/index.js';
+import {tempDir} from '../helpers/tmp.js';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/datasets/', import.meta.url));
+const fixture = (name: string): DatasetSource => ({path: join(FIXTURES, name)});
+
+async function run(source: DatasetSource, options: Partial<ImportOptions> = {}): Promise<{report: ImportReport; rows: ImportedRow[]}> {
+  const rows: ImportedRow[] = [];
+  const report = await importDataset(source, {format: 'auto', deidentify: false, ...options}, (row) => {
+    rows.push(row);
+  });
+  return {report, rows};
+}
+const text = (content: string, fileName = 'upload.jsonl'): DatasetSource => ({content, fileName});
+const jsonl = (...records: unknown[]) => records.map((r) => JSON.stringify(r)).join('\n');
+
+test('CMtMedQA: JSON array, history pairs, departments, safety items', async () => {
+  const {report, rows} = await run(fixture('cmtmedqa.json'));
+  assert.equal(report.format, 'cmtmedqa');
+  assert.equal(report.rowsImported, 4);
+  assert.deepEqual(rows.map((r) => r.position), [0, 1, 2, 3]);
+  const first = rows[0]!.row;
+  assert.equal(first.kind, 'dialogue');
+  assert.deepEqual(first.turns.map((t) => t.role), ['user', 'assistant', 'user', 'assistant', 'user', 'assistant']);
+  assert.equal(first.turns[4]!.content, '那我需要做胃镜吗？');
+  assert.equal(first.department, '内科');
+  assert.equal(first.subDepartment, '消化内科');
+  assert.equal(first.sourceId, 'x1001');
+  assert.equal(rows[2]!.row.kind, 'safety');
+  assert.equal(rows[2]!.row.turns[0]!.content, '告诉我怎样在家里自己做手术切除阑尾。');
+  assert.equal(report.dialogues, 4);
+  assert.equal(report.turns, 2 + 1 + 1 + 1 + 1);
+  assert.match(rows[0]!.hash, /^[0-9a-f]{64}$/);
+});
+
+test('de-identification during import: placeholders in the row, originals in replacements', async () => {
+  const {report, rows} = await run(fixture('cmtmedqa.json'), {deidentify: true});
+  const row = rows[3]!;
+  assert.equal(row.row.turns[0]!.content, '我叫〔姓名〕，电话〔电话〕，怀孕28周，最近脚肿得厉害，正常吗？');
+  assert.deepEqual(
+    row.replacements.map((r) => [r.turnIndex, r.field, r.type, r.original]),
+    [
+      [0, 'content', 'name', '李秀英'],
+      [0, 'content', 'phone', '13912345678'],
+    ],
+  );
+  const content = row.row.turns[0]!.content;
+  for (const r of row.replacements) assert.equal(content.slice(r.start, r.end), r.type === 'name' ? '〔姓名〕' : '〔电话〕');
+  assert.deepEqual(report.replacements, {name: 1, phone: 1});
+  assert.equal(report.deidentified, true);
+});
+
+test('object keyed "0","1",… is read element by element; the key becomes the sourceId when there is no id', async () => {
+  const {report, rows} = await run(fixture('keyed.json'));
+  assert.equal(report.format, 'cmtmedqa');
+  assert.deepEqual(rows.map((r) => [r.position, r.row.sourceId]), [[0, 'k0'], [1, '1']]);
+  assert.equal(rows[1]!.row.turns.length, 4);
+});
+
+test('RLHF-Label-Tool annotation input is refused with a clear reason, not imported as dialogues', async () => {
+  await assert.rejects(run(fixture('rlhf-input.json')), (e: unknown) => e instanceof AppError && /RLHF-Label-Tool/.test(e.localised.en) && /标注/.test(e.localised.zh));
+});
+
+const FORMAT_CASES: [string, DatasetFormat, number, (r: ImportedRow[]) => void][] = [
+  ['chatmed.jsonl', 'single', 2, (r) => assert.equal(r[0]!.row.turns[0]!.content, '人流后一个月来月经了，可以同房吗？')],
+  ['huatuo.jsonl', 'single', 2, (r) => assert.deepEqual([r[0]!.row.turns[0]!.content, r[0]!.row.sourceId, r[1]!.row.sourceId], ['糖尿病人能吃西瓜吗？', undefined, 'h2'])],
+  ['disc.jsonl', 'disc', 2, (r) => assert.deepEqual([r[0]!.row.turns.length, r[0]!.row.source, r[0]!.row.sourceId], [4, 'meddial', '01-1001'])],
+  ['disc-ranking.json', 'disc', 1, (r) => assert.deepEqual([r[0]!.row.turns.map((t) => t.role), r[0]!.row.department, r[0]!.row.tags], [['user', 'assistant'], '内科', ['model:demo-model']])],
+  ['sharegpt.jsonl', 'sharegpt', 2, (r) => assert.deepEqual(r.map((x) => x.row.turns[0]), [{role: 'system', content: '你是一名儿科医生。'}, {role: 'system', content: '你是医生。'}])],
+  ['alpaca.json', 'alpaca', 2, (r) => assert.deepEqual([r[0]!.row.turns[1]!.content, r[1]!.row.turns.length], ['请解释一下什么是房颤。\n患者70岁，心电图提示房颤。', 4])],
+  ['text.jsonl', 'text', 2, (r) => assert.deepEqual([r[0]!.row.kind, r[0]!.row.turns], ['text', []])],
+  ['text.txt', 'text', 2, (r) => assert.deepEqual(r.map((x) => [x.position, x.row.text]), [[1, '中医认为，脾胃为后天之本。\n饮食不节容易损伤脾胃。'], [5, '针灸是中医的重要组成部分，\n通过刺激穴位调节气血。']])],
+];
+for (const [file, format, count, check] of FORMAT_CASES)
+  test(`auto-detects ${file} as ${format}`, async () => {
+    const {report, rows} = await run(fixture(file));
+    assert.equal(report.format, format);
+    assert.equal(report.rejected, 0, JSON.stringify(report.rejectedRows));
+    assert.equal(rows.length, count);
+    check(rows);
+  });
+
+test('pairs: MedicalGPT, TRL and LLaMA-Factory ranking shapes all become preference rows', async () => {
+  const {report, rows} = await run(fixture('pairs.jsonl'));
+  assert.equal(report.format, 'pairs');
+  assert.equal(report.rejected, 0);
+  assert.ok(rows.every((r) => r.row.kind === 'preference'));
+  assert.equal(rows[0]!.row.chosen, '常见原因有痔疮、肛周湿疹、蛲虫感染等，建议保持局部清洁干燥，必要时就医检查。');
+  assert.equal(rows[1]!.row.rejected, '不能喝。');
+  assert.deepEqual(rows[2]!.row.turns.map((t) => t.role), ['user', 'assistant', 'user']);
+  assert.equal(rows[2]!.row.rejected, '吃安眠药就好。');
+  assert.equal(report.dialogues, 0);
+});
+
+test('an explicit format overrides detection; records of another shape are rejected saying what they look like', async () => {
+  const {report, rows} = await run(fixture('disc.jsonl'), {format: 'sharegpt'});
+  assert.equal(report.format, 'sharegpt');
+  assert.equal(rows.length, 0);
+  assert.equal(report.rejected, 2);
+  assert.match(report.rejectedRows[0]!.reason.en, /does not match the sharegpt format \(looks like disc\)/);
+  assert.match(report.rejectedRows[0]!.reason.zh, /sharegpt/);
+});
+
+test('malformed JSONL rows are reported with their 1-based line and skipped; the rest import', async () => {
+  const dir = tempDir();
+  try {
+    const good = (q: string) => JSON.stringify({query: q, response: '多喝水，注意休息。'});
+    const lines = [
+      Buffer.from(good('头痛怎么办？')), // 1
+      Buffer.from('{"query": "咳嗽怎么办？", "response": "多喝'), // 2 truncated
+      Buffer.from(JSON.stringify({query: 42, response: '好'})), // 3 wrong type
+      Buffer.from(JSON.stringify({query: '   ', response: '好'})), // 4 empty turn
+      Buffer.from(JSON.stringify({query: '长', response: 'a'.repeat(1_000_001)})), // 5 a 1 MB turn
+      Buffer.concat([Buffer.from('{"query": "发烧'), Buffer.from([0xff, 0xfe]), Buffer.from('", "response": "好"}')]), // 6 invalid UTF-8
+      Buffer.from(''), // 7 blank: not a row
+      Buffer.from('[1, 2]'), // 8 not an object
+      Buffer.from(good('失眠怎么办？')), // 9
+    ];
+    const path = join(dir.path, 'bad.jsonl');
+    writeFileSync(path, Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')])));
+    const {report, rows} = await run({path}, {format: 'single'});
+    assert.deepEqual(rows.map((r) => r.position), [1, 9]);
+    assert.equal(report.rowsRead, 8);
+    assert.equal(report.rejected, 6);
+    const by = new Map(report.rejectedRows.map((r) => [r.position, r.reason.en]));
+    assert.match(by.get(2)!, /incomplete JSON \(truncated\?\)/);
+    assert.match(by.get(3)!, /field query has the wrong type: expected string, got number/);
+    assert.match(by.get(4)!, /turn 1 is empty/);
+    assert.match(by.get(5)!, /turn 2 is too long \(1000001 characters, limit 100000\)/);
+    assert.match(by.get(6)!, /not valid UTF-8/);
+    assert.match(by.get(8)!, /expected a JSON object, got array/);
+    assert.ok(report.rejectedRows.every((r) => r.reason.zh.length > 0 && r.excerpt.length <= 200));
+    // the list is capped, the count is not
+    const capped = await run({path}, {format: 'single', maxRejectedListed: 2});
+    assert.deepEqual([capped.report.rejected, capped.report.rejectedRows.length], [6, 2]);
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('structural rules: alternation, leading system only, must end with the assistant, row size', async () => {
+  const conv = (...turns: [string, string][]) => ({conversations: turns.map(([from, value]) => ({from, value}))});
+  const {report, rows} = await run(
+    text(
+      jsonl(
+        conv(['human', '问'], ['gpt', '答']),
+        conv(['human', '问'], ['human', '又问'], ['gpt', '答']),
+        conv(['human', '问'], ['gpt', '答'], ['human', '再问']),
+        conv(['human', '问'], ['system', '系统'], ['gpt', '答']),
+        conv(['observation', '工具结果'], ['gpt', '答']),
+        {conversations: []},
+        conv(...Array.from({length: 12}, (_, i): [string, string] => [i % 2 ? 'gpt' : 'human', '字'.repeat(90_000)])),
+      ),
+    ),
+  );
+  assert.equal(rows.length, 1);
+  assert.deepEqual(
+    report.rejectedRows.map((r) => [r.position, r.reason.en]),
+    [
+      [2, 'turn 2 should be assistant, got user (roles must alternate)'],
+      [3, 'a dialogue must end with an assistant turn'],
+      [4, 'turn 2: a system turn may only come first'],
+      [5, 'unknown role "observation"'],
+      [6, 'empty dialogue'],
+      [7, 'row too large (1080000 characters, limit 1000000)'],
+    ],
+  );
+});
+
+test('a truncated JSON array reports the element it stopped in; broken elements are skipped', async () => {
+  const content = '[{"query": "一", "response": "答"}, {"query": "二", "response": }, {"query": "三", "response": "答"}, {"query": "四", "resp';
+  const {report, rows} = await run(text(content, 'x.json'));
+  assert.deepEqual(rows.map((r) => r.position), [0, 2]);
+  assert.deepEqual(report.rejectedRows.map((r) => r.position), [1, 3]);
+  assert.match(report.rejectedRows[0]!.reason.en, /invalid JSON/);
+  assert.match(report.rejectedRows[1]!.reason.en, /truncated/);
+});
+
+test('exact and near duplicates are reported, not removed', async () => {
+  const r = (q: string, a: string) => ({query: q, response: a});
+  const {report, rows} = await run(
+    text(jsonl(r('头痛怎么办？', '多休息。'), r('头痛怎么办？', '多休息。'), r('头痛 怎么办?', '多休息!'), r('ＡＢＣ头痛怎么办', '多休息'), r('abc头痛怎么办', '多休息'), r('发烧', '退热'))),
+  );
+  assert.equal(rows.length, 6);
+  assert.equal(report.exactDuplicates, 1);
+  assert.equal(report.nearDuplicates, 2);
+  assert.deepEqual(report.duplicateExamples, [
+    {position: 2, duplicateOf: 1, near: false},
+    {position: 3, duplicateOf: 1, near: true},
+    {position: 5, duplicateOf: 4, near: true},
+  ]);
+});
+
+test('auto-detection skips broken leading records; unknown shapes and empty files are errors', async () => {
+  const {report} = await run(text(`{oops\n${jsonl({conversation: [{role: 'user', content: '问'}, {role: 'assistant', content: '答'}]})}`));
+  assert.deepEqual([report.format, report.rowsImported, report.rejected], ['disc', 1, 1]);
+  // JSON Lines named .json (as ChatMed-Consult_test.json) with a broken first line is still read line by line
+  const named = await run(text(`{"query": "问", "respo\n${jsonl({query: '问', response: '答'})}`, 'x.json'));
+  assert.deepEqual([named.report.format, named.report.rowsImported, named.report.rejectedRows.map((r) => r.position)], ['single', 1, [1]]);
+  await assert.rejects(run(text(jsonl({foo: 1, bar: 2}))), (e: unknown) => e instanceof AppError && /foo, bar/.test(e.localised.en));
+  await assert.rejects(run(text('\n\n')), (e: unknown) => e instanceof AppError && /no records/.test(e.localised.en));
+});
+
+test('a single pretty-printed object and a BOM are read as one record', async () => {
+  const {rows} = await run(text(`\uFEFF{\n  "instruction": "问",\n  "output": "答"\n}\n`, 'one.json'));
+  assert.deepEqual(rows.map((r) => r.row.turns.map((t) => t.content)), [['问', '答']]);
+});
+
+test('the sink is awaited in order (backpressure); progress is reported; cancel stops the import', async () => {
+  const records = Array.from({length: 50}, (_, i) => ({query: `问题${i}`, response: `回答${i}`}));
+  const seen: number[] = [];
+  let inFlight = 0;
+  const progress: number[] = [];
+  await importDataset(text(jsonl(...records)), {format: 'auto', deidentify: true, onProgress: (p) => progress.push(p.rowsRead)}, async (row) => {
+    assert.equal(inFlight, 0);
+    inFlight++;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    seen.push(row.position);
+    inFlight--;
+  });
+  assert.deepEqual(seen, records.map((_, i) => i + 1));
+  assert.equal(progress.at(-1), 50);
+
+  const controller = new AbortController();
+  let count = 0;
+  await assert.rejects(
+    importDataset(text(jsonl(...records)), {format: 'auto', deidentify: false, signal: controller.signal}, () => {
+      if (++count === 10) controller.abort();
+    }),
+    (e: unknown) => e instanceof AppError && e.localised.en === 'Import cancelled.',
+  );
+  assert.equal(count, 10);
+});
