@@ -40,7 +40,8 @@ function config(overrides: Partial<TrainConfig> & Pick<TrainConfig, 'model' | 'd
 
 async function train(name: string, c: TrainConfig) {
   const runDir = join(dir, name);
-  const record = await runTraining({runDir, runId: name, config: c});
+  const t0 = Date.now();
+  const record = await runTraining({runDir, runId: name, config: c, onEvent: (e) => process.env.DBG && console.log(Date.now() - t0, e.type)});
   const metrics = new RunDir(runDir).readMetrics();
   return {
     record,

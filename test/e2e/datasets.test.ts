@@ -1,0 +1,99 @@
+// Datasets end to end in Chromium against the built `zhongjing serve`: import a file through the
+// file picker, review the de-identification replacements, browse and filter rows, build the
+// paper's 7:1 single:multi mix.
+import {test} from 'node:test';
+import assert from 'node:assert/strict';
+import {writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {launchChromium} from '../helpers/browser.js';
+import {startServe} from '../helpers/cli.js';
+import {tempDir} from '../helpers/tmp.js';
+
+const SCREENSHOTS = process.env.ZHONGJING_SCREENSHOTS;
+
+/** DISC-style multi-turn dialogues and single-turn ones, one with identifiers, one broken line. */
+function writeDialogues(path: string): void {
+  const lines: string[] = [];
+  for (let i = 0; i < 21; i++)
+    lines.push(JSON.stringify({_id: `s${i}`, source: 'synthetic', conversation: [{role: 'user', content: `我咳嗽${i + 1}天了，怎么办？`}, {role: 'assistant', content: '请问有发热吗？建议多喝水。'}]}));
+  for (let i = 0; i < 3; i++)
+    lines.push(
+      JSON.stringify({
+        _id: `m${i}`,
+        source: 'synthetic',
+        conversation: [
+          {role: 'user', content: `胃痛${i + 2}天`},
+          {role: 'assistant', content: '饭前还是饭后痛？'},
+          {role: 'user', content: '饭后，联系电话13912345678'},
+          {role: 'assistant', content: '建议做胃镜检查。'},
+        ],
+      }),
+    );
+  lines.push('{"_id": "broken", "conversation": [');
+  writeFileSync(path, `${lines.join('\n')}\n`);
+}
+
+test('import through the file picker, review, browse, and a 7:1 mix', async (t) => {
+  const dir = tempDir();
+  const serve = await startServe(['--data-dir', dir.path], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+    dir.cleanup();
+  });
+  const page = await (await browser.newContext({viewport: {width: 1280, height: 900}, locale: 'zh-CN'})).newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+  const file = join(dir.path, '门诊对话.jsonl');
+  writeDialogues(file);
+
+  await page.goto(serve.url);
+  await page.getByRole('link', {name: '数据集'}).click();
+  await page.getByRole('button', {name: '导入数据集'}).click();
+  const form = page.getByRole('form', {name: '导入数据集'});
+  await form.getByLabel('数据文件').setInputFiles(file);
+  assert.equal(await form.getByLabel('去标识化（推荐）').isChecked(), true, 'de-identification is on by default');
+  await form.getByRole('button', {name: '开始导入'}).click();
+  await page.getByRole('heading', {name: '导入报告'}).waitFor({timeout: 30_000});
+  const report = await page.locator('main').innerText();
+  assert.match(report, /24/, 'rows imported');
+  assert.match(report, /#?25/, 'the broken line is reported by its position');
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'ds-1-report.png'), fullPage: true});
+
+  // review: the phone number was replaced; undo it
+  await page.getByRole('button', {name: '审核去标识化替换'}).click();
+  const item = page.getByRole('listitem', {name: /电话：13912345678/}).first();
+  await item.waitFor();
+  await item.getByRole('button', {name: '撤销', exact: true}).click();
+  await page.getByRole('status').filter({hasText: /已撤销 1/}).waitFor();
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'ds-2-review.png'), fullPage: true});
+
+  // browse: the restored number is searchable; filters narrow the rows
+  await page.getByRole('tab', {name: '数据行'}).click();
+  await page.getByLabel('搜索数据行').fill('13912345678');
+  await page.getByRole('status').filter({hasText: /共 1 行/}).waitFor();
+  await page.getByLabel('搜索数据行').fill('');
+  await page.getByLabel('最少轮次').fill('2');
+  await page.getByRole('status').filter({hasText: /共 3 行/}).waitFor();
+  await page.getByRole('tab', {name: '概览'}).click();
+  await page.getByRole('img', {name: /对话轮数分布/}).waitFor();
+
+  // the paper's 7:1 single:multi mix
+  await page.getByRole('link', {name: '返回数据集列表'}).click();
+  await page.getByRole('button', {name: '设计混合配比'}).click();
+  const mix = page.getByRole('form', {name: '混合配比设计'});
+  await mix.getByLabel('数据集（第 1 项）').selectOption({label: '门诊对话'});
+  await mix.getByRole('button', {name: '论文配比 7:1（单轮:多轮）'}).click();
+  await mix.getByLabel('混合数据集名称').fill('七比一');
+  await mix.getByRole('img', {name: /配比预览：.*87\.5%.*12\.5%/}).waitFor();
+  await mix.getByRole('button', {name: '创建混合数据集'}).click();
+  await page.getByRole('tab', {name: '概览'}).waitFor();
+  const overview = await page.locator('main').innerText();
+  // 21 single-turn rows allow 3 units of 7+1: 21 single, 3 multi
+  assert.match(overview, /单轮[\s\S]{0,20}21/);
+  assert.match(overview, /多轮[\s\S]{0,20}3/);
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'ds-3-mix.png'), fullPage: true});
+  assert.deepEqual(errors, [], 'no errors in the page console');
+});
