@@ -3,20 +3,25 @@
 // that only counts. Prints rows/s, MB/s and the peak resident memory, which should stay far
 // below the file size (the importer streams; it never holds the file).
 //
-//   node --import tsx bench/import-speed.ts [--rows 70000] [--no-deid] [--seed 1]
+//   node --import tsx bench/import-speed.ts [--rows 70000] [--no-deid] [--seed 1] [--store]
+//
+// --store imports through the real service into a SQLite store in a temp data dir (what the app
+// and `zhongjing data import` do), instead of a counting sink.
 //
 // The file is synthetic (generated into the temp directory and removed afterwards): realistic
 // turn lengths and 1–5 rounds per dialogue (~2.2 KB each, like the real file), with made-up PHI in about 5% of dialogues.
 
-import {createWriteStream, rmSync, statSync} from 'node:fs';
+import {createWriteStream, mkdtempSync, rmSync, statSync} from 'node:fs';
 import {once} from 'node:events';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {parseArgs} from 'node:util';
 import {importDataset} from '../main/node/datasets/index.js';
 import {seededRandom} from '../main/node/datasets/mix.js';
+import {Services} from '../main/node/services/index.js';
+import {forkEngine} from '../main/node/engine/fork-engine.js';
 
-const {values} = parseArgs({options: {rows: {type: 'string', default: '70000'}, 'no-deid': {type: 'boolean', default: false}, seed: {type: 'string', default: '1'}}});
+const {values} = parseArgs({options: {rows: {type: 'string', default: '70000'}, 'no-deid': {type: 'boolean', default: false}, seed: {type: 'string', default: '1'}, store: {type: 'boolean', default: false}}});
 const ROWS = Number(values.rows);
 const random = seededRandom(Number(values.seed));
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
@@ -80,13 +85,27 @@ try {
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   let count = 0;
   const started = performance.now();
-  const report = await importDataset({path}, {format: 'auto', deidentify: !values['no-deid']}, () => {
-    count++;
-  });
+  let report;
+  if (values.store) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'zj-import-bench-'));
+    const services = new Services({dataDir, spawnEngine: forkEngine});
+    try {
+      report = (await services.datasets.importNow({path, deidentify: !values['no-deid']})).report;
+      count = report.rowsImported;
+    } finally {
+      await services.close();
+      rmSync(dataDir, {recursive: true, force: true});
+    }
+  } else {
+    report = await importDataset({path}, {format: 'auto', deidentify: !values['no-deid']}, () => {
+      count++;
+    });
+  }
   const seconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
   const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
+  console.log(`sink            ${values.store ? 'SQLite store through DatasetService' : 'counting only'}`);
   console.log(`file            ${ROWS} dialogues, ${mb(bytes)} MB (${report.format}, ${report.turns} user turns)`);
   console.log(`imported        ${count} rows, ${report.rejected} rejected, de-identification ${report.deidentified ? 'on' : 'off'}: ${JSON.stringify(report.replacements)}`);
   console.log(`duplicates      ${report.exactDuplicates} exact, ${report.nearDuplicates} near (the generator repeats phrases)`);
