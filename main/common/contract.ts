@@ -15,6 +15,7 @@ import type {
   Replacement,
   StoredRow,
 } from './datasets.js';
+import type {AnnotationDashboard, AnnotationProjectSummary, Annotator, DisagreementView, ItemView} from './annotation-views.js';
 
 /** Largest message a person may send. 200k characters is far beyond any real consultation turn
  * (and beyond the context of every model we ship for), yet small enough that a pasted 1 MB blob
@@ -378,6 +379,86 @@ export const methods = {
     }),
     output: {} as {dir: string; files: string[]; rows: number},
   },
+
+  // ───────────── expert annotation ─────────────
+  'annotators.list': {input: empty, output: [] as Annotator[]},
+  'annotators.create': {
+    input: z.strictObject({name: z.string().trim().min(1).max(60), role: z.enum(['annotator', 'expert'])}),
+    output: {} as Annotator,
+  },
+  'annotation.projects': {input: empty, output: [] as AnnotationProjectSummary[]},
+  /** Every assistant turn of the chosen dialogues becomes an item (history + patient turn);
+   * candidates are generated afterwards with `annotation.generate`. */
+  'annotation.createProject': {
+    input: z.strictObject({
+      name: z.string().trim().min(1).max(120),
+      datasetId: id,
+      version: z.number().int().min(1).optional(),
+      maxItems: z.number().int().min(1).max(100_000).default(200),
+      k: z.number().int().min(2).max(8).default(4),
+      minAnnotators: z.number().int().min(1).max(5).default(2),
+      generation: z.strictObject({
+        modelId: id,
+        adapterIds: z.array(id).max(8).default([]),
+        temperatures: z.array(z.number().min(0).max(2)).min(1).max(8).default([0.7, 0.9, 1.0, 1.2]),
+        maxTokens: z.number().int().min(1).max(4096).default(256),
+        seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+      }),
+    }),
+    output: {} as AnnotationProjectSummary,
+  },
+  /** Generates the missing candidates in the engine process; progress as `annotation.progress`. */
+  'annotation.generate': {input: z.strictObject({projectId: id}), output: {} as {started: boolean}},
+  'annotation.cancelGeneration': {input: z.strictObject({projectId: id}), output: {} as {cancelled: boolean}},
+  'annotation.deleteProject': {input: z.strictObject({projectId: id}), output: {} as {deleted: true}},
+  /** The next item this annotator has not ranked (or `position` exactly); null when none is left.
+   * Another annotator's ranking is never part of the answer. */
+  'annotation.item': {
+    input: z.strictObject({
+      projectId: id,
+      annotatorId: id,
+      position: z.number().int().min(0).optional(),
+      direction: z.enum(['next-unranked', 'exact']).default('next-unranked'),
+    }),
+    output: {} as ItemView | null,
+  },
+  /** Durable (WAL, synchronous=FULL) before it answers. */
+  'annotation.save': {
+    input: z.strictObject({
+      itemId: id,
+      annotatorId: id,
+      ranking: z.array(z.array(z.number().int().min(0).max(15)).min(1)).min(1).max(16),
+      marks: z.array(z.record(z.string(), z.union([z.literal(1), z.literal(2), z.literal(3)]))).max(16).default([]),
+      comment: z.string().max(5000).default(''),
+      allWrong: z.boolean().default(false),
+      correction: z.string().max(MAX_MESSAGE_CHARS).nullable().default(null),
+    }),
+    output: {} as {savedAt: string},
+  },
+  'annotation.undo': {input: z.strictObject({itemId: id, annotatorId: id}), output: {} as {restored: boolean}},
+  'annotation.disagreements': {input: z.strictObject({projectId: id}), output: [] as DisagreementView[]},
+  /** The third expert's decision: final, stored beside the originals. */
+  'annotation.adjudicate': {
+    input: z.strictObject({
+      itemId: id,
+      expertId: id,
+      ranking: z.array(z.array(z.number().int().min(0).max(15)).min(1)).min(1).max(16),
+      comment: z.string().max(5000).default(''),
+      allWrong: z.boolean().default(false),
+      correction: z.string().max(MAX_MESSAGE_CHARS).nullable().default(null),
+    }),
+    output: {} as {savedAt: string},
+  },
+  'annotation.dashboard': {input: z.strictObject({projectId: id}), output: {} as AnnotationDashboard},
+  'annotation.export': {
+    input: z.strictObject({
+      projectId: id,
+      format: z.enum(['pairs-llamafactory', 'pairs-trl', 'ranking', 'corrections', 'package']),
+      /** a file on this machine; default: <data dir>/exports/<project>-<format>.jsonl */
+      outPath: z.string().min(1).max(4096).optional(),
+    }),
+    output: {} as {path: string; records: number},
+  },
 } as const;
 
 export type Methods = typeof methods;
@@ -401,6 +482,8 @@ export type ApiEvent =
   | {type: 'download.progress'; download: DownloadInfo & {bytesPerSecond: number; etaSeconds: number | null}}
   | {type: 'datasets.changed'; id: string}
   | {type: 'dataset.importProgress'; progress: ImportProgress}
+  | {type: 'annotation.changed'; projectId: string}
+  | {type: 'annotation.progress'; projectId: string; done: number; total: number; tokensPerSecond: number; etaSeconds: number | null; finished: boolean; error: {zh: string; en: string} | null}
   | {type: 'dataset.imported'; jobId: string; datasetId: string | null; report: ImportReport | null; error: {zh: string; en: string} | null};
 
 export type ApiEventType = ApiEvent['type'];

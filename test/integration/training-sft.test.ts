@@ -109,10 +109,14 @@ test('continued pre-training on plain text uses every token and learns', async (
   const file = join(dir, 'texts.jsonl');
   const texts = ['感冒时应多休息，多喝水，注意饮食。', '高血压患者需要注意饮食，每天检查血压。', '糖尿病患者需要控制血糖，注意运动和饮食。'];
   writeFileSync(file, texts.map((text) => JSON.stringify({text})).join('\n') + '\n');
+  const tt = Date.now();
+  const mp = await tinyModel(env.addon!, 'llama');
+  console.log('model', Date.now() - tt);
   const {steps, record} = await train('pt', config({
     kind: 'pt', model: await tinyModel(env.addon!, 'llama'), data: [file], out: join(dir, 'pt.gguf'),
     steps: 20, lr: 1e-2, warmupSteps: 2, nCtx: 64, rows: 3, accum: 1, valFraction: 0, pack: true, checkpointEvery: 0,
   }));
+  console.log('trained', Date.now() - tt, JSON.stringify(record.data));
   assert.equal(record.data!.trainTargets, record.data!.trainTokens - record.data!.trainExamples, 'every token but the first of each text is a target');
   t.diagnostic(`pt loss ${steps[0]!.loss.toFixed(3)} → ${steps.at(-1)!.loss.toFixed(3)}`);
   assert.ok(steps.at(-1)!.loss < steps[0]!.loss - 1);

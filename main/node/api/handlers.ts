@@ -58,6 +58,21 @@ export function createHandlers(s: Services): Handlers {
     'datasets.finishReview': (input) => s.datasets.finishReview(input.id),
     'datasets.mix': (input) => s.datasets.mix(input),
     'datasets.export': (input) => s.datasets.export(input),
+
+    'annotators.list': () => s.annotation.annotators(),
+    'annotators.create': (input) => s.annotation.createAnnotator(input),
+    'annotation.projects': () => s.annotation.projects(),
+    'annotation.createProject': (input) => s.annotation.createProject(input),
+    'annotation.generate': (input) => s.annotation.generate(input.projectId),
+    'annotation.cancelGeneration': (input) => s.annotation.cancelGeneration(input.projectId),
+    'annotation.deleteProject': (input) => s.annotation.deleteProject(input.projectId),
+    'annotation.item': (input) => s.annotation.item(input),
+    'annotation.save': (input) => s.annotation.save(input),
+    'annotation.undo': (input) => s.annotation.undo(input.itemId, input.annotatorId),
+    'annotation.disagreements': (input) => s.annotation.disagreements(input.projectId),
+    'annotation.adjudicate': (input) => s.annotation.adjudicate(input),
+    'annotation.dashboard': (input) => s.annotation.dashboard(input.projectId),
+    'annotation.export': (input) => s.annotation.export(input),
   };
 }
 

@@ -15,6 +15,7 @@ import {ConsultationService} from './consultation-service.js';
 import {EventBus} from './event-bus.js';
 import {ModelService} from './model-service.js';
 import {DatasetService} from './dataset-service.js';
+import {AnnotationService} from './annotation-service.js';
 
 export const APP_VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {version: string}).version;
 
@@ -32,6 +33,7 @@ export class Services {
   readonly models: ModelService;
   readonly consultations: ConsultationService;
   readonly datasets: DatasetService;
+  readonly annotation: AnnotationService;
   private readonly threads: number;
 
   constructor(options: ServicesOptions) {
@@ -44,6 +46,7 @@ export class Services {
     this.models = new ModelService(this.store, this.paths, this.bus);
     this.consultations = new ConsultationService(this.store, this.engine, this.bus);
     this.datasets = new DatasetService(this.store, this.paths, this.bus);
+    this.annotation = new AnnotationService(this.store, this.engine, this.datasets, this.paths, this.bus);
   }
 
   appInfo(): AppInfo {
@@ -97,8 +100,10 @@ export class Services {
 
   async close(): Promise<void> {
     this.consultations.stopAll();
+    this.annotation.stopAll();
     this.models.stopDownloads();
     await this.consultations.idle();
+    await this.annotation.idle();
     await this.models.downloadsIdle();
     await this.models.settle();
     this.engine.stop();

@@ -4,6 +4,7 @@ import {ConsultationsRepo} from './consultations-repo.js';
 import {SettingsRepo} from './settings-repo.js';
 import {DownloadsRepo} from './downloads-repo.js';
 import {DatasetsRepo} from './datasets-repo.js';
+import {AnnotationRepo} from './annotation-repo.js';
 
 /** The store: one SQLite file, one writer (this process), a repository per area. */
 export class Store {
@@ -12,6 +13,7 @@ export class Store {
   readonly settings: SettingsRepo;
   readonly downloads: DownloadsRepo;
   readonly datasets: DatasetsRepo;
+  readonly annotation: AnnotationRepo;
 
   constructor(readonly db: Db) {
     this.models = new ModelsRepo(db);
@@ -19,6 +21,7 @@ export class Store {
     this.settings = new SettingsRepo(db);
     this.downloads = new DownloadsRepo(db);
     this.datasets = new DatasetsRepo(db);
+    this.annotation = new AnnotationRepo(db);
   }
 
   static open(file: string): Store {

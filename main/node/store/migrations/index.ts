@@ -2,8 +2,10 @@
 // ships. The list position + 1 is the schema version stored in PRAGMA user_version.
 import {sql as initial} from './0001-initial.js';
 import {sql as datasets} from './0002-datasets.js';
+import {sql as annotation} from './0003-annotation.js';
 
 export const migrations: readonly {name: string; sql: string}[] = [
   {name: '0001-initial', sql: initial},
   {name: '0002-datasets', sql: datasets},
+  {name: '0003-annotation', sql: annotation},
 ];
