@@ -8,6 +8,7 @@ import {chatCommand} from './commands/chat.js';
 import {modelsCommand} from './commands/models.js';
 import {serveCommand} from './commands/serve.js';
 import {dataCommand} from './commands/data.js';
+import {annotateCommand} from './commands/annotate.js';
 
 const HELP = {
   zh: `仲景工作站 ${APP_VERSION} —— 离线中文医学大模型工作站
@@ -17,6 +18,7 @@ const HELP = {
   chat --model 模型 [--adapter A.gguf]... [--system 提示词] [--temperature T] [--max-tokens N] [--seed N] [--json] "消息"
   models add 路径.gguf [--name 名称] | list [--json] | inspect 路径.gguf | make-tiny 输出.gguf [--arch llama|qwen2]
   data import 文件 [--format 格式] [--name 名称] [--no-deid] [--json] | list | show 名称 | mix … | export 名称 --format 格式 输出目录
+  annotate import 文件... | export --format pairs|ranking|corrections 输出 | stats [--json]
 
 所有命令都接受 --data-dir，也读取环境变量 ZHONGJING_DATA_DIR。`,
   en: `Zhongjing Workstation ${APP_VERSION} — offline workstation for Chinese medical LLMs
@@ -26,6 +28,7 @@ Commands:
   chat --model M [--adapter A.gguf]... [--system S] [--temperature T] [--max-tokens N] [--seed N] [--json] "message"
   models add PATH.gguf [--name NAME] | list [--json] | inspect PATH.gguf | make-tiny OUT.gguf [--arch llama|qwen2]
   data import FILE [--format F] [--name N] [--no-deid] [--json] | list | show NAME | mix … | export NAME --format F OUT_DIR
+  annotate import FILE... | export --format pairs|ranking|corrections OUT | stats [--json]
 
 Every command takes --data-dir and honours ZHONGJING_DATA_DIR.`,
 };
@@ -35,6 +38,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   chat: chatCommand,
   models: modelsCommand,
   data: dataCommand,
+  annotate: annotateCommand,
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -449,6 +449,11 @@ export const methods = {
     }),
     output: {} as {savedAt: string},
   },
+  /** RLHF-Label-Tool files, preference-pair JSONL or annotation packages on this machine. */
+  'annotation.import': {
+    input: z.strictObject({paths: z.array(z.string().min(1).max(4096)).min(1).max(20)}),
+    output: {} as {projectIds: string[]; itemsAdded: number; itemsMatched: number; rankingsMerged: number; problems: string[]},
+  },
   'annotation.dashboard': {input: z.strictObject({projectId: id}), output: {} as AnnotationDashboard},
   'annotation.export': {
     input: z.strictObject({

@@ -4,7 +4,7 @@
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {fork} from 'node:child_process';
-import {readFileSync, writeFileSync} from 'node:fs';
+import {existsSync, readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {Store} from '../../main/node/store/index.js';
@@ -12,6 +12,7 @@ import {dataPaths} from '../../main/node/paths.js';
 import {startServices, waitFor} from '../helpers/services.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
 import {tempDir} from '../helpers/tmp.js';
+import {runCli} from '../helpers/cli.js';
 
 function dialogueLines(n: number): string {
   return Array.from({length: n}, (_, i) =>
@@ -139,4 +140,44 @@ test('kill -9 while ranking: every ranking reported saved is on disk', async (t)
   } finally {
     store.close();
   }
+});
+
+const SHARED = fileURLToPath(new URL('../../../shared/data/rlhf_label_tool/', import.meta.url));
+
+test('CLI: import RLHF-Label-Tool and pair files, export a package, merge it twice without duplicates', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  const a = join(dir.path, 'a');
+  const b = join(dir.path, 'b');
+  const pairs = join(dir.path, 'pairs.jsonl');
+  writeFileSync(pairs, [
+    JSON.stringify({question: '感冒了能喝酒吗？', response_chosen: '不建议，酒精会加重症状并与药物相互作用。', response_rejected: '可以少喝。'}),
+    JSON.stringify({question: '高血压要终身服药吗？', response_chosen: '多数需要长期服药，请遵医嘱调整。', response_rejected: '血压正常就停药。'}),
+  ].join('\n'));
+  const imported = runCli(['annotate', 'import', pairs, '--data-dir', a, '--json']);
+  assert.equal(imported.status, 0, imported.stderr);
+  assert.equal(JSON.parse(imported.stdout).itemsAdded, 2);
+  if (existsSync(join(SHARED, 'input_file.json'))) {
+    const rlhf = runCli(['annotate', 'import', join(SHARED, 'input_file.json'), join(SHARED, 'output_result.tsv'), '--data-dir', a, '--json']);
+    assert.equal(rlhf.status, 0, rlhf.stderr);
+    const result = JSON.parse(rlhf.stdout);
+    assert.equal(result.itemsAdded, 10);
+    assert.equal(result.rankingsMerged, 2, 'the two annotated rows of output_result.tsv');
+  } else t.diagnostic(`skipped the RLHF-Label-Tool files: ${SHARED} is absent`);
+
+  const stats = runCli(['annotate', 'stats', '--data-dir', a, '--json']);
+  assert.equal(stats.status, 0, stats.stderr);
+  const pkg = join(dir.path, 'package.json');
+  const projects = runCli(['annotate', 'export', '--format', 'package', pkg, '--data-dir', a]);
+  assert.equal(projects.status, 0, projects.stderr);
+  const first = JSON.parse(runCli(['annotate', 'import', pkg, '--data-dir', b, '--json']).stdout);
+  const second = JSON.parse(runCli(['annotate', 'import', pkg, '--data-dir', b, '--json']).stdout);
+  assert.ok(first.itemsAdded > 0);
+  assert.equal(second.itemsAdded, 0, 'the same items are matched by content hash');
+  assert.equal(second.itemsMatched, first.itemsAdded);
+  assert.equal(second.rankingsMerged, 0, 'nothing is duplicated');
+  const pairsOut = join(dir.path, 'pairs-out.jsonl');
+  const exported = runCli(['annotate', 'export', '--format', 'pairs', pairsOut, '--data-dir', b, '--json']);
+  assert.equal(exported.status, 0, exported.stderr);
+  assert.ok(JSON.parse(exported.stdout).records >= 1);
 });

@@ -115,7 +115,7 @@ for (const arch of ['llama', 'qwen2'] as const) {
             batch.positions[row * T + at + i] = i;
             batch.segments[row * T + at + i] = segment;
           });
-        assert.ok(a.length + b.length <= T && c.length <= T);
+        assert.ok(a.length + b.length <= T && c.length <= T, 'the sequences fit the rows');
         place(0, 0, a, 0);
         place(0, a.length, b, 1);
         place(1, 0, c, 0);

@@ -159,7 +159,7 @@ describe('gradient accumulation', () => {
       const split = await s.accumulate([r0, r1]);
       const gSplit = read();
       assert.equal(split.nItems, whole.nItems);
-      assert.ok(Math.abs(split.lossSum - whole.lossSum) < 1e-4);
+      assert.ok(Math.abs(split.lossSum - whole.lossSum) < 1e-4, `loss ${split.lossSum} vs ${whole.lossSum}`);
       const again = await s.accumulate([r0, r1]);
       const gAgain = read();
       assert.equal(again.lossSum, split.lossSum);
@@ -220,7 +220,7 @@ describe('gradient accumulation', () => {
       let worst = 0;
       for (const name of a.tensorNames()) worst = Math.max(worst, maxAbs(a.getTensor(name), b.getTensor(name)));
       t.diagnostic(`max |Δθ| after 3 steps: ${worst.toExponential(2)}`);
-      assert.ok(worst < 1e-5);
+      assert.ok(worst < 1e-5, `max |Δθ| ${worst}`);
     } finally {
       a.dispose();
       b.dispose();
@@ -248,8 +248,8 @@ test('AdamW with clipping and weight decay matches a reference implementation', 
       for (const g of grads) sq += dot(g, g);
       const clip = Math.min(1, hp.gradClip / Math.sqrt(sq));
       const r = await s.trainStep([batch], lr);
-      assert.ok(Math.abs(r.gradNorm - Math.sqrt(sq)) < 1e-4 * Math.sqrt(sq));
-      assert.ok(Math.abs(r.gradScale - clip) < 1e-5);
+      assert.ok(Math.abs(r.gradNorm - Math.sqrt(sq)) < 1e-4 * Math.sqrt(sq), `grad norm ${r.gradNorm} vs ${Math.sqrt(sq)}`);
+      assert.ok(Math.abs(r.gradScale - clip) < 1e-5, `clip ${r.gradScale} vs ${clip}`);
       names.forEach((name, k) => {
         const after = s.getTensor(name);
         for (let i = 0; i < after.length; i++) {

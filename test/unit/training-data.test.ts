@@ -43,10 +43,10 @@ describe('row formats', () => {
       ]),
       [{role: 'user', content: 'a\nb'}, {role: 'assistant', content: 'c'}],
     );
-    assert.ok('error' in (canonicalTurns([{role: 'user', content: 'q'}]) as object));
-    assert.ok('error' in (canonicalTurns([{role: 'user', content: 'q'}, {role: 'system', content: 's'}, {role: 'assistant', content: 'a'}]) as object));
-    assert.ok('error' in normaliseRow({foo: 1}));
-    assert.ok('error' in normaliseRow({conversations: [{from: 'alien', value: 'x'}]}));
+    assert.ok('error' in (canonicalTurns([{role: 'user', content: 'q'}]) as object), 'no reply');
+    assert.ok('error' in (canonicalTurns([{role: 'user', content: 'q'}, {role: 'system', content: 's'}, {role: 'assistant', content: 'a'}]) as object), 'late system');
+    assert.ok('error' in normaliseRow({foo: 1}), 'unknown format');
+    assert.ok('error' in normaliseRow({conversations: [{from: 'alien', value: 'x'}]}), 'unknown role');
   });
 
   test('files: JSONL with a bad line, a JSON array; sha256 and skipped rows are reported', () => {
@@ -145,8 +145,8 @@ test('learning rate: linear warmup then cosine to the floor', () => {
   const o = {lr: 1e-3, warmupSteps: 4, totalSteps: 14, minRatio: 0.1};
   assert.equal(learningRate(0, o), 2.5e-4);
   assert.equal(learningRate(3, o), 1e-3);
-  assert.ok(Math.abs(learningRate(4, o) - 1e-3) < 1e-12);
-  assert.ok(Math.abs(learningRate(9, o) - 0.55e-3) < 1e-12);
-  assert.ok(Math.abs(learningRate(14, o) - 1e-4) < 1e-12);
-  assert.ok(learningRate(20, o) >= 1e-4 - 1e-12);
+  assert.ok(Math.abs(learningRate(4, o) - 1e-3) < 1e-12, 'end of warmup');
+  assert.ok(Math.abs(learningRate(9, o) - 0.55e-3) < 1e-12, 'half way');
+  assert.ok(Math.abs(learningRate(14, o) - 1e-4) < 1e-12, 'floor');
+  assert.ok(learningRate(20, o) >= 1e-4 - 1e-12, 'never below the floor');
 });

@@ -72,6 +72,7 @@ export function createHandlers(s: Services): Handlers {
     'annotation.disagreements': (input) => s.annotation.disagreements(input.projectId),
     'annotation.adjudicate': (input) => s.annotation.adjudicate(input),
     'annotation.dashboard': (input) => s.annotation.dashboard(input.projectId),
+    'annotation.import': (input) => s.annotation.importFiles(input.paths),
     'annotation.export': (input) => s.annotation.export(input),
   };
 }

@@ -30,6 +30,7 @@ import type {DataPaths} from '../paths.js';
 import type {Store} from '../store/index.js';
 import {asItemAnnotation, type ItemRecord} from '../store/annotation-repo.js';
 import type {DatasetService} from './dataset-service.js';
+import {importAnnotationFiles} from './annotation-import.js';
 import type {EventBus} from './event-bus.js';
 
 const PROJECT = {zh: '标注项目', en: 'annotation project'};
@@ -392,6 +393,12 @@ export class AnnotationService {
       byDepartment: departments.map((department) => ({department, ...stats(items.filter((i) => (i.department ?? '—') === department), (r) => r.ranking)})),
       perAnnotator: annotatorIds.map((id) => ({annotatorId: id, name: this.store.annotation.annotator(id)?.name ?? id, rankings: rankings.filter((r) => r.annotatorId === id).length})),
     };
+  }
+
+  async importFiles(paths: string[]): Promise<MethodOutput<'annotation.import'>> {
+    const result = await importAnnotationFiles(this.store, paths);
+    for (const projectId of new Set([...result.projectIds, ...this.store.annotation.projectIds()])) this.bus.emit({type: 'annotation.changed', projectId});
+    return result;
   }
 
   // ───── export ─────

@@ -219,6 +219,22 @@ export class AnnotationRepo {
     return savedAt;
   }
 
+  /** Merges a ranking from elsewhere (an import, another workstation): kept only if newer than
+   * what this store has for the same item, annotator and kind. */
+  mergeRanking(record: Omit<RankingRecord, 'previous'>): boolean {
+    const existing = this.ranking(record.itemId, record.annotatorId, record.kind);
+    if (existing && existing.savedAt >= record.savedAt) return false;
+    this.db
+      .prepare(
+        `INSERT INTO annotation_rankings (item_id, annotator_id, kind, ranking, marks, comment, all_wrong, correction, saved_at, previous)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+         ON CONFLICT (item_id, annotator_id, kind) DO UPDATE SET ranking = excluded.ranking, marks = excluded.marks, comment = excluded.comment,
+           all_wrong = excluded.all_wrong, correction = excluded.correction, saved_at = excluded.saved_at, previous = NULL`,
+      )
+      .run(record.itemId, record.annotatorId, record.kind, JSON.stringify(record.ranking), JSON.stringify(record.marks), record.comment, record.allWrong ? 1 : 0, record.correction, record.savedAt);
+    return true;
+  }
+
   /** Restores the state before the last save (or removes a first save). */
   undo(itemId: string, annotatorId: string): boolean {
     return this.db.transaction(() => {
@@ -239,5 +255,14 @@ export class AnnotationRepo {
 }
 
 export function asItemAnnotation(r: RankingRecord): ItemAnnotation {
-  return {annotatorId: r.annotatorId, role: r.kind === 'adjudication' ? 'adjudicator' : 'annotator', ranking: r.ranking, marks: r.marks, allWrong: r.allWrong, correction: r.correction, annotatedAt: r.savedAt};
+  return {
+    annotatorId: r.annotatorId,
+    role: r.kind === 'adjudication' ? 'adjudicator' : 'annotator',
+    ranking: r.ranking,
+    // marks are optional: an absent list means "ranked without marks", never a partial one
+    ...(r.marks.length ? {marks: r.marks} : {}),
+    allWrong: r.allWrong,
+    correction: r.correction,
+    annotatedAt: r.savedAt,
+  };
 }

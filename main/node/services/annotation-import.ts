@@ -1,0 +1,116 @@
+// Bringing rankings in: RLHF-Label-Tool files (input_file.json + its ranked TSV), pairwise files
+// (question/response_chosen/response_rejected), and annotation packages from another
+// workstation. Items are matched by content hash, so importing the same thing twice adds nothing
+// and a package's rankings merge into the items they belong to (newest per annotator wins).
+
+import {readFile} from 'node:fs/promises';
+import {basename} from 'node:path';
+import type {ItemAnnotation, RankItem} from '../../common/annotation.js';
+import {AppError} from '../../common/errors.js';
+import {parsePreferencePairsJsonl} from '../annotation/formats.js';
+import {ANNOTATION_PACKAGE_FORMAT, itemContentHash, parsePackage} from '../annotation/package.js';
+import {importRlhfLabelTool} from '../annotation/rlhf-label-tool.js';
+import type {Store} from '../store/index.js';
+import {nowIso} from '../ids.js';
+
+interface Entry {
+  item: RankItem;
+  annotations: ItemAnnotation[];
+}
+
+export interface AnnotationImportResult {
+  projectIds: string[];
+  itemsAdded: number;
+  itemsMatched: number;
+  rankingsMerged: number;
+  problems: string[];
+}
+
+async function readEntries(paths: string[]): Promise<{entries: Entry[]; annotators: Map<string, string>; problems: string[]}> {
+  const entries: Entry[] = [];
+  const annotators = new Map<string, string>();
+  const problems: string[] = [];
+  const tsv = paths.find((p) => p.toLowerCase().endsWith('.tsv'));
+  for (const path of paths) {
+    if (path === tsv) continue;
+    const text = await readFile(path, 'utf8');
+    const name = basename(path);
+    let json: unknown = undefined;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // not one JSON document: JSON Lines
+    }
+    const record = json as Record<string, unknown> | undefined;
+    if (record && record.format === ANNOTATION_PACKAGE_FORMAT) {
+      const pkg = parsePackage(text);
+      for (const a of pkg.annotators) annotators.set(a.id, a.name ?? a.id);
+      for (const item of pkg.items) entries.push({item, annotations: pkg.rankings.filter((r) => r.itemHash === item.hash)});
+    } else if (record && typeof record === 'object' && !Array.isArray(record) && typeof (record['0'] as Record<string, unknown> | undefined)?.response_0 === 'string') {
+      const annotatorId = 'rlhf-label-tool';
+      annotators.set(annotatorId, '导入：RLHF-Label-Tool');
+      const result = importRlhfLabelTool(text, tsv ? await readFile(tsv, 'utf8') : null, {annotatorId, annotatedAt: nowIso(), source: name});
+      for (const [id, item] of result.items) entries.push({item, annotations: result.annotations.has(id) ? [result.annotations.get(id)!] : []});
+      problems.push(...result.problems.map((p) => `${name} #${p.id}: ${p.reason}`));
+      if (result.ambiguous.length) problems.push(`${name}: identical candidate texts in items ${result.ambiguous.join(', ')} (which copy got which rank is a guess)`);
+    } else if (text.includes('"response_chosen"')) {
+      const annotatorId = `pairs:${name}`.slice(0, 64).replace(/[^A-Za-z0-9_-]/g, '_');
+      annotators.set(annotatorId, `导入：${name}`);
+      const result = parsePreferencePairsJsonl(text, {annotatorId, source: name});
+      entries.push(...result.entries);
+      problems.push(...result.problems.map((p) => `${name}:${p.line}: ${p.reason}`));
+    } else {
+      throw new AppError('validation', {
+        zh: `无法识别的标注文件：${name}（支持 RLHF-Label-Tool 的 input_file.json + 排序 TSV、偏好对 JSONL、仲景标注包）`,
+        en: `Unrecognised annotation file: ${name} (RLHF-Label-Tool input_file.json + ranked TSV, preference-pair JSONL, and Zhongjing annotation packages are supported)`,
+      });
+    }
+  }
+  return {entries, annotators, problems};
+}
+
+export async function importAnnotationFiles(store: Store, paths: string[]): Promise<AnnotationImportResult> {
+  const {entries, annotators, problems} = await readEntries(paths);
+  const result: AnnotationImportResult = {projectIds: [], itemsAdded: 0, itemsMatched: 0, rankingsMerged: 0, problems};
+  store.db.transaction(() => {
+    // annotators keep their ids across workstations; a clashing name gets the id appended
+    for (const [id, name] of annotators) {
+      if (store.annotation.annotator(id)) continue;
+      const free = store.annotation.annotatorByName(name) ? `${name} (${id.slice(-6)})` : name;
+      store.db.prepare(`INSERT INTO annotators (id, name, role, created_at) VALUES (?, ?, 'annotator', ?)`).run(id, free, nowIso());
+    }
+    const known = new Map<string, string>();
+    for (const projectId of store.annotation.projectIds())
+      for (const item of store.annotation.items(projectId))
+        known.set(itemContentHash({history: item.history, question: item.question, candidates: store.annotation.candidates(item.id).map((c) => c.text)}), item.id);
+    const projectsByK = new Map<number, string>();
+    for (const entry of entries) {
+      const hash = itemContentHash(entry.item);
+      let itemId = known.get(hash);
+      if (itemId) result.itemsMatched++;
+      else {
+        const k = entry.item.candidates.length;
+        let projectId = projectsByK.get(k);
+        if (!projectId) {
+          const stamp = nowIso().slice(0, 19).replace('T', ' ');
+          const base = `导入 ${paths.map((p) => basename(p)).join(', ').slice(0, 60)} ${stamp}${projectsByK.size ? ` K=${k}` : ''}`;
+          projectId = store.annotation.createProject({name: base, k: Math.min(8, Math.max(2, k)), minAnnotators: 1, source: {type: 'import', files: paths.map((p) => basename(p))}, generation: null});
+          projectsByK.set(k, projectId);
+          result.projectIds.push(projectId);
+        }
+        const position = store.annotation.items(projectId).length;
+        store.annotation.insertItems(projectId, [{position, history: entry.item.history, question: entry.item.question, department: null, reference: null}]);
+        itemId = store.annotation.items(projectId).find((i) => i.position === position)!.id;
+        entry.item.candidates.forEach((text, index) => store.annotation.addCandidate(itemId!, {index, text, origin: {type: 'imported'}, nearDuplicateOf: null}));
+        known.set(hash, itemId);
+        result.itemsAdded++;
+      }
+      for (const a of entry.annotations) {
+        if (!store.annotation.annotator(a.annotatorId)) continue;
+        if (store.annotation.mergeRanking({itemId, annotatorId: a.annotatorId, kind: a.role === 'adjudicator' ? 'adjudication' : 'ranking', ranking: a.ranking, marks: a.marks ?? [], comment: '', allWrong: a.allWrong, correction: a.correction ?? null, savedAt: a.annotatedAt}))
+          result.rankingsMerged++;
+      }
+    }
+  })();
+  return result;
+}

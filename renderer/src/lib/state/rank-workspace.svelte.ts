@@ -1,0 +1,155 @@
+// The ranking workspace of one annotator in one project: which item is on screen, the draft of
+// it, and moving between items (save and next, skip, previous/next, undo the last save). One
+// instance per (project, annotator) — the component makes a new one when either changes, so a
+// draft can never be saved under the wrong name.
+//
+// Positions: `annotation.item` with 'exact' reads one position; with 'next-unranked' it reads
+// the first item this annotator has not ranked, and we pass `position` as where to start looking
+// (so skipping moves forward, and saving continues after the saved item). If nothing is left
+// from there we look again from the start, for items skipped earlier.
+import type {MethodInput} from '../../../../main/common/contract';
+import type {ItemView} from '../../../../main/common/annotation-views';
+import {AppError} from '../errors';
+import {api} from './client';
+import {RankingDraft} from './ranking-draft.svelte';
+
+export type WorkspaceStatus =
+  | {kind: 'saving'}
+  | {kind: 'saved'; position: number}
+  | {kind: 'undone'; position: number}
+  | {kind: 'need-ranking'}
+  | {kind: 'no-more'}
+  | {kind: 'nothing-to-undo'};
+
+export class RankWorkspace {
+  readonly projectId: string;
+  readonly annotatorId: string;
+  item = $state<ItemView | null>(null);
+  draft = $state<RankingDraft | null>(null);
+  phase = $state<'loading' | 'ready' | 'empty' | 'failed'>('loading');
+  error = $state<unknown>(null);
+  busy = $state(false);
+  status = $state<WorkspaceStatus | null>(null);
+  /** the save made last in this session, for 撤销上次保存 once the next item is showing */
+  lastSaved = $state<{itemId: string; position: number; canUndo: boolean} | null>(null);
+
+  /** Undo applies to the item on screen if it has an earlier state, else to the save just made. */
+  undoTarget = $derived.by(() => {
+    if (this.item?.mine?.canUndo) return {itemId: this.item.id, position: this.item.position};
+    return this.lastSaved?.canUndo ? this.lastSaved : null;
+  });
+
+  constructor(projectId: string, annotatorId: string) {
+    this.projectId = projectId;
+    this.annotatorId = annotatorId;
+  }
+
+  start(): Promise<void> {
+    return this.run(async () => this.show(await this.fetch({direction: 'next-unranked'})));
+  }
+
+  async saveAndNext(): Promise<void> {
+    const {item, draft} = this;
+    if (this.busy || !item || !draft) return;
+    if (!draft.touched) {
+      this.status = {kind: 'need-ranking'};
+      return;
+    }
+    await this.run(async () => {
+      this.status = {kind: 'saving'};
+      try {
+        await api('annotation.save', {itemId: item.id, annotatorId: this.annotatorId, ...draft.payload()});
+      } catch (error) {
+        this.status = null;
+        throw error;
+      }
+      // Durable once the call answered: only now may the screen say so.
+      this.status = {kind: 'saved', position: item.position};
+      const [next, saved] = await Promise.all([this.nextUnranked(item.position + 1), this.fetch({direction: 'exact', position: item.position})]);
+      this.lastSaved = {itemId: item.id, position: item.position, canUndo: saved?.mine?.canUndo ?? false};
+      this.show(next);
+    });
+  }
+
+  /** Next unranked item after this one, leaving this one as it is. */
+  async skip(): Promise<void> {
+    const current = this.item;
+    if (this.busy || !current) return;
+    await this.run(async () => {
+      let next = await this.nextUnranked(current.position + 1);
+      if (next?.id === current.id) next = await this.fetch({direction: 'exact', position: current.position + 1});
+      if (!next || next.id === current.id) this.status = {kind: 'no-more'};
+      else this.show(next);
+    });
+  }
+
+  /** One position back or forward, ranked or not: for reviewing and correcting earlier work. */
+  async step(delta: -1 | 1): Promise<void> {
+    const current = this.item;
+    if (this.busy || !current || current.position + delta < 0) return;
+    await this.run(async () => {
+      const next = await this.fetch({direction: 'exact', position: current.position + delta});
+      if (next) this.show(next);
+      else this.status = {kind: 'no-more'};
+    });
+  }
+
+  /** From the "all done" page back to the first item, to review. */
+  async review(): Promise<void> {
+    await this.run(async () => this.show(await this.fetch({direction: 'exact', position: 0})));
+  }
+
+  async undo(): Promise<void> {
+    const target = this.undoTarget;
+    if (this.busy || !target) return;
+    await this.run(async () => {
+      const {restored} = await api('annotation.undo', {itemId: target.itemId, annotatorId: this.annotatorId});
+      if (!restored) {
+        this.status = {kind: 'nothing-to-undo'};
+        return;
+      }
+      this.lastSaved = null;
+      // Show the item as it is now, so the person sees what the undo brought back.
+      this.show(await this.fetch({direction: 'exact', position: target.position}));
+      this.status = {kind: 'undone', position: target.position};
+    });
+  }
+
+  /** A position past either end is "no item", whether the services answer null or not_found. */
+  private async fetch(where: Pick<MethodInput<'annotation.item'>, 'direction' | 'position'>): Promise<ItemView | null> {
+    try {
+      return await api('annotation.item', {projectId: this.projectId, annotatorId: this.annotatorId, ...where});
+    } catch (error) {
+      if (where.direction === 'exact' && error instanceof AppError && error.code === 'not_found') return null;
+      throw error;
+    }
+  }
+
+  private async nextUnranked(from: number): Promise<ItemView | null> {
+    return (await this.fetch({direction: 'next-unranked', position: from})) ?? (await this.fetch({direction: 'next-unranked'}));
+  }
+
+  private show(item: ItemView | null): void {
+    this.item = item;
+    this.draft = item
+      ? new RankingDraft(item.candidates.length, item.mine ? {...item.mine, marks: item.mine.marks} : undefined)
+      : null;
+    this.phase = item ? 'ready' : 'empty';
+    this.error = null;
+  }
+
+  /** One call sequence at a time: a double Enter must not save twice or skip two items. */
+  private async run(work: () => Promise<void>): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    this.error = null;
+    try {
+      await work();
+    } catch (error) {
+      this.error = error;
+      if (!this.item) this.phase = 'failed';
+    } finally {
+      this.busy = false;
+    }
+  }
+}
