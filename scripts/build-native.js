@@ -9,7 +9,8 @@
 // 2. For each variant, configures and builds native/CMakeLists.txt into native/build/<variant>/,
 //    linking to the prebuilt libggml of THAT variant (the CUDA/Vulkan packages rename libggml but
 //    keep libggml-base), so the addon shares one ggml with node-llama-cpp in the same process.
-//    The result is native/build/<variant>/zhongjing_trainer.node plus a build-info.json beside it.
+//    The result is native/build/<variant>/zhongjing_trainer.node plus a build-info.json beside it,
+//    and zhongjing_bench.node (llama.cpp's own llama_opt training, for bench/train-throughput.ts).
 //
 // Offline by construction: no header download (system Node headers, N-API only), no npm install.
 // `auto` builds cpu, plus cuda when node-llama-cpp's CUDA package is installed and an NVIDIA driver
@@ -97,6 +98,8 @@ for (const variant of variants) {
   if (!bins) fail(`node-llama-cpp has no prebuilt ${variant} binaries for ${platform} (@node-llama-cpp/${variantPackages[variant]})`);
   const ggmlLib = readdirSync(bins).find((f) => /^libggml\.([a-z]+\.)?v[\d.]+\.so$/.test(f) || f === 'libggml.so');
   if (!ggmlLib || !existsSync(join(bins, 'libggml-base.so'))) fail(`no libggml / libggml-base in ${bins}`);
+  // libllama only for the benchmark addon (llama.cpp's own training path, for comparison)
+  const llamaLib = readdirSync(bins).find((f) => /^libllama\.([a-z]+\.)?v[\d.]+\.so$/.test(f) || f === 'libllama.so') ?? '';
   const outDir = join(buildDir, variant);
   mkdirSync(outDir, {recursive: true});
   const rpath = [`$ORIGIN/${relative(outDir, bins)}`, bins].join(';');
@@ -112,6 +115,7 @@ for (const variant of variants) {
     `-DZJ_GGML_LIB=${ggmlLib}`,
     `-DZJ_VARIANT=${variant}`,
     `-DZJ_RPATH=${rpath}`,
+    `-DZJ_LLAMA_LIB=${llamaLib}`,
     '-DCMAKE_LIBRARY_OUTPUT_DIRECTORY=' + outDir,
     ...(quiet ? ['--log-level=WARNING'] : []),
   ]);

@@ -104,6 +104,10 @@ void tr_backend_sched_init(tr_backend & backend, size_t graph_size) {
     }
 }
 
+void tr_backend_set_cpu_threads(tr_backend & backend, int n_threads) {
+    tr_backend_set_threads(backend.cpu, n_threads);
+}
+
 void tr_backend_free(tr_backend & backend) {
     if (backend.sched) ggml_backend_sched_free(backend.sched);
     if (backend.gpu)   ggml_backend_free(backend.gpu);

@@ -26,6 +26,8 @@ struct tr_backend {
 void tr_backend_init(tr_backend & backend, const tr_backend_params & params);
 // The scheduler, sized for graphs of up to graph_size nodes (known once the model is read).
 void tr_backend_sched_init(tr_backend & backend, size_t graph_size);
+// Threads of the CPU backend for the next computes (backend.n_threads stays the configured count).
+void tr_backend_set_cpu_threads(tr_backend & backend, int n_threads);
 void tr_backend_free(tr_backend & backend);
 
 struct tr_device_info {

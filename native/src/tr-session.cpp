@@ -147,7 +147,9 @@ tr_eval_result accumulate(tr_session & s, const std::vector<tr_batch> & batches,
 
 tr_step_result tr_session_train_step(tr_session & s, const std::vector<tr_batch> & batches, float lr,
                                      const tr_progress_fn & progress) {
+    const int64_t t0 = ggml_time_us();
     const tr_eval_result acc = accumulate(s, batches, /*train =*/ true, progress);
+    const int64_t t1 = ggml_time_us();
     tr_step_result r;
     r.loss = acc.loss_sum / (double) acc.n_items;
     r.n_items = acc.n_items;
@@ -158,7 +160,11 @@ tr_step_result tr_session_train_step(tr_session & s, const std::vector<tr_batch>
     }
     const float clip = s.optim->hp.grad_clip;
     r.grad_scale = (clip > 0.0f && r.grad_norm > clip) ? (float) (clip / r.grad_norm) : 1.0f;
+    const int64_t t2 = ggml_time_us();
     tr_optim_step(*s.optim, s.backend, lr, r.grad_scale);
+    const int64_t t3 = ggml_time_us();
+    TR_LOG_DEBUG("step %lld: forward+backward %.2f ms, grad norm %.2f ms, AdamW %.2f ms", (long long) s.optim->iter,
+        (t1 - t0) / 1e3, (t2 - t1) / 1e3, (t3 - t2) / 1e3);
     r.iter = s.optim->iter;
     return r;
 }

@@ -19,6 +19,8 @@ describe('row formats', () => {
       {query: 'q', response: 'a'},
       {instruction: 'q2', input: 'ctx', output: 'a2', history: [['q1', 'a1']]},
       {text: '中医认为……'},
+      // LLaMA-Factory / our datasets export: the system prompt as a column
+      {conversations: [{from: 'human', value: 'q'}, {from: 'gpt', value: 'a'}], system: '你是医生'},
     ];
     const out = rows.map((r) => normaliseRow(r));
     for (const o of out) assert.ok(!('error' in o), JSON.stringify(o));
@@ -30,6 +32,7 @@ describe('row formats', () => {
       {role: 'user', content: 'q2\nctx'}, {role: 'assistant', content: 'a2'},
     ]);
     assert.deepEqual((out[6] as {example: unknown}).example, {kind: 'text', text: '中医认为……'});
+    assert.deepEqual(turns(7), [{role: 'system', content: '你是医生'}, {role: 'user', content: 'q'}, {role: 'assistant', content: 'a'}]);
   });
 
   test('canonical turns: merged repeats, dropped leading assistant and trailing user, errors', () => {

@@ -317,9 +317,18 @@ export class AnnotationService {
     return {savedAt};
   }
 
+  /** Final decisions per item. A single ranking is final only in a project that asks for one
+   * annotator; otherwise the item waits for the others (the paper's cross-annotation). */
   private decisions(projectId: string, items = this.store.annotation.items(projectId)): Map<string, FinalDecision> {
     const all = this.store.annotation.projectRankings(projectId);
-    return new Map(items.map((item) => [item.id, resolveFinal(all.filter((r) => r.itemId === item.id).map(asItemAnnotation))]));
+    const minAnnotators = this.store.annotation.project(projectId)?.minAnnotators ?? 1;
+    return new Map(
+      items.map((item) => {
+        const decision = resolveFinal(all.filter((r) => r.itemId === item.id).map(asItemAnnotation));
+        const waiting = decision.status === 'final' && decision.method === 'single' && minAnnotators > 1;
+        return [item.id, waiting ? {status: 'unannotated'} : decision];
+      }),
+    );
   }
 
   disagreements(projectId: string): DisagreementView[] {

@@ -20,20 +20,27 @@ import type {TrainEvent} from './run.js';
 export const TRAIN_USAGE = {
   zh: `用法：zhongjing train sft|pt --model 模型 --data 数据集或文件[,…] --out 适配器.gguf [--steps N | --epochs E] [--rank R] [--lr X] [--json]
        zhongjing train --resume 运行ID [--json]
-选项：--alpha A --dropout P --targets q,k,v,o,gate,up,down --ctx N --batch 行数 --accum N --pack --val 比例
+选项：--alpha A --dropout P --targets q,k,v,o,gate,up,down --ctx N --batch 行数 --accum N --pack --val 比例 --val-data 文件
       --warmup N --eval-every N --checkpoint-every N --seed S --threads N --gpu --data-dir 目录`,
   en: `usage: zhongjing train sft|pt --model M --data NAME_OR_FILE[,…] --out ADAPTER.gguf [--steps N | --epochs E] [--rank R] [--lr X] [--json]
        zhongjing train --resume RUN_ID [--json]
-options: --alpha A --dropout P --targets q,k,v,o,gate,up,down --ctx N --batch ROWS --accum N --pack --val FRACTION
+options: --alpha A --dropout P --targets q,k,v,o,gate,up,down --ctx N --batch ROWS --accum N --pack --val FRACTION --val-data FILE
          --warmup N --eval-every N --checkpoint-every N --seed S --threads N --gpu --data-dir DIR`,
 };
 
 export interface TrainCommandHooks {
-  /** Resolves a dataset NAME (not a file) to files; the datasets service provides this. */
-  resolveDataset?: (name: string, dataDir: string) => Promise<string[]> | string[];
+  /** Resolves a dataset NAME (not a file) to files, e.g. by exporting its version as ShareGPT
+   * JSONL (the datasets service provides this); `validation` files are the dataset's own held-out
+   * split and replace --val. */
+  resolveDataset?: (name: string, dataDir: string) => Promise<ResolvedDataset> | ResolvedDataset;
   /** Where lines go (default stdout / stderr). */
   out?: (line: string) => void;
   err?: (line: string) => void;
+}
+
+export interface ResolvedDataset {
+  train: string[];
+  validation: string[];
 }
 
 export function runsDirOf(dataDir: string): string {
@@ -75,6 +82,7 @@ export async function trainCommand(argv: string[], hooks: TrainCommandHooks = {}
       'data-dir': {type: 'string'},
       model: {type: 'string', short: 'm'},
       data: {type: 'string', multiple: true},
+      'val-data': {type: 'string', multiple: true},
       out: {type: 'string', short: 'o'},
       steps: {type: 'string'},
       epochs: {type: 'string'},
@@ -107,10 +115,19 @@ export async function trainCommand(argv: string[], hooks: TrainCommandHooks = {}
       throw new AppError('validation', TRAIN_USAGE);
     }
     const files: string[] = [];
-    for (const ref of values.data.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean)) {
+    const valFiles: string[] = [];
+    const refs = (list: string[] | undefined) => (list ?? []).flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean);
+    for (const ref of refs(values.data)) {
       if (existsSync(ref)) files.push(resolve(ref));
-      else if (hooks.resolveDataset) files.push(...(await hooks.resolveDataset(ref, dataDir)));
-      else throw new AppError('not_found', {zh: `找不到数据文件或数据集“${ref}”。`, en: `No data file or dataset "${ref}".`});
+      else if (hooks.resolveDataset) {
+        const resolved = await hooks.resolveDataset(ref, dataDir);
+        files.push(...resolved.train);
+        valFiles.push(...resolved.validation);
+      } else throw new AppError('not_found', {zh: `找不到数据文件或数据集“${ref}”。`, en: `No data file or dataset "${ref}".`});
+    }
+    for (const ref of refs(values['val-data'])) {
+      if (!existsSync(ref)) throw new AppError('not_found', {zh: `找不到验证数据文件“${ref}”。`, en: `No validation file "${ref}".`});
+      valFiles.push(resolve(ref));
     }
     const targets = values.targets ? values.targets.split(',').map((t) => t.trim()) : DEFAULT_TRAIN_CONFIG.lora.targets;
     for (const t of targets) {
@@ -122,6 +139,7 @@ export async function trainCommand(argv: string[], hooks: TrainCommandHooks = {}
       kind,
       model: resolveModelPath(values.model, dataDir),
       data: files,
+      valData: valFiles,
       out: resolve(values.out),
       steps: values.steps === undefined ? null : number(values.steps, 'steps', 0),
       epochs: number(values.epochs, 'epochs', d.epochs),

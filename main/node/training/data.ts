@@ -1,6 +1,6 @@
 // Reading training data files into normalised examples. Accepted rows (JSON Lines, or a JSON
 // array / {"data": [...]} of the same objects):
-//   ShareGPT        {"conversations": [{"from": "human"|"gpt"|"system", "value": …}, …]}
+//   ShareGPT        {"conversations": [{"from": "human"|"gpt"|"system", "value": …}, …], "system"?: …}
 //   role/content    {"conversation" | "messages": [{"role": "user"|"assistant"|"system", "content": …}, …]}
 //                   (DISC-Med's patient/doctor roles are accepted too)
 //   query/response  {"query": …, "response": …}                    (ChatMed)
@@ -121,6 +121,10 @@ export function normaliseRow(value: unknown): Normalised {
     return {error: 'unknown row format (expected conversations, conversation, messages, query/response, instruction/output or text)'};
   }
   if ('error' in turns) return turns;
+  // LLaMA-Factory's ShareGPT (and our datasets export) carry the system prompt as a column
+  if (typeof row.system === 'string' && row.system.trim() && !turns.some((t) => t.role === 'system') && !Array.isArray(row.history)) {
+    turns.unshift({role: 'system', content: row.system});
+  }
   const cleaned = canonicalTurns(turns);
   if ('error' in cleaned) return cleaned;
   return {example: {kind: 'dialogue', turns: cleaned}};

@@ -14,6 +14,7 @@ import {RunDir, type RunRecord, type TrainConfig} from './record.js';
 import type {TrainEvent} from './run.js';
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'kind' | 'model' | 'data' | 'out'> = {
+  valData: [],
   steps: null,
   epochs: 1,
   lora: {rank: 8, alpha: 16, dropout: 0.05, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down']},
@@ -142,7 +143,7 @@ export function validateConfig(c: TrainConfig): void {
   if (c.kind !== 'sft' && c.kind !== 'pt') problems.push('kind must be sft or pt');
   if (!existsSync(c.model)) problems.push(`model ${c.model} does not exist`);
   if (!c.data.length) problems.push('no data files');
-  for (const d of c.data) if (!existsSync(d)) problems.push(`data file ${d} does not exist`);
+  for (const d of [...c.data, ...(c.valData ?? [])]) if (!existsSync(d)) problems.push(`data file ${d} does not exist`);
   if (!c.out.endsWith('.gguf')) problems.push('the adapter path (--out) must end with .gguf');
   if (c.steps !== null) int(c.steps, 1, 'steps');
   if (!(c.epochs > 0)) problems.push('epochs must be > 0');

@@ -11,6 +11,7 @@ import {existsSync, readFileSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import {join} from 'node:path';
 import type {Llama} from 'node-llama-cpp';
+import {LORA_TARGETS, type LoraTarget, type TrainingCapabilities} from '../../common/training.js';
 import {packageRoot} from '../paths.js';
 
 /** One micro-batch: nRows rows of nCtx tokens, row-major. */
@@ -26,8 +27,7 @@ export interface TrainingBatch {
   targets: Int32Array;
 }
 
-export type LoraTarget = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
-export const LORA_TARGETS: readonly LoraTarget[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+export {LORA_TARGETS, type LoraTarget};
 
 export interface SessionOptions {
   modelPath: string;
@@ -208,5 +208,18 @@ export function loadTrainer(llama: Llama): TrainerAvailability {
       ok: false, variant, path,
       reason: {zh: `训练模块无法加载：${message}`, en: `The training module cannot be loaded: ${message}`},
     };
+  }
+}
+
+/** What the training screen shows: whether training can run here, and if not, why. */
+export function trainingCapabilities(llama: Llama, threads: number): TrainingCapabilities {
+  const loaded = loadTrainer(llama);
+  if (!loaded.ok) return {available: false, reason: loaded.reason, backends: [], threads};
+  try {
+    const backends = loaded.addon.devices().map((d) => `${d.type}: ${d.description}`);
+    return {available: true, reason: null, backends, threads};
+  } catch (error) {
+    const message = (error as Error).message;
+    return {available: false, reason: {zh: `训练模块无法初始化：${message}`, en: `The training module cannot start: ${message}`}, backends: [], threads};
   }
 }

@@ -24,6 +24,8 @@ export interface TrainConfig {
   model: string;
   /** Data files (JSONL/JSON). */
   data: string[];
+  /** Validation files; when empty, `valFraction` of `data` is held out instead. */
+  valData: string[];
   /** Where the finished adapter is copied. */
   out: string;
   /** Optimizer steps; when absent, `epochs` over the training split decide. */

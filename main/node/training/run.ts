@@ -42,21 +42,26 @@ export interface PreparedData {
 
 export async function prepareData(llama: Llama, config: TrainConfig): Promise<PreparedData> {
   const model = await llama.loadModel({modelPath: config.model, vocabOnly: true});
-  const examples: Example[] = [];
   const datasets: DatasetProvenance[] = [];
-  for (const path of config.data) {
-    const file = readDatasetFile(path);
-    const usable = file.examples.filter((e) => (config.kind === 'pt' ? true : e.kind === 'dialogue'));
-    datasets.push({path: resolve(path), name: file.name, sha256: file.sha256, bytes: file.bytes, rows: file.rows, examples: usable.length, skipped: file.rows - usable.length});
-    // continued pre-training on dialogue files learns the dialogues' text as plain text
-    for (const e of usable) examples.push(config.kind === 'pt' && e.kind === 'dialogue' ? {kind: 'text', text: e.turns.map((t) => t.content).join('\n'), source: e.source} : e);
-  }
+  const load = (paths: readonly string[]): Example[] => {
+    const out: Example[] = [];
+    for (const path of paths) {
+      const file = readDatasetFile(path);
+      const usable = file.examples.filter((e) => (config.kind === 'pt' ? true : e.kind === 'dialogue'));
+      datasets.push({path: resolve(path), name: file.name, sha256: file.sha256, bytes: file.bytes, rows: file.rows, examples: usable.length, skipped: file.rows - usable.length});
+      // continued pre-training on dialogue files learns the dialogues' text as plain text
+      for (const e of usable) out.push(config.kind === 'pt' && e.kind === 'dialogue' ? {kind: 'text', text: e.turns.map((t) => t.content).join('\n'), source: e.source} : e);
+    }
+    return out;
+  };
+  const examples = load(config.data);
+  const heldOut = load(config.valData ?? []);
   if (!examples.length) throw new Error(`no usable ${config.kind === 'sft' ? 'dialogues' : 'texts'} in ${config.data.join(', ')}`);
   // the split is over source examples, before tokenisation, so one dialogue never feeds both sides
-  const split = splitIndices(examples.length, config.valFraction, config.seed);
+  const split = heldOut.length ? {train: examples.map((_, i) => i), val: []} : splitIndices(examples.length, config.valFraction, config.seed);
   const tokenizer = new ExampleTokenizer(model, config.nCtx);
   const train = tokenizer.tokenizeAll(split.train.map((i) => examples[i]!));
-  const val = tokenizer.tokenizeAll(split.val.map((i) => examples[i]!));
+  const val = tokenizer.tokenizeAll(heldOut.length ? heldOut : split.val.map((i) => examples[i]!));
   return {
     model,
     train: train.items,

@@ -92,6 +92,14 @@ export function rankingText(ranking: Ranking): string {
   return ranking.map((tier) => tier.map(letter).join(' = ')).join(' > ');
 }
 
+/** Candidate texts indexed by candidate index (what a ranking refers to), whatever the order
+ * the list arrived in. */
+export function textsByIndex(candidates: readonly {index: number; text: string}[]): string[] {
+  const texts: string[] = [];
+  for (const candidate of candidates) texts[candidate.index] = candidate.text;
+  return texts;
+}
+
 export const CONFLICT_LABEL: Record<ConflictReason, MessageKey> = {
   'best-differs': 'anConflictBest',
   'low-tau': 'anConflictTau',

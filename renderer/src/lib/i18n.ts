@@ -6,6 +6,7 @@
 // Texts that come from the services (errors, engine messages) already carry both languages and
 // are picked with `pick()` in lang.svelte.ts instead.
 
+import {annotationEn, annotationZh} from './i18n-annotation';
 import {datasetsEn, datasetsZh} from './i18n-datasets';
 
 export type Language = 'zh-CN' | 'en';
@@ -17,6 +18,7 @@ const zh = {
   navLabel: '主导航',
   navConsultation: '问诊',
   navDatasets: '数据集',
+  navAnnotation: '标注',
   navModels: '模型',
   navSettings: '设置',
   languageToggle: '切换语言 / Switch language',
@@ -227,6 +229,7 @@ const zh = {
   errGeneric: '发生错误：{detail}',
 
   ...datasetsZh,
+  ...annotationZh,
 } as const;
 
 export type MessageKey = keyof typeof zh;
@@ -237,6 +240,7 @@ const en: Record<MessageKey, string> = {
   navLabel: 'Main navigation',
   navConsultation: 'Consultation',
   navDatasets: 'Datasets',
+  navAnnotation: 'Annotation',
   navModels: 'Models',
   navSettings: 'Settings',
   languageToggle: '切换语言 / Switch language',
@@ -436,6 +440,7 @@ const en: Record<MessageKey, string> = {
   errGeneric: 'Something went wrong: {detail}',
 
   ...datasetsEn,
+  ...annotationEn,
 };
 
 const tables: Record<Language, Record<MessageKey, string>> = {'zh-CN': zh, en};

@@ -2,7 +2,7 @@
 // annotators and projects, candidate generation as it runs, and where inside the screen we are.
 // The place lives in the URL hash after `#/annotation` (…/new, …/project/<id>/<tab>), like the
 // other screens, so reload and back/forward keep it and a test can open a project by address.
-import type {MethodInput} from '../../../../main/common/contract';
+import type {ApiEvent, MethodInput} from '../../../../main/common/contract';
 import type {AnnotationProjectSummary, Annotator} from '../../../../main/common/annotation-views';
 import type {LocalisedText} from '../../../../main/common/errors';
 import {t} from '../lang.svelte';
@@ -17,6 +17,9 @@ export type AnnotationRoute = {view: 'list'} | {view: 'new'} | {view: 'project';
 /** Per computer, not per account: the app has no login, and a shared workstation is passed from
  * one expert to the next, each picking their own name. */
 const STORAGE_KEY = 'zhongjing.annotation.annotatorId';
+/** Whether the nine ability marks are shown under each answer: some experts mark every answer,
+ * others only rank; each keeps their way of working. */
+const MARKS_KEY = 'zhongjing.annotation.showMarks';
 
 export interface GenerationState {
   running: boolean;
@@ -47,11 +50,20 @@ function hashOf(route: AnnotationRoute): string {
   return route.view === 'new' ? '#/annotation/new' : '#/annotation';
 }
 
-function readStored(): string | null {
+function readStored(key: string): string | null {
   try {
-    return window.localStorage.getItem(STORAGE_KEY);
+    return window.localStorage.getItem(key);
   } catch {
-    return null; // storage disabled: the picker still works for this page's life
+    return null; // storage disabled: the choice still holds for this page's life
+  }
+}
+
+function store(key: string, value: string | null): void {
+  try {
+    if (value === null) window.localStorage.removeItem(key);
+    else window.localStorage.setItem(key, value);
+  } catch {
+    // remembered for this page only
   }
 }
 
@@ -61,7 +73,8 @@ class AnnotationState {
   loaded = $state(false);
   error = $state<unknown>(null);
   route = $state<AnnotationRoute>(routeFromHash());
-  currentId = $state<string | null>(readStored());
+  currentId = $state<string | null>(readStored(STORAGE_KEY));
+  showMarks = $state(readStored(MARKS_KEY) !== 'false');
   generation = $state<Record<string, GenerationState>>({});
   /** bumped per project after its data changed, so open views (dashboard, queue) read again */
   changes = $state<Record<string, number>>({});
@@ -123,7 +136,7 @@ class AnnotationState {
     this.scheduleRefresh();
   }
 
-  onProgress(event: {projectId: string; done: number; total: number; tokensPerSecond: number; etaSeconds: number | null; finished: boolean; error: LocalisedText | null}): void {
+  onProgress(event: Extract<ApiEvent, {type: 'annotation.progress'}>): void {
     const cancelled = event.finished && this.cancelAsked.has(event.projectId);
     if (event.finished) this.cancelAsked.delete(event.projectId);
     this.generation[event.projectId] = {
@@ -141,12 +154,12 @@ class AnnotationState {
 
   selectAnnotator(id: string | null): void {
     this.currentId = id;
-    try {
-      if (id) window.localStorage.setItem(STORAGE_KEY, id);
-      else window.localStorage.removeItem(STORAGE_KEY);
-    } catch {
-      // remembered for this page only
-    }
+    store(STORAGE_KEY, id);
+  }
+
+  setShowMarks(on: boolean): void {
+    this.showMarks = on;
+    store(MARKS_KEY, String(on));
   }
 
   /** A new annotator is usually the person at the keyboard, so they become the current one. */
@@ -173,23 +186,16 @@ class AnnotationState {
     toasts.show(() => t('anProjectDeleted', {name: summary.name}));
   }
 
-  /** The call answers at once; progress arrives as `annotation.progress`. Until the first event
-   * the bar starts from what the summary already says is ready. */
+  /** The call answers at once; progress arrives as `annotation.progress` (counting candidates,
+   * not items). Until the first event the bar is indeterminate (total 0). `started: false` means
+   * a run is already going (another window started it), so it is shown as running too. */
   async generate(summary: AnnotationProjectSummary): Promise<boolean> {
     this.cancelAsked.delete(summary.id);
     const {started} = await api('annotation.generate', {projectId: summary.id});
     if (started || summary.ready < summary.items) {
       const known = this.generation[summary.id];
-      this.generation[summary.id] = {
-        running: true,
-        done: known?.running ? known.done : summary.ready,
-        total: known?.running ? known.total : summary.items,
-        tokensPerSecond: known?.running ? known.tokensPerSecond : 0,
-        etaSeconds: known?.running ? known.etaSeconds : null,
-        cancelled: false,
-        error: null,
-        finished: false,
-      };
+      if (!known?.running)
+        this.generation[summary.id] = {running: true, done: 0, total: 0, tokensPerSecond: 0, etaSeconds: null, cancelled: false, error: null, finished: false};
     }
     return started;
   }

@@ -1,6 +1,7 @@
 // Start-up: choose the transport, read what every screen needs, and route events to the stores.
 import type {ApiEvent} from '../../../../main/common/contract';
 import {chooseClient} from '../api';
+import {annotation} from './annotation.svelte';
 import {app} from './app.svelte';
 import {chat} from './chat.svelte';
 import {api, setClient} from './client';
@@ -88,6 +89,12 @@ function route(event: ApiEvent): void {
       datasetImport.onImported(event);
       datasets.scheduleRefresh();
       break;
+    case 'annotation.changed':
+      annotation.onChanged(event.projectId);
+      break;
+    case 'annotation.progress':
+      annotation.onProgress(event);
+      break;
   }
 }
 
@@ -101,4 +108,5 @@ function resync(): void {
   void downloads.refresh();
   void datasets.refresh();
   void datasetView.reload();
+  if (app.screen === 'annotation') void annotation.refresh();
 }
