@@ -4,9 +4,10 @@
 // checkpoint.
 
 import {fork} from 'node:child_process';
-import {existsSync} from 'node:fs';
+import {closeSync, existsSync, mkdirSync, openSync} from 'node:fs';
 import {join, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
+import type {TrainingConfig, TrainingKind} from '../../common/training.js';
 import {newId} from '../ids.js';
 import {defaultThreads} from '../threads.js';
 import type {HostToJob, JobSpec, JobToHost} from './job-process.js';
@@ -37,6 +38,40 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'kind' | 'model' | 'data' |
   threads: defaultThreads(),
   gpu: false,
 };
+
+/** The contract's TrainingConfig (main/common/training.ts) as a job configuration. */
+export function trainConfigFrom(
+  c: TrainingConfig,
+  run: {kind: TrainingKind; model: string; data: string[]; valData?: string[]; out: string; threads?: number; gpu?: boolean},
+): TrainConfig {
+  return {
+    ...DEFAULT_TRAIN_CONFIG,
+    kind: run.kind,
+    model: run.model,
+    data: run.data,
+    valData: run.valData ?? [],
+    out: run.out,
+    steps: c.steps,
+    epochs: c.epochs,
+    lora: {rank: c.rank, alpha: c.alpha, dropout: c.dropout, targets: [...c.targets]},
+    lr: c.learningRate,
+    warmupSteps: c.warmupSteps,
+    weightDecay: c.weightDecay,
+    gradClip: c.clipGradNorm,
+    nCtx: c.maxSequenceLength,
+    rows: c.batchSize,
+    accum: c.gradientAccumulation,
+    // continued pre-training packs texts; SFT pads one dialogue per row (short dialogues would
+    // otherwise pay for the longest one, so packing is worth it for SFT too when rows are long)
+    pack: run.kind === 'pt',
+    valFraction: c.validationFraction,
+    evalEvery: c.evalEvery,
+    checkpointEvery: c.checkpointEvery,
+    seed: c.seed,
+    threads: run.threads ?? DEFAULT_TRAIN_CONFIG.threads,
+    gpu: run.gpu ?? false,
+  };
+}
 
 export interface JobResult {
   runId: string;
@@ -88,12 +123,16 @@ export function startTrainingJob(options: StartJobOptions): TrainingJob {
   if (options.config) validateConfig(options.config);
   const spec: JobSpec = {runDir, runId, ...(options.config ? {config: options.config} : {})};
   const entry = jobEntry();
+  // the job's stderr (trainer and llama.cpp logs, a native abort's message) goes to the run's log
+  mkdirSync(runDir, {recursive: true});
+  const log = openSync(join(runDir, 'train.log'), 'a');
   const child = fork(entry.path, [], {
     execArgv: entry.execArgv,
     env: {...process.env, ...options.env, ZHONGJING_TRAIN_JOB: JSON.stringify(spec)},
     serialization: 'json',
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    stdio: ['ignore', 'ignore', log, 'ipc'],
   });
+  closeSync(log);
   const listeners: ((event: TrainEvent) => void)[] = [];
   let finished: TrainEvent | null = null;
   let failure: string | null = null;

@@ -6,6 +6,7 @@
 //   <runs>/<run id>/checkpoints/step-000050/trainer.json data cursor, step, written LAST: a
 //                                     checkpoint without it is incomplete and ignored
 //   <runs>/<run id>/adapter.gguf      the produced LoRA (also copied to the --out path)
+//   <runs>/<run id>/train.log         the job process's stderr (trainer, llama.cpp, aborts)
 //
 // Files are written beside and renamed, with fsync, so a kill -9 at any instant leaves either the
 // old or the new version. The store can index these records (see the report's migration); the

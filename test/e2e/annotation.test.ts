@@ -1,0 +1,125 @@
+// Expert annotation end to end in Chromium against the built `zhongjing serve`: generate K=4
+// candidates with the tiny model, rank with the keyboard as two annotators in different orders,
+// find the item in the expert's disagreement queue, adjudicate, export pairs and count them.
+import {test} from 'node:test';
+import assert from 'node:assert/strict';
+import {readFileSync, writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import type {Page} from 'playwright-core';
+import {launchChromium} from '../helpers/browser.js';
+import {runCli, startServe} from '../helpers/cli.js';
+import {tempDir} from '../helpers/tmp.js';
+import {tinyModelPath} from '../helpers/tiny-model.js';
+
+const SCREENSHOTS = process.env.ZHONGJING_SCREENSHOTS;
+
+async function addAnnotator(page: Page, name: string, role: '标注员' | '仲裁专家'): Promise<void> {
+  await page.getByRole('button', {name: '新建标注员'}).click();
+  const form = page.getByRole('form', {name: '新建标注员'});
+  await form.getByLabel('标注员姓名').fill(name);
+  await form.getByRole('radio', {name: role, exact: true}).check();
+  await form.getByRole('button', {name: '添加标注员'}).click();
+  await form.waitFor({state: 'detached'});
+}
+
+async function selectAnnotator(page: Page, name: string): Promise<void> {
+  const select = page.getByLabel('当前标注员');
+  const option = await select.locator('option', {hasText: name}).first().getAttribute('value');
+  await select.selectOption(option!);
+}
+
+/** Ranks the item on screen with the keyboard only: A..D placed by digits, then Enter. */
+async function rankWithKeyboard(page: Page, itemNumber: number, order: string[]): Promise<void> {
+  // the next item loads after the previous save answers: rank only once it is on screen
+  await page.getByRole('region', {name: `第 ${itemNumber} 条`}).waitFor();
+  // a real move first: an item left in display order counts as unranked (Enter would refuse)
+  await page.getByRole('button', {name: `排序：回答 ${order.at(-1)}`}).press('1');
+  for (const [place, letter] of order.entries()) {
+    const handle = page.getByRole('button', {name: `排序：回答 ${letter}`});
+    await handle.focus();
+    await handle.press(String(place + 1));
+  }
+  await page.getByRole('button', {name: `排序：回答 ${order[0]}`}).press('Enter');
+  await page.getByText(`已保存第 ${itemNumber} 条`).waitFor({timeout: 10_000}).catch(async (e) => {
+    if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'an-fail.png'), fullPage: true});
+    throw e;
+  });
+}
+
+test('two annotators disagree, the expert adjudicates, pairs are exported', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  // a small dataset and the tiny model, registered through the CLI as a researcher would
+  const file = join(dir.path, 'dialogues.jsonl');
+  writeFileSync(
+    file,
+    [0, 1].map((i) => JSON.stringify({conversation: [{role: 'user', content: `孩子咳嗽${i + 2}天，晚上加重`}, {role: 'assistant', content: '有没有发热？'}]})).join('\n'),
+  );
+  assert.equal(runCli(['data', 'import', file, '--name', '儿科咳嗽', '--data-dir', dir.path]).status, 0);
+  assert.equal(runCli(['models', 'add', await tinyModelPath(), '--name', 'tiny', '--data-dir', dir.path]).status, 0);
+
+  const serve = await startServe(['--data-dir', dir.path], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+  });
+  const page = await (await browser.newContext({viewport: {width: 1366, height: 900}, locale: 'zh-CN', reducedMotion: 'reduce'})).newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(serve.url);
+  await page.getByRole('link', {name: '标注'}).click();
+  await addAnnotator(page, '李医生', '标注员');
+  await addAnnotator(page, '王医生', '标注员');
+  await addAnnotator(page, '张主任', '仲裁专家');
+
+  // a project from the dataset, candidates from the tiny model
+  await page.getByRole('button', {name: '新建标注项目'}).click();
+  const form = page.getByRole('form', {name: '新建标注项目'});
+  await form.getByLabel('项目名称').fill('咳嗽排序');
+  await form.getByLabel('数据集', {exact: true}).selectOption({label: '儿科咳嗽'});
+  await form.getByLabel('最大生成长度 (max tokens)').fill('16');
+  await form.getByRole('button', {name: '创建项目'}).click();
+  await page.getByRole('button', {name: '生成候选回答'}).click();
+  await page.getByText('候选回答已生成完毕。').waitFor({timeout: 120_000});
+
+  // annotator 1: A > B > C > D on both items
+  await selectAnnotator(page, '李医生');
+  await page.getByRole('tab', {name: '排序标注'}).click();
+  for (const n of [1, 2]) {
+    await rankWithKeyboard(page, n, ['A', 'B', 'C', 'D']);
+  }
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'an-1-ranked.png'), fullPage: true});
+
+  // annotator 2: reversed on the first item, the same on the second
+  await selectAnnotator(page, '王医生');
+  await page.getByRole('tab', {name: '排序标注'}).click();
+  await rankWithKeyboard(page, 1, ['D', 'C', 'B', 'A']);
+  await rankWithKeyboard(page, 2, ['A', 'B', 'C', 'D']);
+
+  // the expert sees exactly one disagreement and settles it
+  await selectAnnotator(page, '张主任');
+  await page.getByRole('tab', {name: '分歧裁定'}).click();
+  const queued = page.getByRole('button', {name: /^分歧条目：第 \d+ 条/});
+  await queued.first().waitFor();
+  assert.equal(await queued.count(), 1);
+  await queued.first().click();
+  await page.getByText(/最佳回答不同/).first().waitFor();
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'an-2-adjudicate.png'), fullPage: true});
+  await page.getByRole('button', {name: '以此为起点：李医生'}).click();
+  await page.getByRole('button', {name: '提交裁定'}).click();
+  await page.getByText(/已裁定第 \d+ 条/).waitFor();
+
+  // export pairs: 2 final items × C(4,2) = 12 pairs at most (identical candidate texts are dropped)
+  await page.getByRole('tab', {name: '导出'}).click();
+  await page.getByRole('radio', {name: '偏好对（LLaMA-Factory）'}).check();
+  const out = join(dir.path, 'pairs.jsonl');
+  await page.getByLabel('输出文件路径（可选）').fill(out);
+  await page.getByRole('button', {name: '导出', exact: true}).click();
+  await page.getByText(/已写入 \d+ 条记录/).waitFor();
+  const pairs = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(pairs.length >= 1 && pairs.length <= 12, `${pairs.length} pairs`);
+  assert.ok(pairs.every((p) => p.chosen.value !== p.rejected.value));
+  assert.match(pairs[0].conversations.at(-1).value, /孩子咳嗽/);
+  assert.deepEqual(errors, [], 'no errors in the page');
+});
