@@ -9,6 +9,7 @@ import {modelsCommand} from './commands/models.js';
 import {serveCommand} from './commands/serve.js';
 import {dataCommand} from './commands/data.js';
 import {annotateCommand} from './commands/annotate.js';
+import {trainCommand} from './commands/train.js';
 
 const HELP = {
   zh: `仲景工作站 ${APP_VERSION} —— 离线中文医学大模型工作站
@@ -19,6 +20,7 @@ const HELP = {
   models add 路径.gguf [--name 名称] | list [--json] | inspect 路径.gguf | make-tiny 输出.gguf [--arch llama|qwen2]
   data import 文件 [--format 格式] [--name 名称] [--no-deid] [--json] | list | show 名称 | mix … | export 名称 --format 格式 输出目录
   annotate import 文件... | export --format pairs|ranking|corrections 输出 | stats [--json]
+  train sft|pt --model 模型 --data 数据集或文件[,…] --out 适配器.gguf [--steps N | --epochs E] [--rank R] [--lr X] [--json] | train --resume 运行ID
 
 所有命令都接受 --data-dir，也读取环境变量 ZHONGJING_DATA_DIR。`,
   en: `Zhongjing Workstation ${APP_VERSION} — offline workstation for Chinese medical LLMs
@@ -29,6 +31,7 @@ Commands:
   models add PATH.gguf [--name NAME] | list [--json] | inspect PATH.gguf | make-tiny OUT.gguf [--arch llama|qwen2]
   data import FILE [--format F] [--name N] [--no-deid] [--json] | list | show NAME | mix … | export NAME --format F OUT_DIR
   annotate import FILE... | export --format pairs|ranking|corrections OUT | stats [--json]
+  train sft|pt --model M --data NAME_OR_FILE[,…] --out ADAPTER.gguf [--steps N | --epochs E] [--rank R] [--lr X] [--json] | train --resume RUN_ID
 
 Every command takes --data-dir and honours ZHONGJING_DATA_DIR.`,
 };
@@ -39,6 +42,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   models: modelsCommand,
   data: dataCommand,
   annotate: annotateCommand,
+  train: trainCommand,
 };
 
 export async function main(argv: string[]): Promise<void> {

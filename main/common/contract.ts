@@ -15,6 +15,8 @@ import type {
   Replacement,
   StoredRow,
 } from './datasets.js';
+import type {TrainingCapabilities, TrainingMetric, TrainingRun, TrainingRunSummary} from './training.js';
+import {LORA_TARGETS} from './training.js';
 import type {AnnotationDashboard, AnnotationProjectSummary, Annotator, DisagreementView, ItemView} from './annotation-views.js';
 
 /** Largest message a person may send. 200k characters is far beyond any real consultation turn
@@ -185,6 +187,25 @@ export interface AppInfo {
 // ───────────── methods ─────────────
 
 const empty = z.strictObject({});
+export const trainingConfigSchema = z.strictObject({
+  rank: z.number().int().min(1).max(256),
+  alpha: z.number().positive().max(1024),
+  dropout: z.number().min(0).max(0.9),
+  targets: z.array(z.enum(LORA_TARGETS as unknown as ['q', 'k', 'v', 'o', 'gate', 'up', 'down'])).min(1),
+  learningRate: z.number().positive().max(1),
+  weightDecay: z.number().min(0).max(1),
+  warmupSteps: z.number().int().min(0).max(100_000),
+  steps: z.number().int().min(1).max(10_000_000).nullable(),
+  epochs: z.number().positive().max(100),
+  batchSize: z.number().int().min(1).max(256),
+  gradientAccumulation: z.number().int().min(1).max(1024),
+  maxSequenceLength: z.number().int().min(16).max(131_072),
+  clipGradNorm: z.number().min(0).max(100),
+  seed: z.number().int().min(0).max(2 ** 31 - 1),
+  checkpointEvery: z.number().int().min(0).max(1_000_000),
+  evalEvery: z.number().int().min(0).max(1_000_000),
+  validationFraction: z.number().min(0).max(0.5),
+});
 const datasetFormats = ['cmtmedqa', 'single', 'disc', 'sharegpt', 'alpaca', 'pairs', 'text'] as const;
 const turnSchema = z.strictObject({role: z.enum(['system', 'user', 'assistant']), content: z.string().max(MAX_MESSAGE_CHARS)});
 export const datasetRowSchema = z.strictObject({
@@ -464,6 +485,26 @@ export const methods = {
     }),
     output: {} as {path: string; records: number},
   },
+
+  // ───────────── training ─────────────
+  'training.capabilities': {input: empty, output: {} as TrainingCapabilities},
+  'training.list': {input: empty, output: [] as TrainingRunSummary[]},
+  'training.get': {input: byId, output: {} as TrainingRun},
+  /** Starts a LoRA run in its own process; metrics stream as `training.metric` events. */
+  'training.start': {
+    input: z.strictObject({
+      kind: z.enum(['sft', 'pt']),
+      modelId: id,
+      name: z.string().trim().min(1).max(120).optional(),
+      datasets: z.array(z.strictObject({datasetId: id, version: z.number().int().min(1).optional()})).min(1).max(16),
+      config: trainingConfigSchema.partial().optional(),
+    }),
+    output: {} as TrainingRunSummary,
+  },
+  /** Pauses after the current step with a checkpoint; `training.resume` continues exactly. */
+  'training.pause': {input: byId, output: {} as {pausing: boolean}},
+  'training.resume': {input: byId, output: {} as TrainingRunSummary},
+  'training.cancel': {input: byId, output: {} as TrainingRunSummary},
 } as const;
 
 export type Methods = typeof methods;
@@ -487,6 +528,8 @@ export type ApiEvent =
   | {type: 'download.progress'; download: DownloadInfo & {bytesPerSecond: number; etaSeconds: number | null}}
   | {type: 'datasets.changed'; id: string}
   | {type: 'dataset.importProgress'; progress: ImportProgress}
+  | {type: 'training.metric'; runId: string; metric: TrainingMetric; etaSeconds: number | null}
+  | {type: 'training.state'; run: TrainingRunSummary}
   | {type: 'annotation.changed'; projectId: string}
   | {type: 'annotation.progress'; projectId: string; done: number; total: number; tokensPerSecond: number; etaSeconds: number | null; finished: boolean; error: {zh: string; en: string} | null}
   | {type: 'dataset.imported'; jobId: string; datasetId: string | null; report: ImportReport | null; error: {zh: string; en: string} | null};

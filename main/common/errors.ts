@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'download_failed'
   | 'checksum_mismatch'
   | 'db_newer' // the database was written by a newer version of the app
+  | 'training_unavailable' // the native trainer addon is not built or cannot load here
+  | 'training_failed'
   | 'io'
   | 'internal';
 

@@ -74,6 +74,14 @@ export function createHandlers(s: Services): Handlers {
     'annotation.dashboard': (input) => s.annotation.dashboard(input.projectId),
     'annotation.import': (input) => s.annotation.importFiles(input.paths),
     'annotation.export': (input) => s.annotation.export(input),
+
+    'training.capabilities': () => s.training.capabilities(),
+    'training.list': () => s.training.list(),
+    'training.get': (input) => s.training.get(input.id),
+    'training.start': (input) => s.training.start(input),
+    'training.pause': (input) => s.training.pause(input.id),
+    'training.resume': (input) => s.training.resume(input.id),
+    'training.cancel': (input) => s.training.cancel(input.id),
   };
 }
 

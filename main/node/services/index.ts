@@ -16,6 +16,7 @@ import {EventBus} from './event-bus.js';
 import {ModelService} from './model-service.js';
 import {DatasetService} from './dataset-service.js';
 import {AnnotationService} from './annotation-service.js';
+import {TrainingService} from './training-service.js';
 
 export const APP_VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {version: string}).version;
 
@@ -34,6 +35,7 @@ export class Services {
   readonly consultations: ConsultationService;
   readonly datasets: DatasetService;
   readonly annotation: AnnotationService;
+  readonly training: TrainingService;
   private readonly threads: number;
 
   constructor(options: ServicesOptions) {
@@ -47,6 +49,7 @@ export class Services {
     this.consultations = new ConsultationService(this.store, this.engine, this.bus);
     this.datasets = new DatasetService(this.store, this.paths, this.bus);
     this.annotation = new AnnotationService(this.store, this.engine, this.datasets, this.paths, this.bus);
+    this.training = new TrainingService(this.store, this.paths, this.bus, this.datasets, this.models, this.threads);
   }
 
   appInfo(): AppInfo {
@@ -102,6 +105,7 @@ export class Services {
     this.consultations.stopAll();
     this.annotation.stopAll();
     this.models.stopDownloads();
+    await this.training.stopAll();
     await this.consultations.idle();
     await this.annotation.idle();
     await this.models.downloadsIdle();

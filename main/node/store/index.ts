@@ -5,6 +5,7 @@ import {SettingsRepo} from './settings-repo.js';
 import {DownloadsRepo} from './downloads-repo.js';
 import {DatasetsRepo} from './datasets-repo.js';
 import {AnnotationRepo} from './annotation-repo.js';
+import {TrainingRepo} from './training-repo.js';
 
 /** The store: one SQLite file, one writer (this process), a repository per area. */
 export class Store {
@@ -14,6 +15,7 @@ export class Store {
   readonly downloads: DownloadsRepo;
   readonly datasets: DatasetsRepo;
   readonly annotation: AnnotationRepo;
+  readonly training: TrainingRepo;
 
   constructor(readonly db: Db) {
     this.models = new ModelsRepo(db);
@@ -22,6 +24,7 @@ export class Store {
     this.downloads = new DownloadsRepo(db);
     this.datasets = new DatasetsRepo(db);
     this.annotation = new AnnotationRepo(db);
+    this.training = new TrainingRepo(db);
   }
 
   static open(file: string): Store {

@@ -1,0 +1,93 @@
+// Training runs through the service, as the training screen and serve start them: a dataset of
+// the store becomes a frozen version and the job's input, metrics reach the store and the bus,
+// pause/resume go through a checkpoint, and the finished adapter is registered and used in a
+// consultation. Also `zhongjing train sft --data <dataset name> --json`.
+import {test} from 'node:test';
+import assert from 'node:assert/strict';
+import {existsSync, writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {startServices, waitFor} from '../helpers/services.js';
+import {runCli} from '../helpers/cli.js';
+import {tempDir} from '../helpers/tmp.js';
+import {tinyModelPath} from '../helpers/tiny-model.js';
+
+function writeDialogues(path: string, n = 24): void {
+  writeFileSync(
+    path,
+    Array.from({length: n}, (_, i) =>
+      JSON.stringify({conversation: [{role: 'user', content: `我发热${(i % 5) + 1}天了，怎么办？`}, {role: 'assistant', content: '请多喝水，体温超过38.5度可以用退热药。'}]}),
+    ).join('\n'),
+  );
+}
+
+test('an SFT run from a store dataset: metrics, pause and resume, adapter used in a consultation', async (t) => {
+  const s = startServices();
+  t.after(() => s.close());
+  const capabilities = await s.call('training.capabilities', {});
+  if (!capabilities.available) {
+    // CI builds the addon; here it would mean the build is broken, which must not pass silently
+    assert.fail(`training unavailable: ${capabilities.reason?.en}`);
+  }
+  const file = join(s.dataDir, 'fever.jsonl');
+  writeDialogues(file);
+  const {datasetId} = await s.services.datasets.importNow({path: file, deidentify: false});
+  const model = await s.call('models.add', {path: await tinyModelPath()});
+  const run = await s.call('training.start', {
+    kind: 'sft',
+    modelId: model.id,
+    datasets: [{datasetId}],
+    config: {steps: 6, checkpointEvery: 2, evalEvery: 3, gradientAccumulation: 1, maxSequenceLength: 128, warmupSteps: 1, learningRate: 1e-3},
+  });
+  assert.equal((await s.call('datasets.get', {id: datasetId})).version.state, 'frozen', 'a run freezes the version it used');
+
+  // pause after the first steps, then resume from the checkpoint
+  await waitFor(() => s.events.some((e) => e.type === 'training.metric' && e.runId === run.id && e.metric.step >= 2), 120_000, 'first steps');
+  await s.call('training.pause', {id: run.id});
+  await waitFor(() => s.events.some((e) => e.type === 'training.state' && e.run.id === run.id && e.run.state === 'paused'), 60_000, 'paused');
+  await s.call('training.resume', {id: run.id});
+  await waitFor(() => s.events.some((e) => e.type === 'training.state' && e.run.id === run.id && e.run.state === 'completed'), 180_000, 'completed');
+
+  const detail = await s.call('training.get', {id: run.id});
+  assert.equal(detail.state, 'completed');
+  assert.equal(detail.step, 6);
+  assert.deepEqual(detail.metrics.filter((m) => !Number.isNaN(m.loss)).map((m) => m.step), [1, 2, 3, 4, 5, 6], 'one metric per step, none doubled by the resume');
+  assert.ok(detail.metrics.some((m) => m.evalLoss !== null), 'eval loss recorded');
+  assert.equal(detail.datasets[0]?.datasetId, datasetId);
+  assert.match(detail.datasets[0]!.contentHash, /^[0-9a-f]{64}$/);
+  assert.match(detail.provenance.baseModelSha256 ?? '', /^[0-9a-f]{64}$/);
+  assert.ok(detail.checkpoints.length >= 1);
+  assert.ok(detail.adapterModelId, 'the adapter is registered as a model');
+
+  // try it in a consultation: base model + the new adapter
+  const adapter = (await s.call('models.list', {})).find((m) => m.id === detail.adapterModelId)!;
+  assert.equal(adapter.kind, 'adapter');
+  const c = await s.call('consultations.create', {modelId: model.id});
+  await s.call('consultations.update', {id: c.id, adapterIds: [adapter.id], sampling: {maxTokens: 8, temperature: 0}});
+  const sent = await s.call('chat.send', {consultationId: c.id, text: '我发热2天了，怎么办？'});
+  const reply = await waitFor(() => {
+    const e = s.events.find((x) => x.type === 'chat.finished' && x.message.id === sent.assistantMessage.id);
+    return e?.type === 'chat.finished' ? e.message : undefined;
+  }, 60_000, 'reply');
+  assert.equal(reply.status, 'complete', JSON.stringify(reply.meta.error));
+  assert.deepEqual(reply.meta.adapterIds, [adapter.id]);
+});
+
+test('CLI: train sft --data <dataset name> --json prints steps and the adapter', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  const file = join(dir.path, 'fever.jsonl');
+  writeDialogues(file, 12);
+  assert.equal(runCli(['data', 'import', file, '--name', '发热', '--data-dir', dir.path]).status, 0);
+  const out = join(dir.path, 'fever-lora.gguf');
+  const result = runCli(['train', 'sft', '--model', await tinyModelPath(), '--data', '发热', '--out', out, '--steps', '3', '--accum', '1', '--ctx', '128', '--json', '--data-dir', dir.path]);
+  assert.equal(result.status, 0, result.stderr);
+  const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const steps = lines.filter((l) => l.type === 'step');
+  assert.deepEqual(steps.map((l) => l.step), [1, 2, 3]);
+  for (const step of steps) for (const key of ['loss', 'lr', 'tokens_per_s']) assert.equal(typeof step[key], 'number', key);
+  const done = lines.at(-1);
+  assert.equal(done.type, 'done');
+  assert.equal(done.adapter, out);
+  assert.ok(existsSync(out));
+  assert.ok(done.run_id);
+});
