@@ -9,8 +9,7 @@ import {AppError} from '../../common/errors.js';
 import {DEFAULT_SYSTEM_PROMPT} from '../../common/prompts.js';
 import {ModelRunner} from '../../node/engine/model-runner.js';
 import {inspectGguf} from '../../node/models/gguf-inspect.js';
-import {dataPaths} from '../../node/paths.js';
-import {Store} from '../../node/store/index.js';
+import {findRegisteredModel} from '../../node/models/registered.js';
 import {defaultThreads} from '../../node/threads.js';
 import {parseInput} from '../../node/api/validate.js';
 import {cliLanguage, resolveDataDir, usageError} from '../context.js';
@@ -36,8 +35,7 @@ async function resolveModel(ref: string, dataDir: string, kind: 'base' | 'adapte
       });
     return {path: summary.path, gpuLayers: 'auto'};
   }
-  const database = dataPaths(dataDir).database;
-  const model = existsSync(database) ? withStore(database, (store) => store.models.resolve(ref)) : null;
+  const model = findRegisteredModel(ref, dataDir);
   if (!model)
     throw new AppError('not_found', {
       zh: `找不到模型“${ref}”：既不是文件路径，也不是已登记的模型（zhongjing models list 查看）。`,
@@ -46,15 +44,6 @@ async function resolveModel(ref: string, dataDir: string, kind: 'base' | 'adapte
   if (model.missing)
     throw new AppError('model_missing', {zh: `模型文件已不存在：${model.path}`, en: `The model file no longer exists: ${model.path}`});
   return {path: model.path, gpuLayers: model.gpuLayers};
-}
-
-function withStore<T>(database: string, use: (store: Store) => T): T {
-  const store = Store.open(database);
-  try {
-    return use(store);
-  } finally {
-    store.close();
-  }
 }
 
 export async function chatCommand(argv: string[]): Promise<void> {

@@ -11,7 +11,7 @@ import {join, resolve} from 'node:path';
 import {parseArgs} from 'node:util';
 import {AppError} from '../../common/errors.js';
 import {dataPaths, defaultDataDir} from '../paths.js';
-import {Store} from '../store/index.js';
+import {findRegisteredModel} from '../models/registered.js';
 import {LORA_TARGETS, type LoraTarget} from './native.js';
 import {DEFAULT_TRAIN_CONFIG, startTrainingJob, type JobResult} from './job.js';
 import type {TrainConfig} from './record.js';
@@ -49,16 +49,8 @@ export function runsDirOf(dataDir: string): string {
 
 function resolveModelPath(ref: string, dataDir: string): string {
   if (existsSync(ref)) return resolve(ref);
-  const database = dataPaths(dataDir).database;
-  if (existsSync(database)) {
-    const store = Store.open(database);
-    try {
-      const model = store.models.resolve(ref);
-      if (model && !model.missing) return model.path;
-    } finally {
-      store.close();
-    }
-  }
+  const model = findRegisteredModel(ref, dataDir);
+  if (model && !model.missing) return model.path;
   throw new AppError('not_found', {
     zh: `找不到模型“${ref}”：既不是文件路径，也不是已登记的模型。`,
     en: `No model "${ref}": neither a file path nor a registered model.`,

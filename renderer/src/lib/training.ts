@@ -1,0 +1,194 @@
+// Small pure helpers of the Training screen: the numeric fields of a run's config with the ranges
+// of `trainingConfigSchema` in main/common/contract.ts (repeated because the renderer must not
+// bundle zod; the service validates again), the draft ⇄ config conversion, the labels of the
+// domain's enums, and the merging of streamed metrics. Kept out of the components so each of
+// them stays short and this logic can be read (and tested) on its own.
+//
+// training.ts in main/common has no imports, so using its constants at runtime pulls nothing
+// else into the bundle.
+import {DEFAULT_TRAINING_CONFIG, type LoraTarget, type TrainingConfig, type TrainingKind, type TrainingMetric, type TrainingState} from '../../../main/common/training';
+import type {MessageKey} from './i18n';
+
+export type NumericKey = Exclude<keyof TrainingConfig, 'targets'>;
+
+export interface ConfigField {
+  key: NumericKey;
+  label: MessageKey;
+  hint: MessageKey;
+  /** the LLaMA-Factory argument of the same meaning, shown beside the label for people who know it */
+  term: string;
+  min: number;
+  max: number;
+  integer: boolean;
+  /** must be above `min`, not equal to it */
+  exclusiveMin?: boolean;
+  /** folded under 高级设置: rarely changed */
+  advanced: boolean;
+}
+
+const field = (key: NumericKey, term: string, min: number, max: number, integer: boolean, advanced: boolean, exclusiveMin = false): ConfigField => {
+  const base = `tr${key.charAt(0).toUpperCase()}${key.slice(1)}` as MessageKey;
+  return {key, label: base, hint: `${base}Hint` as MessageKey, term, min, max, integer, advanced, ...(exclusiveMin ? {exclusiveMin} : {})};
+};
+
+export const CONFIG_FIELDS: Record<NumericKey, ConfigField> = {
+  rank: field('rank', 'lora_rank', 1, 256, true, false),
+  alpha: field('alpha', 'lora_alpha', 0, 1024, false, false, true),
+  dropout: field('dropout', 'lora_dropout', 0, 0.9, false, true),
+  learningRate: field('learningRate', 'learning_rate', 0, 1, false, false, true),
+  epochs: field('epochs', 'num_train_epochs', 0, 100, false, false, true),
+  steps: field('steps', 'max_steps', 1, 10_000_000, true, false),
+  batchSize: field('batchSize', 'per_device_train_batch_size', 1, 256, true, false),
+  gradientAccumulation: field('gradientAccumulation', 'gradient_accumulation_steps', 1, 1024, true, false),
+  maxSequenceLength: field('maxSequenceLength', 'cutoff_len', 16, 131_072, true, false),
+  warmupSteps: field('warmupSteps', 'warmup_steps', 0, 100_000, true, true),
+  clipGradNorm: field('clipGradNorm', 'max_grad_norm', 0, 100, false, true),
+  weightDecay: field('weightDecay', 'weight_decay', 0, 1, false, true),
+  seed: field('seed', 'seed', 0, 2 ** 31 - 1, true, true),
+  checkpointEvery: field('checkpointEvery', 'save_steps', 0, 1_000_000, true, true),
+  evalEvery: field('evalEvery', 'eval_steps', 0, 1_000_000, true, true),
+  validationFraction: field('validationFraction', 'val_size', 0, 0.5, false, true),
+};
+
+/** Attention projections first, then the feed-forward ones, as the form groups them. */
+export const ATTENTION_TARGETS: readonly LoraTarget[] = ['q', 'k', 'v', 'o'];
+export const MLP_TARGETS: readonly LoraTarget[] = ['gate', 'up', 'down'];
+
+/** The form edits text, so half-typed numbers ("0.", "2e-") are not fought over while typing,
+ * and a learning rate can be written the way papers write it (2e-4). */
+export interface ConfigDraft {
+  numbers: Record<NumericKey, string>;
+  targets: LoraTarget[];
+  /** train for `epochs` over the data, or for exactly `steps` optimizer steps */
+  duration: 'epochs' | 'steps';
+}
+
+export function draftFromConfig(config: TrainingConfig = DEFAULT_TRAINING_CONFIG): ConfigDraft {
+  const numbers = {} as Record<NumericKey, string>;
+  for (const key of Object.keys(CONFIG_FIELDS) as NumericKey[]) {
+    const value = key === 'steps' ? (config.steps ?? 100) : config[key];
+    numbers[key] = String(value);
+  }
+  return {numbers, targets: [...config.targets], duration: config.steps === null ? 'epochs' : 'steps'};
+}
+
+/** Checks one field; the answer is the message key of the problem, or null when it is fine. */
+export function fieldProblem(spec: ConfigField, text: string): MessageKey | null {
+  const trimmed = text.trim();
+  const value = Number(trimmed);
+  const inRange =
+    trimmed !== '' &&
+    Number.isFinite(value) &&
+    (spec.exclusiveMin ? value > spec.min : value >= spec.min) &&
+    value <= spec.max &&
+    (!spec.integer || Number.isInteger(value));
+  if (inRange) return null;
+  if (spec.integer) return 'invalidInteger';
+  return spec.exclusiveMin ? 'trInvalidPositive' : 'invalidNumber';
+}
+
+/** Fields that take part in this draft: only one of epochs / steps counts. */
+export function activeKeys(draft: ConfigDraft): NumericKey[] {
+  return (Object.keys(CONFIG_FIELDS) as NumericKey[]).filter((key) => (draft.duration === 'steps' ? key !== 'epochs' : key !== 'steps'));
+}
+
+/** The draft as a config, or null while a field is invalid or no target module is chosen. */
+export function configFromDraft(draft: ConfigDraft): TrainingConfig | null {
+  const keys = activeKeys(draft);
+  if (draft.targets.length === 0 || keys.some((key) => fieldProblem(CONFIG_FIELDS[key], draft.numbers[key]) !== null)) return null;
+  const n = (key: NumericKey): number => Number(draft.numbers[key].trim());
+  return {
+    rank: n('rank'),
+    alpha: n('alpha'),
+    dropout: n('dropout'),
+    targets: [...draft.targets],
+    learningRate: n('learningRate'),
+    weightDecay: n('weightDecay'),
+    warmupSteps: n('warmupSteps'),
+    steps: draft.duration === 'steps' ? n('steps') : null,
+    // epochs stays a valid number in steps mode, so the service's schema accepts the config
+    epochs: draft.duration === 'epochs' ? n('epochs') : DEFAULT_TRAINING_CONFIG.epochs,
+    batchSize: n('batchSize'),
+    gradientAccumulation: n('gradientAccumulation'),
+    maxSequenceLength: n('maxSequenceLength'),
+    clipGradNorm: n('clipGradNorm'),
+    seed: n('seed'),
+    checkpointEvery: n('checkpointEvery'),
+    evalEvery: n('evalEvery'),
+    validationFraction: n('validationFraction'),
+  };
+}
+
+/** The steps a run over `rows` examples will take, roughly: the service knows better (rows too
+ * long are dropped, a dataset may carry its own validation split), so the form says "about". */
+export function estimateSteps(rows: number, config: TrainingConfig): number | null {
+  if (config.steps !== null) return config.steps;
+  if (rows <= 0) return null;
+  const train = Math.max(1, Math.round(rows * (1 - config.validationFraction)));
+  return Math.max(1, Math.ceil((train * config.epochs) / (config.batchSize * config.gradientAccumulation)));
+}
+
+export const KIND_LABEL: Record<TrainingKind, MessageKey> = {sft: 'trKindSft', pt: 'trKindPt'};
+
+export const STATE_LABEL: Record<TrainingState, MessageKey> = {
+  queued: 'trStateQueued',
+  running: 'trStateRunning',
+  paused: 'trStatePaused',
+  completed: 'trStateCompleted',
+  failed: 'trStateFailed',
+  cancelled: 'trStateCancelled',
+};
+
+/** States in which the run's process may still be working: pause and cancel apply. */
+export function isActive(state: TrainingState): boolean {
+  return state === 'queued' || state === 'running' || state === 'paused';
+}
+
+export function formatLoss(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(4);
+}
+
+/** 0.0002 → "2.00e-4": learning rates read best the way they are written in configs. */
+export function formatRate(value: number): string {
+  if (!Number.isFinite(value)) return '—';
+  if (value === 0) return '0';
+  return value.toExponential(2).replace('e+', 'e');
+}
+
+/** Puts a streamed metric into a run's step-ordered list. An evaluation is reported as its own
+ * record at the step it ran after, so two records of one step are merged (the training loss of
+ * the one, the eval loss of the other); a resumed run re-does steps, and the newer record wins. */
+export function mergeMetric(list: TrainingMetric[], metric: TrainingMetric): void {
+  const last = list.at(-1);
+  if (!last || last.step < metric.step) {
+    list.push(metric);
+    return;
+  }
+  let index = list.length - 1;
+  while (index > 0 && list[index]!.step > metric.step) index -= 1;
+  const held = list[index]!;
+  if (held.step === metric.step) list[index] = combine(held, metric);
+  else list.splice(held.step < metric.step ? index + 1 : index, 0, metric);
+}
+
+function combine(held: TrainingMetric, incoming: TrainingMetric): TrainingMetric {
+  const evalOnly = incoming.evalLoss !== null && !Number.isFinite(incoming.loss);
+  return {
+    ...held,
+    ...(evalOnly ? {} : incoming),
+    loss: Number.isFinite(incoming.loss) ? incoming.loss : held.loss,
+    evalLoss: incoming.evalLoss ?? held.evalLoss,
+  };
+}
+
+/** Exponential moving average, as TensorBoard smooths a noisy loss (weight 0.6 by default). */
+export function smooth(values: readonly number[], weight = 0.6): number[] {
+  const out: number[] = [];
+  let previous = values[0] ?? 0;
+  for (const value of values) {
+    previous = previous * weight + value * (1 - weight);
+    out.push(previous);
+  }
+  return out;
+}
