@@ -7,6 +7,16 @@ export interface Point {
   y: number;
 }
 
+export interface ChartSeries {
+  label: string;
+  points: readonly Point[];
+  /** main: solid; faint: the raw line under a smoothed one; second: the other colour, dashed */
+  tone: 'main' | 'faint' | 'second';
+  markers?: boolean;
+  /** left out of the read-out (the smoothed line repeats the raw one) */
+  quiet?: boolean;
+}
+
 /** About `count` round ticks (1, 2 or 5 × 10^k apart) covering [min, max], and how many decimals
  * their labels need. A flat series (min = max) still gets a band around its value. */
 export function niceTicks(min: number, max: number, count = 5): {ticks: number[]; decimals: number; min: number; max: number} {

@@ -8,6 +8,7 @@
 
 import {annotationEn, annotationZh} from './i18n-annotation';
 import {datasetsEn, datasetsZh} from './i18n-datasets';
+import {trainingEn, trainingZh} from './i18n-training';
 
 export type Language = 'zh-CN' | 'en';
 
@@ -19,6 +20,7 @@ const zh = {
   navConsultation: '问诊',
   navDatasets: '数据集',
   navAnnotation: '标注',
+  navTraining: '训练',
   navModels: '模型',
   navSettings: '设置',
   languageToggle: '切换语言 / Switch language',
@@ -230,6 +232,7 @@ const zh = {
 
   ...datasetsZh,
   ...annotationZh,
+  ...trainingZh,
 } as const;
 
 export type MessageKey = keyof typeof zh;
@@ -241,6 +244,7 @@ const en: Record<MessageKey, string> = {
   navConsultation: 'Consultation',
   navDatasets: 'Datasets',
   navAnnotation: 'Annotation',
+  navTraining: 'Training',
   navModels: 'Models',
   navSettings: 'Settings',
   languageToggle: '切换语言 / Switch language',
@@ -441,6 +445,7 @@ const en: Record<MessageKey, string> = {
 
   ...datasetsEn,
   ...annotationEn,
+  ...trainingEn,
 };
 
 const tables: Record<Language, Record<MessageKey, string>> = {'zh-CN': zh, en};

@@ -54,6 +54,15 @@ export const CONFIG_FIELDS: Record<NumericKey, ConfigField> = {
 export const ATTENTION_TARGETS: readonly LoraTarget[] = ['q', 'k', 'v', 'o'];
 export const MLP_TARGETS: readonly LoraTarget[] = ['gate', 'up', 'down'];
 
+/** A dataset ticked in the new-run form. */
+export interface DatasetPick {
+  datasetId: string;
+  /** null = the latest version (sent as its number, so what was seen is what is trained) */
+  version: number | null;
+  /** rows of that version, for the step estimate */
+  rows: number;
+}
+
 /** The form edits text, so half-typed numbers ("0.", "2e-") are not fought over while typing,
  * and a learning rate can be written the way papers write it (2e-4). */
 export interface ConfigDraft {
@@ -66,10 +75,17 @@ export interface ConfigDraft {
 export function draftFromConfig(config: TrainingConfig = DEFAULT_TRAINING_CONFIG): ConfigDraft {
   const numbers = {} as Record<NumericKey, string>;
   for (const key of Object.keys(CONFIG_FIELDS) as NumericKey[]) {
-    const value = key === 'steps' ? (config.steps ?? 100) : config[key];
-    numbers[key] = String(value);
+    numbers[key] = configText(key, key === 'steps' ? (config.steps ?? 100) : config[key]);
   }
   return {numbers, targets: [...config.targets], duration: config.steps === null ? 'epochs' : 'steps'};
+}
+
+/** A config value as the form and the run view write it. A learning rate reads as configs and
+ * papers write it: 2e-4, not 0.0002. */
+export function configText(key: NumericKey, value: number | null): string {
+  if (value === null) return '—';
+  if (key === 'learningRate' && value > 0 && value < 1e-2) return Number(value.toPrecision(6)).toExponential();
+  return String(value);
 }
 
 /** Checks one field; the answer is the message key of the problem, or null when it is fine. */

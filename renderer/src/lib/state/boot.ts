@@ -10,6 +10,7 @@ import {datasetImport} from './dataset-import.svelte';
 import {datasetView} from './dataset-view.svelte';
 import {datasets} from './datasets.svelte';
 import {downloads} from './downloads.svelte';
+import {training} from './training.svelte';
 
 let started = false;
 
@@ -95,6 +96,12 @@ function route(event: ApiEvent): void {
     case 'annotation.progress':
       annotation.onProgress(event);
       break;
+    case 'training.metric':
+      training.onMetric(event);
+      break;
+    case 'training.state':
+      training.onState(event.run);
+      break;
   }
 }
 
@@ -109,4 +116,6 @@ function resync(): void {
   void datasets.refresh();
   void datasetView.reload();
   if (app.screen === 'annotation') void annotation.refresh();
+  // metrics streamed while the socket was down are in the run's record: read it again
+  if (app.screen === 'training') void training.resync();
 }
