@@ -1,0 +1,63 @@
+// Training end to end in Chromium against the built `zhongjing serve` and the real native
+// trainer: start an SFT run on the tiny model from the form, watch the loss curve get points,
+// see it complete, and try the adapter in a consultation.
+import {test} from 'node:test';
+import assert from 'node:assert/strict';
+import {writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {launchChromium} from '../helpers/browser.js';
+import {runCli, startServe} from '../helpers/cli.js';
+import {tempDir} from '../helpers/tmp.js';
+import {tinyModelPath} from '../helpers/tiny-model.js';
+
+const SCREENSHOTS = process.env.ZHONGJING_SCREENSHOTS;
+
+test('an SFT run from the form: curve, completion, try in consultation', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  const file = join(dir.path, 'fever.jsonl');
+  writeFileSync(
+    file,
+    Array.from({length: 12}, (_, i) => JSON.stringify({conversation: [{role: 'user', content: `发热${i + 1}天怎么办？`}, {role: 'assistant', content: '多喝水，超过38.5度用退热药。'}]})).join('\n'),
+  );
+  assert.equal(runCli(['data', 'import', file, '--name', '发热对话', '--data-dir', dir.path]).status, 0);
+  assert.equal(runCli(['models', 'add', await tinyModelPath(), '--name', 'tiny', '--data-dir', dir.path]).status, 0);
+  const serve = await startServe(['--data-dir', dir.path], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+  });
+  const page = await (await browser.newContext({viewport: {width: 1366, height: 900}, locale: 'zh-CN'})).newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+
+  await page.goto(serve.url);
+  await page.getByRole('link', {name: '训练', exact: true}).click();
+  await page.getByRole('button', {name: '新建训练'}).click();
+  const form = page.getByRole('form', {name: '新建训练'});
+  await form.getByRole('checkbox', {name: '发热对话', exact: true}).check();
+  await form.getByRole('radio', {name: '按步数'}).check();
+  await form.getByLabel('训练步数').fill('6');
+  await form.getByLabel('最大序列长度').fill('128');
+  await form.getByLabel('梯度累积').fill('1');
+  await form.getByText('高级设置').click();
+  await form.getByLabel('评估间隔').fill('2');
+  await form.getByLabel('检查点间隔').fill('3');
+  await form.getByRole('button', {name: '开始训练'}).click();
+
+  const progress = page.getByRole('progressbar', {name: '训练进度'});
+  await progress.waitFor();
+  await page.getByText('训练完成').waitFor({timeout: 180_000});
+  assert.equal(await progress.getAttribute('aria-valuenow'), '6');
+  const curve = await page.getByRole('img', {name: /^损失曲线/}).getAttribute('aria-label');
+  assert.ok(curve, 'the loss curve is on the page');
+  assert.match(await page.locator('main').innerText(), /第 6 步 · 训练损失 \d+\.\d+/);
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'tr-1-completed.png'), fullPage: true});
+
+  await page.getByRole('button', {name: '在问诊中试用'}).click();
+  await page.waitForURL(/#\/consultation/);
+  await page.getByText(/试用：/).first().waitFor();
+  assert.match(await page.locator('body').innerText(), /LoRA 适配器（已选 1）/);
+  assert.deepEqual(errors, [], 'no errors in the page');
+});
