@@ -46,7 +46,7 @@ async function rankWithKeyboard(page: Page, itemNumber: number, order: string[])
   });
 }
 
-test('two annotators disagree, the expert adjudicates, pairs are exported', async (t) => {
+test('in the browser: two annotators rank by keyboard, the expert adjudicates, pairs are exported', async (t) => {
   const dir = tempDir();
   t.after(() => dir.cleanup());
   // a small dataset and the tiny model, registered through the CLI as a researcher would
