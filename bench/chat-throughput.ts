@@ -35,24 +35,48 @@ const CLI = fileURLToPath(new URL('../bin/zhongjing.js', import.meta.url));
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function direct(modelPath: string): Promise<{tps: number; tokens: number}[]> {
+interface RunResult {
+  tps: number;
+  tokens: number;
+  /** decode only, first token to last (what the engine reports per message) */
+  decodeTps: number;
+}
+
+/** node-llama-cpp in this process, as an app without our layers would call it: the same model,
+ * threads, template, prompt, greedy sampling, and a text callback (a chat UI needs text). */
+async function directSide(modelPath: string) {
   const llama = await getLlama({gpu: false, build: 'never', maxThreads: threads, logLevel: LlamaLogLevel.error});
   const model = await llama.loadModel({modelPath});
   const context = await model.createContext({contextSize: {max: 8192}, threads, sequences: 1});
   const chat = new LlamaChat({contextSequence: context.getSequence(), chatWrapper: chatWrapperFor(model)});
   const history: ChatHistoryItem[] = [{type: 'system', text: SYSTEM}, {type: 'user', text: QUESTION}, {type: 'model', response: []}];
-  const results = [];
-  for (let i = 0; i <= runs; i++) {
-    let tokens = 0;
-    const start = performance.now();
-    await chat.generateResponse(history, {maxTokens, temperature: 0, seed: 1, repeatPenalty: false, onToken: (t) => (tokens += t.length)});
-    const seconds = (performance.now() - start) / 1000;
-    if (i > 0) results.push({tps: tokens / seconds, tokens}); // run 0 warms up
-  }
-  await context.dispose();
-  await model.dispose();
-  await llama.dispose();
-  return results;
+  return {
+    async run(): Promise<RunResult> {
+      let tokens = 0;
+      let firstTokenAt = 0;
+      let text = '';
+      const start = performance.now();
+      await chat.generateResponse(history, {
+        maxTokens,
+        temperature: 0,
+        seed: 1,
+        repeatPenalty: false,
+        onToken: (t) => {
+          if (tokens === 0) firstTokenAt = performance.now();
+          tokens += t.length;
+        },
+        onTextChunk: (chunk) => (text += chunk),
+      });
+      const end = performance.now();
+      // decode rate measured as the engine measures it: first token to last, prompt excluded
+      return {tps: tokens / ((end - start) / 1000), tokens, decodeTps: (tokens - 1) / ((end - firstTokenAt) / 1000)};
+    },
+    async dispose() {
+      await context.dispose();
+      await model.dispose();
+      await llama.dispose();
+    },
+  };
 }
 
 function startServe(dataDir: string, modelPath: string) {
@@ -78,28 +102,20 @@ function startServe(dataDir: string, modelPath: string) {
   });
 }
 
-async function viaApi(modelPath: string): Promise<{results: {tps: number; tokens: number}[]; startupMs: number[]}> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'zj-bench-'));
-  const startupMs: number[] = [];
-  try {
-    for (let i = 0; i < 3; i++) {
-      const s = await startServe(dataDir, modelPath);
-      startupMs.push(s.firstAnswerMs);
-      s.stop();
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    const server = await startServe(dataDir, modelPath);
-    const call = async (method: string, input: unknown) => {
-      const r = await fetch(`${server.base}/api/${method}`, {method: 'POST', headers: {Authorization: `Bearer ${server.token}`}, body: JSON.stringify(input)});
-      const body = (await r.json()) as {ok: boolean; result: any; error: any};
-      if (!body.ok) throw new Error(JSON.stringify(body.error));
-      return body.result;
-    };
-    const socket = new WebSocket(`${server.base.replace('http', 'ws')}/api/events?token=${server.token}`);
-    await new Promise((r) => socket.once('open', r));
-    const results = [];
-    for (let i = 0; i <= runs; i++) {
-      // a fresh consultation each run: same prompt as the direct side, nothing cached in between
+/** The product: HTTP request → main process → engine process → WebSocket events. */
+async function apiSide(dataDir: string, modelPath: string) {
+  const server = await startServe(dataDir, modelPath);
+  const call = async (method: string, input: unknown) => {
+    const r = await fetch(`${server.base}/api/${method}`, {method: 'POST', headers: {Authorization: `Bearer ${server.token}`}, body: JSON.stringify(input)});
+    const body = (await r.json()) as {ok: boolean; result: any; error: any};
+    if (!body.ok) throw new Error(JSON.stringify(body.error));
+    return body.result;
+  };
+  const socket = new WebSocket(`${server.base.replace('http', 'ws')}/api/events?token=${server.token}`);
+  await new Promise((r) => socket.once('open', r));
+  return {
+    async run(): Promise<RunResult> {
+      // a fresh consultation each run: the same prompt as the direct side
       const c = await call('consultations.create', {systemPrompt: SYSTEM});
       await call('consultations.update', {id: c.id, sampling: {maxTokens, temperature: 0, seed: 1, repeatPenalty: 1}});
       const start = performance.now();
@@ -115,28 +131,51 @@ async function viaApi(modelPath: string): Promise<{results: {tps: number; tokens
       });
       await call('chat.send', {consultationId: c.id, text: QUESTION});
       const finished = await done;
-      const seconds = (performance.now() - start) / 1000;
       const tokens = finished.message.meta.completionTokens ?? 0;
-      if (i > 0) results.push({tps: tokens / seconds, tokens});
-    }
-    socket.close();
-    server.stop();
-    return {results, startupMs};
-  } finally {
-    await new Promise((r) => setTimeout(r, 300));
-    rmSync(dataDir, {recursive: true, force: true});
-  }
+      return {tps: tokens / ((performance.now() - start) / 1000), tokens, decodeTps: finished.message.meta.tokensPerSecond ?? 0};
+    },
+    dispose() {
+      socket.close();
+      server.stop();
+    },
+  };
 }
 
 const modelPath = values.model ?? join(mkdtempSync(join(tmpdir(), 'zj-bench-model-')), 'tiny.gguf');
 if (!values.model) await makeTinyModel(modelPath);
-console.log(`model ${modelPath}\nthreads ${threads}, max tokens ${maxTokens}, ${runs} runs (+1 warm-up) each side, greedy\n`);
-const directResults = await direct(modelPath);
-const api = await viaApi(modelPath);
+console.log(`model ${modelPath}\nthreads ${threads}, max tokens ${maxTokens}, ${runs} runs each side (+1 warm-up), greedy, sides alternating\n`);
+
+const dataDir = mkdtempSync(join(tmpdir(), 'zj-bench-'));
+const startupMs: number[] = [];
+for (let i = 0; i < 3; i++) {
+  const s = await startServe(dataDir, modelPath);
+  startupMs.push(s.firstAnswerMs);
+  s.stop();
+  await new Promise((r) => setTimeout(r, 300));
+}
+const directRunner = await directSide(modelPath);
+const apiRunner = await apiSide(dataDir, modelPath);
+// alternate the two sides so that drift (other load, CPU clocks) hits both alike
+const directResults: RunResult[] = [];
+const apiResults: RunResult[] = [];
+for (let i = 0; i <= runs; i++) {
+  const d = await directRunner.run();
+  const a = await apiRunner.run();
+  if (i > 0) (directResults.push(d), apiResults.push(a));
+}
+await directRunner.dispose();
+apiRunner.dispose();
+await new Promise((r) => setTimeout(r, 300));
+rmSync(dataDir, {recursive: true, force: true});
+
 const d = median(directResults.map((r) => r.tps));
-const a = median(api.results.map((r) => r.tps));
+const a = median(apiResults.map((r) => r.tps));
 console.log('                          direct node-llama-cpp   through serve API');
-console.log(`tokens per reply (median) ${String(median(directResults.map((r) => r.tokens))).padStart(22)}   ${String(median(api.results.map((r) => r.tokens))).padStart(17)}`);
+console.log(`tokens per reply (median) ${String(median(directResults.map((r) => r.tokens))).padStart(22)}   ${String(median(apiResults.map((r) => r.tokens))).padStart(17)}`);
 console.log(`tokens/s (median)         ${d.toFixed(1).padStart(22)}   ${a.toFixed(1).padStart(17)}`);
-console.log(`ratio API / direct        ${(a / d).toFixed(3).padStart(42)}`);
-console.log(`\nserve start → first API answer: ${api.startupMs.map((ms) => `${ms.toFixed(0)} ms`).join(', ')} (median ${median(api.startupMs).toFixed(0)} ms)`);
+console.log(`ratio API / direct        ${(a / d).toFixed(3).padStart(42)}   (end to end: request sent → reply finished)`);
+const dd = median(directResults.map((r) => r.decodeTps));
+const ad = median(apiResults.map((r) => r.decodeTps));
+console.log(`decode tokens/s (median)  ${dd.toFixed(1).padStart(22)}   ${ad.toFixed(1).padStart(17)}`);
+console.log(`ratio, decode only        ${(ad / dd).toFixed(3).padStart(42)}   (first token → last, prompt excluded)`);
+console.log(`\nserve start → first API answer: ${startupMs.map((ms) => `${ms.toFixed(0)} ms`).join(', ')} (median ${median(startupMs).toFixed(0)} ms)`);

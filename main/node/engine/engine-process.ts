@@ -9,7 +9,7 @@ import type {EngineOptions, EngineToHost, HostToEngine} from './protocol.js';
 
 /** Text deltas are batched for this long: a tiny model produces thousands of tokens per second,
  * and one IPC message + one WebSocket frame per token would cost more than the decoding. */
-const DELTA_FLUSH_MS = 30;
+const DELTA_FLUSH_MS = 50;
 
 interface ParentChannel {
   send(message: EngineToHost): void;

@@ -135,20 +135,18 @@ export class ConsultationService {
       if (parent.role !== 'assistant')
         throw new AppError('validation', {zh: '新消息只能接在回答之后。', en: 'A new message must follow a reply.'});
     }
-    // the person's words are durably stored before anything else can fail
-    const userMessage = this.store.consultations.addMessage(consultation.id, {
-      parentId,
-      role: 'user',
-      content: input.text.trim(),
-      status: 'complete',
-    });
-    // an untitled consultation is named after its first question, as a clinician would file it
-    if (consultation.messages.length === 0 && (consultation.title === UNTITLED.zh || consultation.title === UNTITLED.en)) {
-      const firstLine = userMessage.content.split('\n')[0]!.trim();
-      const title = firstLine.length > AUTO_TITLE_CHARS ? `${firstLine.slice(0, AUTO_TITLE_CHARS)}…` : firstLine;
-      this.store.consultations.update(consultation.id, {title});
-    }
-    const assistantMessage = this.startReply(consultation, model, userMessage);
+    // the person's words, the title and the reply's placeholder go in one durable transaction
+    // (one fsync, not three) before anything else can fail
+    const {userMessage, assistantMessage} = this.store.db.transaction(() => {
+      const user = this.store.consultations.addMessage(consultation.id, {parentId, role: 'user', content: input.text.trim(), status: 'complete'});
+      // an untitled consultation is named after its first question, as a clinician would file it
+      if (consultation.messages.length === 0 && (consultation.title === UNTITLED.zh || consultation.title === UNTITLED.en)) {
+        const firstLine = user.content.split('\n')[0]!.trim();
+        this.store.consultations.update(consultation.id, {title: firstLine.length > AUTO_TITLE_CHARS ? `${firstLine.slice(0, AUTO_TITLE_CHARS)}…` : firstLine});
+      }
+      return {userMessage: user, assistantMessage: this.addReplyPlaceholder(consultation, model, user)};
+    })();
+    this.runReply(consultation, model, userMessage, assistantMessage);
     return {userMessage, assistantMessage};
   }
 
@@ -161,7 +159,9 @@ export class ConsultationService {
     // regenerating a user turn's reply: named by the reply, or by the user turn itself
     const userMessage = old.role === 'user' ? old : consultation.messages.find((m) => m.id === old.parentId);
     if (!userMessage) throw notFound(MESSAGE, old.parentId ?? messageId);
-    return {assistantMessage: this.startReply(consultation, model, userMessage)};
+    const assistantMessage = this.addReplyPlaceholder(consultation, model, userMessage);
+    this.runReply(consultation, model, userMessage, assistantMessage);
+    return {assistantMessage};
   }
 
   stopReply(consultationId: string): {stopped: boolean} {
@@ -179,16 +179,22 @@ export class ConsultationService {
     while (this.active.size) await new Promise((r) => setTimeout(r, 20));
   }
 
-  private startReply(consultation: Consultation, model: ModelInfo, userMessage: Message): Message {
+  private addReplyPlaceholder(consultation: Consultation, model: ModelInfo, userMessage: Message): Message {
     const adapters = consultation.adapterIds.map((id) => this.requireModel(id, 'adapter'));
-    const meta: MessageMeta = {modelId: model.id, adapterIds: adapters.map((a) => a.id)};
-    const assistant = this.store.consultations.addMessage(consultation.id, {
+    return this.store.consultations.addMessage(consultation.id, {
       parentId: userMessage.id,
       role: 'assistant',
       content: '',
       status: 'streaming',
-      meta,
+      meta: {modelId: model.id, adapterIds: adapters.map((a) => a.id)},
     });
+  }
+
+  /** Streams the reply from the engine into `assistant`: deltas on the bus, the text saved every
+   * few seconds and at the end, the end announced as `chat.finished`. */
+  private runReply(consultation: Consultation, model: ModelInfo, userMessage: Message, assistant: Message): void {
+    const adapters = consultation.adapterIds.map((id) => this.requireModel(id, 'adapter'));
+    const meta: MessageMeta = assistant.meta;
     const turns: ChatTurn[] = threadTo([...consultation.messages, userMessage], userMessage.id).map((m) => ({
       role: m.role,
       content: m.content,
@@ -245,7 +251,6 @@ export class ConsultationService {
           finish('error', {error: {code: appError.code, message: appError.localised}});
         },
       );
-    return assistant;
   }
 
   private assertIdle(consultationId: string): void {
