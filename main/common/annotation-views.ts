@@ -65,6 +65,8 @@ export interface ItemView {
   history: Turn[];
   question: string;
   department: string | null;
+  /** in the order this annotator sees them: shuffled per annotator and item, so no position
+   * carries a signal; rankings always name candidates by `index`, never by screen position */
   candidates: Candidate[];
   mine: MyRanking | null;
   /** where this annotator is in the project */

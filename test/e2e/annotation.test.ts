@@ -28,10 +28,15 @@ async function selectAnnotator(page: Page, name: string): Promise<void> {
   await select.selectOption(option!);
 }
 
-/** Ranks the item on screen with the keyboard only: A..D placed by digits, then Enter. */
-async function rankWithKeyboard(page: Page, itemNumber: number, order: string[]): Promise<void> {
+/** Ranks the item on screen with the keyboard only, by the answers' texts (ascending or
+ * descending): each annotator sees the answers in their own shuffled order, so letters do not
+ * name the same answer for two people, texts do. Digits place each answer, then Enter saves. */
+async function rankWithKeyboard(page: Page, itemNumber: number, direction: 'asc' | 'desc'): Promise<void> {
   // the next item loads after the previous save answers: rank only once it is on screen
   await page.getByRole('region', {name: `第 ${itemNumber} 条`}).waitFor();
+  const letters = ['A', 'B', 'C', 'D'];
+  const texts = await Promise.all(letters.map((l) => page.getByRole('region', {name: `回答 ${l}`, exact: true}).locator('.text').innerText()));
+  const order = [...letters].sort((a, b) => texts[letters.indexOf(a)]!.localeCompare(texts[letters.indexOf(b)]!) * (direction === 'asc' ? 1 : -1));
   // a real move first: an item left in display order counts as unranked (Enter would refuse)
   await page.getByRole('button', {name: `排序：回答 ${order.at(-1)}`}).press('1');
   for (const [place, letter] of order.entries()) {
@@ -83,19 +88,19 @@ test('in the browser: two annotators rank by keyboard, the expert adjudicates, p
   await page.getByRole('button', {name: '生成候选回答'}).click();
   await page.getByText('候选回答已生成完毕。').waitFor({timeout: 120_000});
 
-  // annotator 1: A > B > C > D on both items
+  // annotator 1: both items in ascending text order
   await selectAnnotator(page, '李医生');
   await page.getByRole('tab', {name: '排序标注'}).click();
   for (const n of [1, 2]) {
-    await rankWithKeyboard(page, n, ['A', 'B', 'C', 'D']);
+    await rankWithKeyboard(page, n, 'asc');
   }
   if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'an-1-ranked.png'), fullPage: true});
 
-  // annotator 2: reversed on the first item, the same on the second
+  // annotator 2: the first item reversed, the second the same (each sees a different shuffle)
   await selectAnnotator(page, '王医生');
   await page.getByRole('tab', {name: '排序标注'}).click();
-  await rankWithKeyboard(page, 1, ['D', 'C', 'B', 'A']);
-  await rankWithKeyboard(page, 2, ['A', 'B', 'C', 'D']);
+  await rankWithKeyboard(page, 1, 'desc');
+  await rankWithKeyboard(page, 2, 'asc');
 
   // the expert sees exactly one disagreement and settles it
   await selectAnnotator(page, '张主任');

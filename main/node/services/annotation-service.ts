@@ -3,6 +3,7 @@
 // agreement statistics, and exports. The maths and file formats are in common/annotation.ts and
 // node/annotation/.
 
+import {createHash} from 'node:crypto';
 import {join} from 'node:path';
 import {mkdirSync} from 'node:fs';
 import type {MethodInput, MethodOutput} from '../../common/contract.js';
@@ -52,6 +53,25 @@ function similarity(a: string, b: string): number {
   return shared / (x.size + y.size - shared);
 }
 const NEAR_DUPLICATE = 0.9;
+
+/** A stable shuffle per (annotator, item): the same person sees the same order on every visit,
+ * two people see different orders, and the first-shown answer is not always candidate 0. */
+function shuffledFor<T>(items: readonly T[], key: string): T[] {
+  let seed = [...createHash('sha256').update(key).digest()].slice(0, 4).reduce((a, b) => (a << 8) | b, 0) >>> 0;
+  const random = () => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
 
 export class AnnotationService {
   private readonly generating = new Map<string, AbortController>();
@@ -257,7 +277,7 @@ export class AnnotationService {
       history: chosen.history,
       question: chosen.question,
       department: chosen.department,
-      candidates: this.store.annotation.candidates(chosen.id),
+      candidates: shuffledFor(this.store.annotation.candidates(chosen.id), `${input.annotatorId}:${chosen.id}`),
       mine: mine ? {ranking: mine.ranking, marks: mine.marks, comment: mine.comment, allWrong: mine.allWrong, correction: mine.correction, savedAt: mine.savedAt, canUndo: true} : null,
       progress: {done: ready.filter((i) => mineIds.has(i.id)).length, total: ready.length},
     };

@@ -7,10 +7,18 @@
 // whose neighbours are joined. `Ranking` (tiers) is what the API stores; the two convert exactly.
 import type {ConflictReason, Ranking} from '../../../main/common/annotation';
 import type {MessageKey} from './i18n';
+import {displayOrder} from './state/display-order.svelte';
 
 export const LETTERS = 'ABCDEFGH';
-/** A, B, C… for candidate 0, 1, 2… (K is at most 8 in a project). */
-export const letter = (index: number): string => LETTERS[index] ?? String(index + 1);
+/** The letter of a candidate: its screen position while the workspace shows a shuffled item
+ * (A = shown first), else its stored index (K is at most 8 in a project). */
+export const letter = (index: number): string => {
+  const position = displayOrder.order ? displayOrder.order.indexOf(index) : index;
+  return LETTERS[position] ?? String(index + 1);
+};
+
+/** The candidate shown at a screen position. */
+export const candidateAt = (position: number): number => displayOrder.order?.[position] ?? position;
 
 export interface OrderDraft {
   /** candidate indices, best first */
@@ -31,8 +39,9 @@ export function draftFromRanking(ranking: Ranking): OrderDraft {
 }
 
 /** Candidates in display order A, B, C…, none tied: where an unranked item starts. */
-export function initialDraft(k: number): OrderDraft {
-  return {order: Array.from({length: k}, (_, i) => i), tied: new Array<boolean>(k).fill(false)};
+/** The untouched order is the order on screen. */
+export function initialDraft(k: number, shown?: readonly number[]): OrderDraft {
+  return {order: shown && shown.length === k ? [...shown] : Array.from({length: k}, (_, i) => i), tied: new Array<boolean>(k).fill(false)};
 }
 
 export function rankingFromDraft(draft: OrderDraft): Ranking {

@@ -132,7 +132,7 @@ export class RankWorkspace {
   private show(item: ItemView | null): void {
     this.item = item;
     this.draft = item
-      ? new RankingDraft(item.candidates.length, item.mine ? {...item.mine, marks: item.mine.marks} : undefined)
+      ? new RankingDraft(item.candidates.length, item.mine ? {...item.mine, marks: item.mine.marks} : undefined, item.candidates.map((c) => c.index))
       : null;
     this.phase = item ? 'ready' : 'empty';
     this.error = null;

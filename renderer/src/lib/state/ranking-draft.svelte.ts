@@ -26,7 +26,7 @@ export class RankingDraft {
   missing = $derived(missingMarks(this.marks).reduce((n, ids) => n + ids.length, 0));
   anyMarks = $derived(this.marks.some((m) => Object.keys(m).length > 0));
 
-  constructor(k: number, saved?: Pick<MyRanking, 'ranking' | 'comment' | 'allWrong' | 'correction'> & {marks?: AnswerMarks[]}) {
+  constructor(k: number, saved?: Pick<MyRanking, 'ranking' | 'comment' | 'allWrong' | 'correction'> & {marks?: AnswerMarks[]}, shown?: readonly number[]) {
     this.k = k;
     this.marks = Array.from({length: k}, (_, i) => ({...(saved?.marks?.[i] ?? {})}));
     if (saved) {
@@ -36,7 +36,7 @@ export class RankingDraft {
       this.correction = saved.correction ?? '';
       this.touched = true;
     } else {
-      this.order = initialDraft(k);
+      this.order = initialDraft(k, shown);
     }
   }
 
