@@ -128,3 +128,30 @@ test('in the browser: two annotators rank by keyboard, the expert adjudicates, p
   assert.match(pairs[0].conversations.at(-1).value, /孩子咳嗽/);
   assert.deepEqual(errors, [], 'no errors in the page');
 });
+
+test('in the browser: import a preference-pair file, twice, without duplicates', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  const pairs = join(dir.path, 'pairs.jsonl');
+  writeFileSync(pairs, [
+    JSON.stringify({question: '感冒能喝酒吗？', response_chosen: '不建议，酒精会加重症状。', response_rejected: '可以。'}),
+    JSON.stringify({question: '孕妇能吃布洛芬吗？', response_chosen: '孕晚期禁用，请先咨询医生。', response_rejected: '随便吃。'}),
+  ].join('\n'));
+  const serve = await startServe(['--data-dir', dir.path], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+  });
+  const page = await (await browser.newContext({locale: 'zh-CN'})).newPage();
+  await page.goto(serve.url);
+  await page.getByRole('link', {name: '标注'}).click();
+  await page.getByText('导入标注文件').click();
+  const form = page.getByRole('form', {name: '导入标注文件'});
+  await form.getByLabel('本机文件路径（每行一个）').fill(pairs);
+  await form.getByRole('button', {name: '导入', exact: true}).click();
+  await page.getByText('新增 2 条，匹配已有 0 条，合并排序 2 个。').waitFor();
+  await form.getByRole('button', {name: '导入', exact: true}).click();
+  await page.getByText('新增 0 条，匹配已有 2 条，合并排序 0 个。').waitFor();
+  assert.equal(await page.getByRole('link', {name: /^导入 pairs\.jsonl/}).count(), 1, 'one imported project in the list');
+});
