@@ -83,24 +83,24 @@ export async function importAnnotationFiles(store: Store, paths: string[]): Prom
     for (const projectId of store.annotation.projectIds())
       for (const item of store.annotation.items(projectId))
         known.set(itemContentHash({history: item.history, question: item.question, candidates: store.annotation.candidates(item.id).map((c) => c.text)}), item.id);
-    const projectsByK = new Map<number, string>();
+    const projectsByK = new Map<number, {id: string; nextPosition: number}>();
     for (const entry of entries) {
       const hash = itemContentHash(entry.item);
       let itemId = known.get(hash);
       if (itemId) result.itemsMatched++;
       else {
         const k = entry.item.candidates.length;
-        let projectId = projectsByK.get(k);
-        if (!projectId) {
+        let project = projectsByK.get(k);
+        if (!project) {
           const stamp = nowIso().slice(0, 19).replace('T', ' ');
           const base = `导入 ${paths.map((p) => basename(p)).join(', ').slice(0, 60)} ${stamp}${projectsByK.size ? ` K=${k}` : ''}`;
-          projectId = store.annotation.createProject({name: base, k: Math.min(8, Math.max(2, k)), minAnnotators: 1, source: {type: 'import', files: paths.map((p) => basename(p))}, generation: null});
-          projectsByK.set(k, projectId);
-          result.projectIds.push(projectId);
+          const id = store.annotation.createProject({name: base, k: Math.min(8, Math.max(2, k)), minAnnotators: 1, source: {type: 'import', files: paths.map((p) => basename(p))}, generation: null});
+          project = {id, nextPosition: 0};
+          projectsByK.set(k, project);
+          result.projectIds.push(id);
         }
-        const position = store.annotation.items(projectId).length;
-        store.annotation.insertItems(projectId, [{position, history: entry.item.history, question: entry.item.question, department: null, reference: null}]);
-        itemId = store.annotation.items(projectId).find((i) => i.position === position)!.id;
+        const position = project.nextPosition++;
+        itemId = store.annotation.insertItems(project.id, [{position, history: entry.item.history, question: entry.item.question, department: null, reference: null}])[0]!;
         entry.item.candidates.forEach((text, index) => store.annotation.addCandidate(itemId!, {index, text, origin: {type: 'imported'}, nearDuplicateOf: null}));
         known.set(hash, itemId);
         result.itemsAdded++;

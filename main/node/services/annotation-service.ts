@@ -405,7 +405,8 @@ export class AnnotationService {
         krippendorffAlpha: krippendorffAlphaOrdinal(alphaUnitsFromRankings(table)),
       };
     };
-    const k = (itemId: string) => this.store.annotation.candidates(itemId).length;
+    const counts = this.store.annotation.candidateCounts(projectId);
+    const k = (itemId: string) => counts.get(itemId) ?? 0;
     const departments = [...new Set(items.map((i) => i.department ?? '—'))];
     return {
       overall: stats(items, (r) => r.ranking),

@@ -128,6 +128,8 @@ export class ConsultationService {
     const consultation = this.get(input.consultationId);
     this.assertIdle(consultation.id);
     const model = this.modelFor(consultation);
+    // checked before anything is written: a missing adapter must not roll back the typed text
+    const adapters = consultation.adapterIds.map((id) => this.requireModel(id, 'adapter'));
     const parentId = input.parentId === undefined ? consultation.currentLeafId : input.parentId;
     if (parentId !== null) {
       const parent = consultation.messages.find((m) => m.id === parentId);
@@ -144,9 +146,9 @@ export class ConsultationService {
         const firstLine = user.content.split('\n')[0]!.trim();
         this.store.consultations.update(consultation.id, {title: firstLine.length > AUTO_TITLE_CHARS ? `${firstLine.slice(0, AUTO_TITLE_CHARS)}…` : firstLine});
       }
-      return {userMessage: user, assistantMessage: this.addReplyPlaceholder(consultation, model, user)};
+      return {userMessage: user, assistantMessage: this.addReplyPlaceholder(consultation, model, adapters, user)};
     })();
-    this.runReply(consultation, model, userMessage, assistantMessage);
+    this.runReply(consultation, model, adapters, userMessage, assistantMessage);
     return {userMessage, assistantMessage};
   }
 
@@ -154,13 +156,15 @@ export class ConsultationService {
     const consultation = this.get(consultationId);
     this.assertIdle(consultation.id);
     const model = this.modelFor(consultation);
+    // checked before anything is written: a missing adapter must not roll back the typed text
+    const adapters = consultation.adapterIds.map((id) => this.requireModel(id, 'adapter'));
     const old = consultation.messages.find((m) => m.id === messageId);
     if (!old) throw notFound(MESSAGE, messageId);
     // regenerating a user turn's reply: named by the reply, or by the user turn itself
     const userMessage = old.role === 'user' ? old : consultation.messages.find((m) => m.id === old.parentId);
     if (!userMessage) throw notFound(MESSAGE, old.parentId ?? messageId);
-    const assistantMessage = this.addReplyPlaceholder(consultation, model, userMessage);
-    this.runReply(consultation, model, userMessage, assistantMessage);
+    const assistantMessage = this.addReplyPlaceholder(consultation, model, adapters, userMessage);
+    this.runReply(consultation, model, adapters, userMessage, assistantMessage);
     return {assistantMessage};
   }
 
@@ -179,8 +183,7 @@ export class ConsultationService {
     while (this.active.size) await new Promise((r) => setTimeout(r, 20));
   }
 
-  private addReplyPlaceholder(consultation: Consultation, model: ModelInfo, userMessage: Message): Message {
-    const adapters = consultation.adapterIds.map((id) => this.requireModel(id, 'adapter'));
+  private addReplyPlaceholder(consultation: Consultation, model: ModelInfo, adapters: ModelInfo[], userMessage: Message): Message {
     return this.store.consultations.addMessage(consultation.id, {
       parentId: userMessage.id,
       role: 'assistant',
@@ -192,8 +195,7 @@ export class ConsultationService {
 
   /** Streams the reply from the engine into `assistant`: deltas on the bus, the text saved every
    * few seconds and at the end, the end announced as `chat.finished`. */
-  private runReply(consultation: Consultation, model: ModelInfo, userMessage: Message, assistant: Message): void {
-    const adapters = consultation.adapterIds.map((id) => this.requireModel(id, 'adapter'));
+  private runReply(consultation: Consultation, model: ModelInfo, adapters: ModelInfo[], userMessage: Message, assistant: Message): void {
     const meta: MessageMeta = assistant.meta;
     const turns: ChatTurn[] = threadTo([...consultation.messages, userMessage], userMessage.id).map((m) => ({
       role: m.role,

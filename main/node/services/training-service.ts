@@ -33,7 +33,7 @@ function residentBytes(pid: number | null): number | null {
 }
 
 export class TrainingService {
-  private readonly jobs = new Map<string, {job: TrainingJob; cancelling: boolean; started: number; startStep: number}>();
+  private readonly jobs = new Map<string, {job: TrainingJob; cancelling: boolean; started: number; startStep: number; totalSteps: number}>();
 
   constructor(
     private readonly store: Store,
@@ -187,11 +187,14 @@ export class TrainingService {
   }
 
   private follow(id: string, job: TrainingJob): void {
-    const entry = {job, cancelling: false, started: performance.now(), startStep: 0};
+    const entry = {job, cancelling: false, started: performance.now(), startStep: 0, totalSteps: 0};
     this.jobs.set(id, entry);
     job.onEvent((event: TrainEvent) => {
       if (event.type === 'started') {
+        // the ETA counts from here: data preparation before the first step is not step time
+        entry.started = performance.now();
         entry.startStep = event.resumedFrom ?? 0;
+        entry.totalSteps = event.totalSteps;
         if (event.resumedFrom !== null) this.store.training.truncateMetrics(id, event.resumedFrom);
         this.store.training.update(id, {state: 'running', totalSteps: event.totalSteps, step: event.resumedFrom ?? 0});
         this.emitState(id);
@@ -200,7 +203,7 @@ export class TrainingService {
         const metric = {step: event.step, loss: event.loss, evalLoss: null, learningRate: event.lr, tokensPerSecond: event.tokensPerS, gradNorm: event.gradNorm, memoryBytes, at: new Date().toISOString()};
         this.store.training.recordMetric(id, metric);
         this.store.training.update(id, {step: event.step, lastLoss: event.loss});
-        const total = this.store.training.get(id)?.totalSteps ?? 0;
+        const total = entry.totalSteps;
         const seconds = (performance.now() - entry.started) / 1000;
         const done = event.step - entry.startStep;
         this.bus.emit({type: 'training.metric', runId: id, metric, etaSeconds: done > 0 && total > event.step ? ((total - event.step) * seconds) / done : null});

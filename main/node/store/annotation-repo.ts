@@ -40,6 +40,26 @@ interface ProjectRow {
   created_at: string;
 }
 
+interface ItemRow {
+  id: string;
+  project_id: string;
+  position: number;
+  history: string;
+  question: string;
+  department: string | null;
+  reference: string | null;
+}
+
+const toItem = (r: ItemRow): ItemRecord => ({
+  id: r.id,
+  projectId: r.project_id,
+  position: r.position,
+  history: JSON.parse(r.history) as Turn[],
+  question: r.question,
+  department: r.department,
+  reference: r.reference,
+});
+
 type RankingRow = {
   item_id: string;
   annotator_id: string;
@@ -129,32 +149,28 @@ export class AnnotationRepo {
 
   // ───── items and candidates ─────
 
-  insertItems(projectId: string, items: Omit<ItemRecord, 'id' | 'projectId'>[]): void {
+  /** Inserts items in one transaction and returns their new ids, in order. */
+  insertItems(projectId: string, items: Omit<ItemRecord, 'id' | 'projectId'>[]): string[] {
     const insert = this.db.prepare(
       'INSERT INTO annotation_items (id, project_id, position, history, question, department, reference) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
-    this.db.transaction(() => {
-      for (const item of items) insert.run(newId(), projectId, item.position, JSON.stringify(item.history), item.question, item.department, item.reference);
-    })();
+    return this.db.transaction(() =>
+      items.map((item) => {
+        const id = newId();
+        insert.run(id, projectId, item.position, JSON.stringify(item.history), item.question, item.department, item.reference);
+        return id;
+      }),
+    )();
   }
 
   items(projectId: string): ItemRecord[] {
-    return (
-      this.db.prepare('SELECT * FROM annotation_items WHERE project_id = ? ORDER BY position').all(projectId) as {
-        id: string;
-        project_id: string;
-        position: number;
-        history: string;
-        question: string;
-        department: string | null;
-        reference: string | null;
-      }[]
-    ).map((r) => ({id: r.id, projectId: r.project_id, position: r.position, history: JSON.parse(r.history) as Turn[], question: r.question, department: r.department, reference: r.reference}));
+    return (this.db.prepare('SELECT * FROM annotation_items WHERE project_id = ? ORDER BY position').all(projectId) as ItemRow[]).map(toItem);
   }
 
+  /** One item by id (the save path: no reading of the whole project). */
   item(id: string): ItemRecord | null {
-    const row = this.db.prepare('SELECT project_id FROM annotation_items WHERE id = ?').get(id) as {project_id: string} | undefined;
-    return row ? (this.items(row.project_id).find((i) => i.id === id) ?? null) : null;
+    const row = this.db.prepare('SELECT * FROM annotation_items WHERE id = ?').get(id) as ItemRow | undefined;
+    return row ? toItem(row) : null;
   }
 
   candidates(itemId: string): Candidate[] {

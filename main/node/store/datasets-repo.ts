@@ -27,6 +27,13 @@ interface VersionRow {
   created_at: string;
 }
 
+interface DatasetHead {
+  id: string;
+  name: string;
+  description: string;
+  created_at: string;
+}
+
 interface RowRow {
   position: number;
   data: string;
@@ -76,21 +83,21 @@ export class DatasetsRepo {
   // ───── datasets and versions ─────
 
   list(): DatasetSummary[] {
-    const datasets = this.db.prepare('SELECT id, name, description, created_at FROM datasets ORDER BY created_at DESC').all() as {
-      id: string;
-      name: string;
-      description: string;
-      created_at: string;
-    }[];
-    return datasets.flatMap((d) => {
-      const latest = this.latestVersion(d.id);
-      if (!latest) return []; // still importing
-      return [{id: d.id, name: d.name, description: d.description, createdAt: d.created_at, latest, versionCount: this.versions(d.id).length, kinds: this.kinds(latest.id)}];
-    });
+    const rows = this.db.prepare('SELECT id, name, description, created_at FROM datasets ORDER BY created_at DESC').all() as DatasetHead[];
+    return rows.flatMap((row) => this.summarize(row) ?? []);
   }
 
   summary(id: string): DatasetSummary | null {
-    return this.list().find((d) => d.id === id) ?? null;
+    const row = this.db.prepare('SELECT id, name, description, created_at FROM datasets WHERE id = ?').get(id) as DatasetHead | undefined;
+    return row ? this.summarize(row) : null;
+  }
+
+  /** null while the dataset's first version is still importing */
+  private summarize(d: DatasetHead): DatasetSummary | null {
+    const versions = this.versions(d.id);
+    const latest = versions.at(-1);
+    if (!latest) return null;
+    return {id: d.id, name: d.name, description: d.description, createdAt: d.created_at, latest, versionCount: versions.length, kinds: this.kinds(latest.id)};
   }
 
   nameTaken(name: string): boolean {
