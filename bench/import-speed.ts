@@ -17,13 +17,13 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {parseArgs} from 'node:util';
 import {importDataset} from '../main/node/datasets/index.js';
-import {seededRandom} from '../main/node/datasets/mix.js';
+import {mulberry32} from '../main/common/random.js';
 import {Services} from '../main/node/services/index.js';
 import {forkEngine} from '../main/node/engine/fork-engine.js';
 
 const {values} = parseArgs({options: {rows: {type: 'string', default: '70000'}, 'no-deid': {type: 'boolean', default: false}, seed: {type: 'string', default: '1'}, store: {type: 'boolean', default: false}}});
 const ROWS = Number(values.rows);
-const random = seededRandom(Number(values.seed));
+const random = mulberry32(Number(values.seed));
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
 
 const PATIENT = [

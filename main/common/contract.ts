@@ -534,7 +534,6 @@ export type ApiEvent =
   | {type: 'annotation.progress'; projectId: string; done: number; total: number; tokensPerSecond: number; etaSeconds: number | null; finished: boolean; error: {zh: string; en: string} | null}
   | {type: 'dataset.imported'; jobId: string; datasetId: string | null; report: ImportReport | null; error: {zh: string; en: string} | null};
 
-export type ApiEventType = ApiEvent['type'];
 
 // ───────────── the client every UI talks to ─────────────
 

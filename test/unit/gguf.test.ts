@@ -8,7 +8,9 @@ import {readGgufFileInfo} from 'node-llama-cpp';
 import {AppError} from '../../main/common/errors.js';
 import {f32ToF16Bits, gguf, writeGguf} from '../../main/node/models/gguf-writer.js';
 import {inspectGguf, quantizationName} from '../../main/node/models/gguf-inspect.js';
-import {buildTinyVocabulary, makeTinyModel, mulberry32, sha256File, TINY_MODEL_SHAPE} from '../../main/node/models/tiny-model.js';
+import {buildTinyVocabulary, makeTinyModel, TINY_MODEL_SHAPE} from '../../main/node/models/tiny-model.js';
+import {mulberry32} from '../../main/common/random.js';
+import {sha256File} from '../../main/node/hash.js';
 
 let dir: string;
 before(async () => {

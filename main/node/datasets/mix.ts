@@ -11,6 +11,7 @@
 // is in the same split both times, so repeats never leak validation rows into training.
 
 import type {RowKind} from '../../common/datasets.js';
+import {mulberry32, shuffleInPlace} from '../../common/random.js';
 
 export interface RowShape {
   position: number;
@@ -45,26 +46,6 @@ export interface MixPlan {
   achieved: {componentIndex: number; examples: number; tokens: number}[];
 }
 
-/** mulberry32: tiny, fast, and good enough to shuffle; seeded so plans are reproducible */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle<T>(items: T[], random: () => number): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-}
-
 function eligible(rows: RowShape[], filter: MixComponentInput['filter']): RowShape[] {
   if (!filter || filter === 'any') return rows;
   return rows.filter((r) => r.kind !== 'text' && (filter === 'single' ? r.userTurns === 1 : r.userTurns >= 2));
@@ -83,7 +64,7 @@ function apportion(total: number, weights: number[]): number[] {
 
 export function planMix(components: MixComponentInput[], recipe: MixPlanRecipe): MixPlan {
   const seed = Math.trunc(recipe.seed);
-  const pools = components.map((c, i) => shuffle([...eligible(c.rows, c.filter)], seededRandom(seed ^ ((i + 1) * 0x9e3779b1))));
+  const pools = components.map((c, i) => shuffleInPlace([...eligible(c.rows, c.filter)], mulberry32(seed ^ ((i + 1) * 0x9e3779b1))));
   const weights = components.map((c) => Math.max(0, c.ratio));
   const weightSum = weights.reduce((a, b) => a + b, 0);
   if (components.length === 0 || weightSum === 0 || pools.some((p, i) => p.length === 0 && weights[i]! > 0))
@@ -104,13 +85,13 @@ export function planMix(components: MixComponentInput[], recipe: MixPlanRecipe):
   pools.forEach((pool, componentIndex) => {
     const target = targets[componentIndex]!;
     if (target <= 0) return;
-    const random = seededRandom(seed ^ ((componentIndex + 1) * 0x85ebca6b));
+    const random = mulberry32(seed ^ ((componentIndex + 1) * 0x85ebca6b));
     let order = pool;
     let amount = 0;
     const chosen: RowShape[] = [];
     for (let k = 0; amount < target; k++) {
       if (k === order.length) {
-        order = shuffle([...pool], random); // a further pass: only when the total asks for repeats
+        order = shuffleInPlace([...pool], random); // a further pass: only when the total asks for repeats
         k = 0;
       }
       const row = order[k]!;
@@ -139,5 +120,5 @@ export function planMix(components: MixComponentInput[], recipe: MixPlanRecipe):
       achieved[componentIndex]!.tokens += Math.max(0, row.chars);
     }
   });
-  return {picks: shuffle(picks, seededRandom(seed ^ 0x27d4eb2f)), achieved};
+  return {picks: shuffleInPlace(picks, mulberry32(seed ^ 0x27d4eb2f)), achieved};
 }

@@ -14,11 +14,10 @@
 // normal-ish samples use only + and × (Irwin–Hall), never Math.log/cos, whose last bits may
 // differ between JavaScript engines.
 
-import {createHash} from 'node:crypto';
-import {createReadStream} from 'node:fs';
 import {mkdir} from 'node:fs/promises';
 import {dirname} from 'node:path';
 import {gguf, writeGguf, type GgufTensor, type GgufValue} from './gguf-writer.js';
+import {mulberry32} from '../../common/random.js';
 
 export interface TinyModelOptions {
   /** PRNG seed for the weights (default 1). */
@@ -202,17 +201,6 @@ export async function makeTinyModel(outPath: string, options: TinyModelOptions =
   return {path: outPath, sha256: written.sha256, vocabSize: nVocab};
 }
 
-/** mulberry32: a tiny, well-mixed 32-bit PRNG; exactly reproducible with 32-bit integer math. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Approximately normal samples: the sum of 4 uniforms (variance 1/3) scaled to unit variance. */
 function normalish(seed: number): {fill: (target: Float32Array, std: number) => Float32Array} {
@@ -229,9 +217,3 @@ function normalish(seed: number): {fill: (target: Float32Array, std: number) => 
   };
 }
 
-/** sha256 of a file, streamed (for checking a model against the digest makeTinyModel returned). */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}

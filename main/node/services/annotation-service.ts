@@ -23,6 +23,7 @@ import {
 import type {AgreementStats, AnnotationDashboard, AnnotationProjectSummary, Annotator, DisagreementView, ItemView} from '../../common/annotation-views.js';
 import {AppError, notFound, toAppError} from '../../common/errors.js';
 import {DEFAULT_SAMPLING} from '../../common/contract.js';
+import {mulberry32, shuffleInPlace} from '../../common/random.js';
 import {DEFAULT_SYSTEM_PROMPT} from '../../common/prompts.js';
 import type {EngineHost} from '../engine/engine-host.js';
 import {exportPreferencePairs, exportRankings, exportSftCorrections, rankingRecord, type ResolvedItem} from '../annotation/formats.js';
@@ -57,20 +58,8 @@ const NEAR_DUPLICATE = 0.9;
 /** A stable shuffle per (annotator, item): the same person sees the same order on every visit,
  * two people see different orders, and the first-shown answer is not always candidate 0. */
 function shuffledFor<T>(items: readonly T[], key: string): T[] {
-  let seed = [...createHash('sha256').update(key).digest()].slice(0, 4).reduce((a, b) => (a << 8) | b, 0) >>> 0;
-  const random = () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
+  const seed = createHash('sha256').update(key).digest().readUInt32BE(0);
+  return shuffleInPlace([...items], mulberry32(seed));
 }
 
 export class AnnotationService {

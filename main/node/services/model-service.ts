@@ -1,30 +1,20 @@
 // Models: register local GGUF files (validated before they are stored), per-model GPU offload,
 // and downloads from Hugging Face or a mirror that resume after an interruption.
 
-import {createHash} from 'node:crypto';
-import {createReadStream, existsSync} from 'node:fs';
+import {existsSync} from 'node:fs';
 import {basename, join, resolve} from 'node:path';
 import type {DownloadInfo, GgufSummary, MethodInput, ModelInfo} from '../../common/contract.js';
 import {AppError, notFound, toAppError} from '../../common/errors.js';
 import {downloadFile, resolveDownloadSource} from '../models/download.js';
 import {inspectGguf} from '../models/gguf-inspect.js';
 import type {DataPaths} from '../paths.js';
+import {sha256File} from '../hash.js';
 import type {Store} from '../store/index.js';
 import type {DownloadRecord} from '../store/downloads-repo.js';
 import type {EventBus} from './event-bus.js';
 
 const MODEL = {zh: '模型', en: 'model'};
 const DOWNLOAD = {zh: '下载任务', en: 'download'};
-
-export function sha256OfFile(path: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolvePromise(hash.digest('hex')));
-  });
-}
 
 function toInfo(record: DownloadRecord): DownloadInfo {
   const {source: _source, destPath: _dest, expectedSha256: _sha, ...info} = record;
@@ -60,7 +50,7 @@ export class ModelService {
     const summary = await inspectGguf(path);
     const model = this.store.models.insert(summary, input.name ?? basename(path).replace(/\.gguf$/i, ''), knownSha256);
     if (!knownSha256) {
-      const job = sha256OfFile(path)
+      const job = sha256File(path)
         .then((sha) => {
           if (this.store.db.open) this.store.models.setSha256(model.id, sha);
         })

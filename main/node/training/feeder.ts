@@ -10,6 +10,7 @@
 
 import type {TrainingBatch} from './native.js';
 import type {TokenizedExample} from './render.js';
+import {mulberry32, shuffleInPlace} from '../../common/random.js';
 
 export interface FeedOptions {
   /** Longest row, in tokens. */
@@ -28,27 +29,9 @@ export interface Cursor {
 
 export const START: Cursor = {epoch: 0, index: 0};
 
-/** mulberry32, as the tiny model generator: exactly reproducible with 32-bit integer maths. */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Fisher–Yates permutation of 0..n-1 from a seed. */
 export function permutation(n: number, seed: number): Uint32Array {
-  const out = Uint32Array.from({length: n}, (_, i) => i);
-  const next = rng(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
+  return shuffleInPlace(Uint32Array.from({length: n}, (_, i) => i), mulberry32(seed));
 }
 
 /** Splits example indices into train and validation, deterministically from the seed. At least

@@ -12,8 +12,7 @@
 // old or the new version. The store can index these records (see the report's migration); the
 // files stay the source of truth for resuming.
 
-import {createHash} from 'node:crypto';
-import {closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync} from 'node:fs';
+import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync} from 'node:fs';
 import {join} from 'node:path';
 import type {Cursor} from './feeder.js';
 
@@ -227,8 +226,3 @@ export class RunDir {
   }
 }
 
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}

@@ -11,7 +11,8 @@ import {packageRoot} from '../paths.js';
 import {readDatasetFile, type Example} from './data.js';
 import {BatchFeeder, evalBatches, learningRate, splitIndices, START, type Cursor} from './feeder.js';
 import {loadTrainer, type NativeTrainerAddon, type NativeTrainingSession, type TrainingBatch} from './native.js';
-import {RunDir, sha256File, type CheckpointInfo, type DatasetProvenance, type Metrics, type RunRecord, type StepMetrics, type TrainConfig} from './record.js';
+import {RunDir, type CheckpointInfo, type DatasetProvenance, type Metrics, type RunRecord, type StepMetrics, type TrainConfig} from './record.js';
+import {sha256File} from '../hash.js';
 import {ExampleTokenizer, type TokenizedExample} from './render.js';
 
 export type TrainEvent =
