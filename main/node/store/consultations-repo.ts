@@ -14,6 +14,7 @@ import type {
 } from '../../common/contract.js';
 import type {Db} from './database.js';
 import {newId, nowIso} from '../ids.js';
+import {containsPattern} from './sql.js';
 
 interface ConsultationRow {
   id: string;
@@ -66,10 +67,6 @@ function toMessage(row: MessageRow): Message {
   };
 }
 
-/** LIKE pattern that matches the text literally (%, _ and \ in a search are not wildcards). */
-function likePattern(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
 
 export class ConsultationsRepo {
   constructor(private readonly db: Db) {}
@@ -83,7 +80,7 @@ export class ConsultationsRepo {
                OR EXISTS (SELECT 1 FROM messages m WHERE m.consultation_id = c.id AND m.content LIKE ? ESCAPE '\\'))
              ORDER BY c.updated_at DESC`,
           )
-          .all(likePattern(q), likePattern(q))
+          .all(containsPattern(q), containsPattern(q))
       : this.db
           .prepare(`SELECT ${SUMMARY_COLUMNS} FROM consultations c WHERE c.deleted_at IS NULL ORDER BY c.updated_at DESC`)
           .all();

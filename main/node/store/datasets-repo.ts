@@ -12,6 +12,7 @@ import type {
 } from '../../common/datasets.js';
 import type {Db} from './database.js';
 import {newId, nowIso} from '../ids.js';
+import {containsPattern} from './sql.js';
 import {rowHash, versionContentHash} from '../datasets/hash.js';
 
 interface VersionRow {
@@ -73,9 +74,6 @@ function toVersion(row: VersionRow): DatasetVersionInfo {
   };
 }
 
-function likeAny(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
 
 export class DatasetsRepo {
   constructor(private readonly db: Db) {}
@@ -222,7 +220,7 @@ export class DatasetsRepo {
   queryRows(versionId: string, filter: RowFilter, offset: number, limit: number): {total: number; rows: StoredRow[]} {
     const where = ['version_id = ?'];
     const args: unknown[] = [versionId];
-    if (filter.query?.trim()) (where.push(`data LIKE ? ESCAPE '\\'`), args.push(likeAny(filter.query.trim())));
+    if (filter.query?.trim()) (where.push(`data LIKE ? ESCAPE '\\'`), args.push(containsPattern(filter.query.trim())));
     if (filter.department) (where.push('department = ?'), args.push(filter.department));
     if (filter.source) (where.push('source = ?'), args.push(filter.source));
     if (filter.kind) (where.push('kind = ?'), args.push(filter.kind));
