@@ -118,7 +118,8 @@ export class DatasetService {
     const deidentify = input.deidentify ?? true;
     const datasetId = this.store.datasets.create(name);
     const format = input.format ?? 'auto';
-    const version = this.store.datasets.createVersion(datasetId, {type: 'import', fileName, format: format === 'auto' ? 'single' : format, deidentified: deidentify, report: null as never}, 'importing');
+    // the origin (with the import report) is written when the import has finished
+    const version = this.store.datasets.createVersion(datasetId, null, 'importing');
     const started = performance.now();
     let batch: ImportedRow[] = [];
     const flush = () => {

@@ -135,7 +135,8 @@ export class DatasetsRepo {
     return version === undefined ? this.latestVersion(datasetId) : (this.versions(datasetId).find((v) => v.version === version) ?? null);
   }
 
-  createVersion(datasetId: string, origin: DatasetOrigin, state: 'importing' | 'open'): {id: string; version: number} {
+  /** `origin` may be null only for a version still importing (never listed, see versions()). */
+  createVersion(datasetId: string, origin: DatasetOrigin | null, state: 'importing' | 'open'): {id: string; version: number} {
     const next = ((this.db.prepare('SELECT max(version) AS v FROM dataset_versions WHERE dataset_id = ?').get(datasetId) as {v: number | null}).v ?? 0) + 1;
     const id = newId();
     this.db
