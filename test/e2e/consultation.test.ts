@@ -147,9 +147,12 @@ test('consultation list: rename, search, delete with undo; language switch; mode
   await list.getByRole('button', {name: '王女士 胃痛复诊', exact: true}).waitFor();
 
   await page.getByRole('button', {name: '新建问诊'}).click();
+  const deleteButtons = list.getByRole('button', {name: /^删除：/});
+  await deleteButtons.nth(1).waitFor(); // both consultations are listed
   await list.getByRole('searchbox', {name: '搜索问诊'}).fill('胃痛');
-  await page.waitForTimeout(400);
-  assert.equal(await list.getByRole('button', {name: /^删除：/}).count(), 1);
+  // the search is debounced: wait for the list to narrow instead of guessing how long it takes
+  await deleteButtons.nth(1).waitFor({state: 'detached'});
+  assert.equal(await deleteButtons.count(), 1, 'only the matching consultation is listed');
 
   await list.getByRole('button', {name: '删除：王女士 胃痛复诊'}).click();
   await page.getByRole('button', {name: '撤销'}).click();
