@@ -38,7 +38,28 @@ tr_batch parse_batch(napi_env env, napi_value v) {
     b.pos     = napi_to_int32_vector(env, napi_prop(env, v, "positions"), "batch.positions");
     b.seg     = napi_to_int32_vector(env, napi_prop(env, v, "segments"), "batch.segments");
     b.targets = napi_to_int32_vector(env, napi_prop(env, v, "targets"), "batch.targets");
+    // preference heads only (see tr_batch::pairs)
+    if (!napi_is_undefined(env, napi_prop(env, v, "pairs"))) {
+        b.pairs        = napi_to_int32_vector(env, napi_prop(env, v, "pairs"), "batch.pairs");
+        b.pair_weights = napi_to_float_vector(env, napi_prop(env, v, "pairWeights"), "batch.pairWeights");
+        b.pair_offsets = napi_to_float_vector(env, napi_prop(env, v, "pairOffsets"), "batch.pairOffsets");
+    }
+    if (!napi_is_undefined(env, napi_prop(env, v, "sequenceWeights"))) {
+        b.seq_weights = napi_to_float_vector(env, napi_prop(env, v, "sequenceWeights"), "batch.sequenceWeights");
+    }
     return b;
+}
+
+// An adapter list argument: undefined → `fallback`, true → the trainable set, false → none,
+// or an array of adapter names.
+tr_lora_set parse_apply(napi_env env, napi_value v, const tr_session & s, const tr_lora_set & fallback) {
+    if (napi_is_undefined(env, v)) return fallback;
+    napi_valuetype t;
+    NAPI_CHECK(env, napi_typeof(env, v, &t));
+    if (t == napi_boolean) return napi_to_bool(env, v, "adapters") ? s.train_set : tr_lora_set{};
+    std::vector<std::string> names;
+    for (napi_value item : napi_to_array(env, v, "adapters")) names.push_back(napi_to_string(env, item, "adapters[]"));
+    return tr_session_adapter_set(s, names);
 }
 
 std::vector<tr_batch> parse_batches(napi_env env, napi_value v) {
@@ -73,6 +94,7 @@ napi_value eval_result_to_js(napi_env env, const tr_eval_result & r) {
     napi_set(env, o, "lossSum", napi_make_double(env, r.loss_sum));
     napi_set(env, o, "nItems", napi_make_double(env, (double) r.n_items));
     napi_set(env, o, "nTokens", napi_make_double(env, (double) r.n_tokens));
+    napi_set(env, o, "scores", napi_make_float32_array(env, r.scores.data(), r.scores.size()));
     return o;
 }
 
@@ -105,15 +127,16 @@ napi_value queue_session_task(napi_env env, napi_value self, session_wrap * w, c
 
 napi_value session_train_step(napi_env env, napi_callback_info info) {
     return napi_guard(env, [&]() -> napi_value {
-        napi_args a = napi_get_args(env, info, 3);
+        napi_args a = napi_get_args(env, info, 4);
         session_wrap * w = unwrap(env, a.self);
         struct task : session_task {
             std::vector<tr_batch> batches;
             float lr;
+            double skip_above = 0.0;
             tr_step_result r;
             using session_task::session_task;
             void execute() override {
-                r = tr_session_train_step(*w->s, batches, lr, [this](int d, int t) { report(d, t); });
+                r = tr_session_train_step(*w->s, batches, lr, [this](int d, int t) { report(d, t); }, skip_above);
             }
             napi_value resolve(napi_env env) override {
                 napi_value o = napi_make_object(env);
@@ -123,6 +146,8 @@ napi_value session_train_step(napi_env env, napi_callback_info info) {
                 napi_set(env, o, "gradNorm", napi_make_double(env, r.grad_norm));
                 napi_set(env, o, "gradScale", napi_make_double(env, r.grad_scale));
                 napi_set(env, o, "step", napi_make_double(env, (double) r.iter));
+                napi_set(env, o, "skipped", napi_make_bool(env, r.skipped));
+                napi_set(env, o, "scores", napi_make_float32_array(env, r.scores.data(), r.scores.size()));
                 return o;
             }
         };
@@ -130,6 +155,7 @@ napi_value session_train_step(napi_env env, napi_callback_info info) {
         try {
             t->batches = parse_batches(env, a[0]);
             t->lr = (float) napi_to_double(env, a[1], "lr");
+            if (!napi_is_undefined(env, a[3])) t->skip_above = napi_prop_double(env, a[3], "skipAboveGradNorm", 0.0);
         } catch (...) {
             delete t;
             throw;
@@ -178,18 +204,41 @@ napi_value session_logits(napi_env env, napi_callback_info info) {
         session_wrap * w = unwrap(env, a.self);
         struct task : session_task {
             tr_batch batch;
-            bool use_lora = true;
+            tr_lora_set apply;
             std::vector<float> logits;
             using session_task::session_task;
-            void execute() override { logits = tr_session_logits(*w->s, batch, use_lora); }
+            void execute() override { logits = tr_session_logits(*w->s, batch, apply); }
             napi_value resolve(napi_env env) override { return napi_make_float32_array(env, logits.data(), logits.size()); }
         };
         auto * t = new task(w);
         try {
             t->batch = parse_batch(env, a[0]);
-            t->use_lora = napi_is_undefined(env, a[1]) ? true : napi_to_bool(env, a[1], "useLora");
+            t->apply = parse_apply(env, a[1], *w->s, w->s->train_set);
         } catch (...) { delete t; throw; }
         return queue_session_task(env, a.self, w, "zhongjing.logits", t);
+    });
+}
+
+napi_value session_scores(napi_env env, napi_callback_info info) {
+    return napi_guard(env, [&]() -> napi_value {
+        napi_args a = napi_get_args(env, info, 3);
+        session_wrap * w = unwrap(env, a.self);
+        struct task : session_task {
+            tr_batch batch;
+            tr_lora_set apply;
+            std::string kind;
+            std::vector<float> values;
+            using session_task::session_task;
+            void execute() override { values = tr_session_scores(*w->s, batch, apply, kind); }
+            napi_value resolve(napi_env env) override { return napi_make_float32_array(env, values.data(), values.size()); }
+        };
+        auto * t = new task(w);
+        try {
+            t->batch = parse_batch(env, a[0]);
+            t->kind = napi_to_string(env, a[1], "kind");
+            t->apply = parse_apply(env, a[2], *w->s, w->s->train_set);
+        } catch (...) { delete t; throw; }
+        return queue_session_task(env, a.self, w, "zhongjing.scores", t);
     });
 }
 
@@ -236,19 +285,22 @@ napi_value session_load_state(napi_env env, napi_callback_info info) {
 
 napi_value session_export_adapter(napi_env env, napi_callback_info info) {
     return napi_guard(env, [&]() -> napi_value {
-        napi_args a = napi_get_args(env, info, 2);
+        napi_args a = napi_get_args(env, info, 3);
         session_wrap * w = unwrap(env, a.self);
         struct task : session_task {
             std::string path;
+            const tr_lora * lora = nullptr;
             std::vector<std::pair<std::string, std::string>> metadata;
             using session_task::session_task;
-            void execute() override { tr_lora_export(*w->s->lora, *w->s->model, path.c_str(), metadata); }
+            void execute() override { tr_lora_export(*lora, *w->s->model, path.c_str(), metadata); }
             napi_value resolve(napi_env env) override { return nullptr; }
         };
         auto * t = new task(w);
         try {
             t->path = napi_to_string(env, a[0], "path");
             t->metadata = parse_metadata(env, a[1]);
+            t->lora = napi_is_undefined(env, a[2]) ? w->s->train_set.front()
+                                                   : tr_session_adapter(*w->s, napi_to_string(env, a[2], "adapter"));
         } catch (...) { delete t; throw; }
         return queue_session_task(env, a.self, w, "zhongjing.exportAdapter", t);
     });
@@ -273,7 +325,21 @@ napi_value session_info(napi_env env, napi_callback_info info) {
         napi_set(env, o, "weightType", napi_make_string(env, ggml_type_name(s.model->weight_type)));
         napi_set(env, o, "device", napi_make_string(env, s.backend.device));
         napi_set(env, o, "threads", napi_make_double(env, s.backend.n_threads));
-        napi_set(env, o, "trainableParams", napi_make_double(env, (double) tr_lora_n_params(*s.lora)));
+        napi_set(env, o, "trainableParams", napi_make_double(env, (double) tr_session_n_trainable(s)));
+        napi_value adapters;
+        NAPI_CHECK(env, napi_create_array_with_length(env, s.adapters.size(), &adapters));
+        for (size_t i = 0; i < s.adapters.size(); ++i) {
+            const tr_lora & l = *s.adapters[i];
+            napi_value ad = napi_make_object(env);
+            napi_set(env, ad, "name", napi_make_string(env, l.name));
+            napi_set(env, ad, "trainable", napi_make_bool(env, l.trainable));
+            napi_set(env, ad, "head", napi_make_bool(env, l.head != nullptr));
+            napi_set(env, ad, "rank", napi_make_double(env, l.params.rank));
+            napi_set(env, ad, "alpha", napi_make_double(env, l.params.alpha));
+            napi_set(env, ad, "params", napi_make_double(env, (double) tr_lora_n_params(l)));
+            NAPI_CHECK(env, napi_set_element(env, adapters, (uint32_t) i, ad));
+        }
+        napi_set(env, o, "adapters", adapters);
         napi_set(env, o, "step", napi_make_double(env, (double) s.optim->iter));
         napi_set(env, o, "microStep", napi_make_double(env, (double) s.micro_step));
         napi_set(env, o, "lossHead", napi_make_string(env, s.loss->name()));
@@ -283,21 +349,22 @@ napi_value session_info(napi_env env, napi_callback_info info) {
 
 napi_value session_tensor_names(napi_env env, napi_callback_info info) {
     return napi_guard(env, [&]() -> napi_value {
-        napi_args a = napi_get_args(env, info, 0);
+        napi_args a = napi_get_args(env, info, 1);
         tr_session & s = *unwrap(env, a.self)->s;
+        const tr_lora & l = napi_is_undefined(env, a[0]) ? *s.train_set.front() : *tr_session_adapter(s, napi_to_string(env, a[0], "adapter"));
         napi_value arr;
-        NAPI_CHECK(env, napi_create_array_with_length(env, s.lora->tensors.size(), &arr));
-        for (size_t i = 0; i < s.lora->tensors.size(); ++i) {
-            NAPI_CHECK(env, napi_set_element(env, arr, (uint32_t) i, napi_make_string(env, s.lora->tensors[i]->name)));
+        NAPI_CHECK(env, napi_create_array_with_length(env, l.tensors.size(), &arr));
+        for (size_t i = 0; i < l.tensors.size(); ++i) {
+            NAPI_CHECK(env, napi_set_element(env, arr, (uint32_t) i, napi_make_string(env, l.tensors[i]->name)));
         }
         return arr;
     });
 }
 
 ggml_tensor * find_tensor(tr_session & s, const std::string & name, bool gradient) {
-    ggml_tensor * t = gradient ? tr_session_grad(s, name.c_str()) : tr_lora_find(*s.lora, name.c_str());
+    ggml_tensor * t = gradient ? tr_session_grad(s, name.c_str()) : tr_session_tensor(s, name);
     if (!t) {
-        throw napi_error("no LoRA tensor named " + name);
+        throw napi_error("no trainable tensor named " + name);
     }
     return t;
 }
@@ -394,6 +461,7 @@ napi_value session_class_define(napi_env env) {
     {"accumulate", nullptr, session_accumulate, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"evaluate", nullptr, session_evaluate, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"logits", nullptr, session_logits, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"scores", nullptr, session_scores, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"tensorNames", nullptr, session_tensor_names, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"getTensor", nullptr, session_get_tensor, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"getGradient", nullptr, session_get_gradient, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -54,16 +54,37 @@ napi_value create_session(napi_env env, napi_callback_info info) {
             throw napi_error("threads must be given (>= 1): the library default oversubscribes small machines");
         }
         p.backend.use_gpu = napi_prop_bool(env, o, "gpu", false);
-        napi_value lora = napi_prop(env, o, "lora");
-        if (!napi_is_undefined(env, lora)) {
-            p.lora.rank    = (int) napi_prop_double(env, lora, "rank", p.lora.rank);
-            p.lora.alpha   = (float) napi_prop_double(env, lora, "alpha", p.lora.alpha);
-            p.lora.dropout = (float) napi_prop_double(env, lora, "dropout", p.lora.dropout);
-            p.lora.targets = parse_targets(env, napi_prop(env, lora, "targets"));
-            p.lora.seed    = (uint64_t) napi_prop_double(env, lora, "seed", (double) p.seed);
-        } else {
-            p.lora.targets = (1u << TR_LORA_N_TARGETS) - 1;
-            p.lora.seed = p.seed;
+        napi_value loss = napi_prop(env, o, "loss");
+        if (!napi_is_undefined(env, loss)) {
+            p.loss_params.beta            = (float) napi_prop_double(env, loss, "beta", p.loss_params.beta);
+            p.loss_params.label_smoothing = (float) napi_prop_double(env, loss, "labelSmoothing", p.loss_params.label_smoothing);
+            p.loss_params.center_coef     = (float) napi_prop_double(env, loss, "centerRewards", p.loss_params.center_coef);
+        }
+        // `adapters` (named, trainable or frozen, optional head / init file), or the single
+        // trainable adapter described by `lora`
+        napi_value adapters = napi_prop(env, o, "adapters");
+        std::vector<napi_value> list;
+        if (!napi_is_undefined(env, adapters)) list = napi_to_array(env, adapters, "adapters");
+        else list.push_back(nullptr);
+        for (napi_value item : list) {
+            tr_adapter_params ap;
+            napi_value lora = item ? napi_prop(env, item, "lora") : napi_prop(env, o, "lora");
+            if (item) {
+                ap.name      = napi_prop_string(env, item, "name", ap.name);
+                ap.trainable = napi_prop_bool(env, item, "trainable", true);
+                ap.head      = napi_prop_bool(env, item, "head", false);
+                ap.init_path = napi_prop_string(env, item, "initFrom", "");
+            }
+            ap.lora.seed = p.seed;
+            ap.lora.targets = (1u << TR_LORA_N_TARGETS) - 1;
+            if (!napi_is_undefined(env, lora)) {
+                ap.lora.rank    = (int) napi_prop_double(env, lora, "rank", ap.lora.rank);
+                ap.lora.alpha   = (float) napi_prop_double(env, lora, "alpha", ap.lora.alpha);
+                ap.lora.dropout = (float) napi_prop_double(env, lora, "dropout", ap.lora.dropout);
+                ap.lora.targets = parse_targets(env, napi_prop(env, lora, "targets"));
+                ap.lora.seed    = (uint64_t) napi_prop_double(env, lora, "seed", (double) p.seed);
+            }
+            p.adapters.push_back(ap);
         }
         napi_value adamw = napi_prop(env, o, "adamw");
         if (!napi_is_undefined(env, adamw)) {

@@ -65,4 +65,5 @@ enum tr_rng_stream : uint64_t {
     TR_RNG_STREAM_LORA_INIT = 1,
     TR_RNG_STREAM_DROPOUT   = 2,
     TR_RNG_STREAM_MAKE_MODEL = 3,
+    TR_RNG_STREAM_HEAD_INIT = 4,
 };

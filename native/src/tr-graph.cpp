@@ -23,6 +23,42 @@ int64_t tr_batch::n_real_tokens() const {
     return n;
 }
 
+std::vector<int32_t> tr_batch::sequence_ends() const {
+    std::vector<int32_t> ends;
+    for (int32_t r = 0; r < n_rows; ++r) {
+        int32_t current = -1;
+        for (int32_t i = 0; i < n_ctx; ++i) {
+            const int32_t k = r * n_ctx + i;
+            if (seg[k] < 0) continue;
+            if (seg[k] != current) {
+                ends.push_back(k);
+                current = seg[k];
+            } else {
+                ends.back() = k;
+            }
+        }
+    }
+    return ends;
+}
+
+std::vector<int32_t> tr_batch::sequence_of_position() const {
+    std::vector<int32_t> of((size_t) n_tokens(), -1);
+    int32_t n = -1;
+    for (int32_t r = 0; r < n_rows; ++r) {
+        int32_t current = -1;
+        for (int32_t i = 0; i < n_ctx; ++i) {
+            const int32_t k = r * n_ctx + i;
+            if (seg[k] < 0) continue;
+            if (seg[k] != current) {
+                ++n;
+                current = seg[k];
+            }
+            of[k] = n;
+        }
+    }
+    return of;
+}
+
 void tr_batch::validate(int64_t n_vocab) const {
     const size_t n = (size_t) n_tokens();
     if (n_rows < 1 || n_ctx < 1) {
@@ -43,6 +79,21 @@ void tr_batch::validate(int64_t n_vocab) const {
             throw tr_error(tr_format("batch position %zu: a padding token cannot have a target", i));
         }
     }
+    const size_t n_pairs = pair_weights.size();
+    if (pairs.size() != 2 * n_pairs || pair_offsets.size() != n_pairs) {
+        throw tr_error("batch pairs need 2 sequence indices, one weight and one offset per pair");
+    }
+    if (!pairs.empty() || !seq_weights.empty()) {
+        const int64_t n_seq = (int64_t) sequence_ends().size();
+        for (int32_t p : pairs) {
+            if (p < 0 || p >= n_seq) {
+                throw tr_error(tr_format("batch pair names sequence %d; the batch has %lld", p, (long long) n_seq));
+            }
+        }
+        if (!seq_weights.empty() && (int64_t) seq_weights.size() != n_seq) {
+            throw tr_error(tr_format("batch seq weights: %zu values for %lld sequences", seq_weights.size(), (long long) n_seq));
+        }
+    }
 }
 
 size_t tr_graph_size(const tr_model & model) {
@@ -54,31 +105,31 @@ namespace {
 struct graph_builder {
     ggml_context * ctx;
     const tr_model & model;
-    const tr_lora * lora;
+    const tr_lora_set & loras;
     const tr_graph_params & gp;
     ggml_tensor * pool = nullptr;
     tr_rng offsets;
     int64_t n_tokens;
 
-    // W x, plus the LoRA path (alpha/r) B (A dropout(x)) when the site has an adapter.
+    // W x, plus each applied adapter's path (alpha/r) B (A dropout(x)) where it has this site.
     ggml_tensor * mm(ggml_tensor * w, ggml_tensor * x, int il, tr_lora_target target) {
         ggml_tensor * y = ggml_mul_mat(ctx, w, x);
-        if (!lora || !gp.use_lora) {
-            return y;
+        for (const tr_lora * lora : loras) {
+            const tr_lora_pair & p = lora->layers[il][target];
+            if (!p.a) {
+                continue;
+            }
+            ggml_tensor * xa = x;
+            if (pool && lora->trainable) {
+                const int64_t n_in = x->ne[0];
+                const int64_t offset = (int64_t) (offsets.next_u64() % (uint64_t) k_dropout_span);
+                ggml_tensor * keep = ggml_view_2d(ctx, pool, n_in, n_tokens, n_in * sizeof(float), offset * sizeof(float));
+                xa = ggml_mul(ctx, x, keep);
+            }
+            ggml_tensor * ab = ggml_mul_mat(ctx, p.b, ggml_mul_mat(ctx, p.a, xa));
+            y = ggml_add(ctx, y, ggml_scale(ctx, ab, lora->scale));
         }
-        const tr_lora_pair & p = lora->layers[il][target];
-        if (!p.a) {
-            return y;
-        }
-        ggml_tensor * xa = x;
-        if (pool) {
-            const int64_t n_in = x->ne[0];
-            const int64_t offset = (int64_t) (offsets.next_u64() % (uint64_t) k_dropout_span);
-            ggml_tensor * keep = ggml_view_2d(ctx, pool, n_in, n_tokens, n_in * sizeof(float), offset * sizeof(float));
-            xa = ggml_mul(ctx, x, keep);
-        }
-        ggml_tensor * ab = ggml_mul_mat(ctx, p.b, ggml_mul_mat(ctx, p.a, xa));
-        return ggml_add(ctx, y, ggml_scale(ctx, ab, lora->scale));
+        return y;
     }
 
     // [d, n_kv_head, T, B] -> [d, T, n_head, B], repeating each KV head for its query group.
@@ -99,13 +150,13 @@ struct graph_builder {
 
 } // namespace
 
-ggml_tensor * tr_graph_build(ggml_context * ctx, const tr_model & model, const tr_lora * lora,
+ggml_tensor * tr_graph_build(ggml_context * ctx, const tr_model & model, const tr_lora_set & loras,
                              const tr_batch & batch, const tr_graph_params & gp, tr_graph_inputs & inp) {
     const tr_hparams & hp = model.hp;
     const int64_t T = batch.n_ctx, B = batch.n_rows, N = T * B;
     const int64_t d = hp.n_embd_head;
 
-    graph_builder gb{ctx, model, lora, gp, nullptr, tr_rng(gp.seed, TR_RNG_STREAM_DROPOUT, 2 * gp.dropout_counter), N};
+    graph_builder gb{ctx, model, loras, gp, nullptr, tr_rng(gp.seed, TR_RNG_STREAM_DROPOUT, 2 * gp.dropout_counter), N};
 
     inp = tr_graph_inputs();
     inp.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, N);
@@ -117,7 +168,9 @@ ggml_tensor * tr_graph_build(ggml_context * ctx, const tr_model & model, const t
     ggml_set_input(inp.tokens);
     ggml_set_input(inp.pos);
     ggml_set_input(inp.mask);
-    if (lora && gp.use_lora && gp.dropout && gp.dropout_p > 0.0f) {
+    bool any_trainable = false;
+    for (const tr_lora * l : loras) any_trainable |= l->trainable;
+    if (any_trainable && gp.dropout && gp.dropout_p > 0.0f) {
         const int64_t n_in_max = std::max(hp.n_embd, hp.n_ff);
         inp.dropout_pool = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, n_in_max * N + k_dropout_span);
         ggml_set_name(inp.dropout_pool, "inp_dropout_pool");

@@ -23,16 +23,33 @@ struct tr_batch {
     std::vector<int32_t> seg;
     std::vector<int32_t> targets;
 
+    // Preference heads (reward model, DPO): sequences are numbered in order of appearance
+    // (row-major; each (row, seg) is one sequence). Each pair says sequence `better` is preferred
+    // to `worse`; its loss is w · [(1-ε) softplus(-z) + ε softplus(z)] with
+    // z = β (score[better] - score[worse] - offset). The offset is the RM's margin or DPO's
+    // reference log-ratio. seq_weights (optional) weigh the reward-centering term score².
+    std::vector<int32_t> pairs;         // 2 per pair: better, worse
+    std::vector<float>   pair_weights;  // 1 per pair
+    std::vector<float>   pair_offsets;  // 1 per pair
+    std::vector<float>   seq_weights;   // empty, or 1 per sequence
+
     int64_t n_tokens() const { return (int64_t) n_rows * n_ctx; }
+    int64_t n_pairs() const { return (int64_t) pair_weights.size(); }
+    // The sequences in order: for each, the flat index of its last token.
+    std::vector<int32_t> sequence_ends() const;
+    // Sequence number of each flat position (-1 for padding).
+    std::vector<int32_t> sequence_of_position() const;
     int64_t n_targets() const;
     int64_t n_real_tokens() const;  // tokens that are not padding
     // Throws tr_error on inconsistent sizes or out-of-range ids.
     void validate(int64_t n_vocab) const;
 };
 
+// The adapters a forward pass applies, each added on top of the frozen base (W x + Σ scale·B A x).
+using tr_lora_set = std::vector<const tr_lora *>;
+
 struct tr_graph_params {
-    bool     use_lora        = true;
-    bool     dropout         = false;  // training forward: LoRA dropout is active
+    bool     dropout         = false;  // training forward: LoRA dropout on the trainable adapters
     float    dropout_p       = 0.0f;   // the LoRA dropout probability
     uint64_t seed            = 0;
     uint64_t dropout_counter = 0;      // the micro-step: selects this forward's dropout masks
@@ -47,7 +64,7 @@ struct tr_graph_inputs {
 };
 
 // Builds the body up to and including the final RMS norm: returns hidden states [n_embd, N].
-ggml_tensor * tr_graph_build(ggml_context * ctx, const tr_model & model, const tr_lora * lora,
+ggml_tensor * tr_graph_build(ggml_context * ctx, const tr_model & model, const tr_lora_set & loras,
                              const tr_batch & batch, const tr_graph_params & gp, tr_graph_inputs & inp);
 
 // The language-model head: logits [n_vocab, n] for hidden [n_embd, n].

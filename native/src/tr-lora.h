@@ -2,11 +2,17 @@
 // for a weight W with ne = [n_in, n_out], lora_a has ne = [n_in, r] and lora_b ne = [r, n_out],
 // and the layer computes W x + (alpha / r) · B (A x). B starts at zero, so training starts
 // from the base model exactly.
+//
+// One session holds several named adapters on ONE copy of the base weights (see tr-session.h):
+// a trainable policy, a frozen reference, a reward model with its scalar head, later a value
+// model. An adapter may carry a scalar head (ne = [n_embd, 1], "zhongjing.score.weight") that
+// maps the final hidden state of a sequence's last token to one number (reward or value).
 #pragma once
 
 #include "tr-model.h"
 
 #include <array>
+#include <utility>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,18 +46,29 @@ struct tr_lora_pair {
 };
 
 struct tr_lora {
+    std::string name = "train";  // how a forward pass names it
+    bool trainable = true;       // frozen adapters get no gradient, no optimizer state, no dropout
     tr_lora_params params;
     float scale = 1.0f;  // alpha / rank
 
     std::vector<std::array<tr_lora_pair, TR_LORA_N_TARGETS>> layers;
-    std::vector<ggml_tensor *> tensors;  // every trainable tensor, in a fixed order (a then b, layer by layer)
+    ggml_tensor * head = nullptr;        // optional scalar head [n_embd, 1]
+    std::vector<ggml_tensor *> tensors;  // every tensor, in a fixed order (a then b, layer by layer; the head last)
 
     ggml_context *        ctx = nullptr;
     ggml_backend_buffer_t buf = nullptr;
 };
 
-// A ~ U(-1/sqrt(n_in), 1/sqrt(n_in)) from the seed (PEFT's kaiming-uniform bound), B = 0.
-tr_lora * tr_lora_init(const tr_model & model, const tr_lora_params & params, ggml_backend_t backend);
+extern const char * const TR_LORA_HEAD_NAME;  // "zhongjing.score.weight"
+
+// A ~ U(-1/sqrt(n_in), 1/sqrt(n_in)) from the seed (PEFT's kaiming-uniform bound), B = 0; the
+// head (when asked for) ~ U(-1/sqrt(n_embd), 1/sqrt(n_embd)) from its own stream.
+tr_lora * tr_lora_init(const tr_model & model, const tr_lora_params & params, ggml_backend_t backend,
+                       bool with_head = false);
+// An adapter written by tr_lora_export (or any llama.cpp LoRA GGUF of this layout): rank, alpha,
+// targets and head come from the file. Throws tr_error when the file is not a LoRA adapter, was
+// made for another architecture, or its shapes do not fit this base model.
+tr_lora * tr_lora_load(const tr_model & model, const char * path, ggml_backend_t backend);
 void      tr_lora_free(tr_lora * lora);
 
 ggml_tensor * tr_lora_find(const tr_lora & lora, const char * name);

@@ -4,17 +4,13 @@
 
 namespace {
 
-struct tr_loss_lm : tr_loss_head {
-    ggml_tensor * rows = nullptr;     // I32 [M]: positions with a target
-    ggml_tensor * picks = nullptr;    // I32 [M]: flat index m * n_vocab + target into the log-probs
+// Gathers log p(target) at every position that has a target: [1, M] (M = targets in the batch).
+struct target_logp {
+    ggml_tensor * rows = nullptr;   // I32 [M]: positions with a target
+    ggml_tensor * picks = nullptr;  // I32 [M]: flat index m * n_vocab + target into the log-probs
     int64_t n_vocab = 0;
 
-    const char * name() const override { return "lm"; }
-
-    int64_t n_items(const tr_batch & batch) const override { return batch.n_targets(); }
-
-    ggml_tensor * build(ggml_context * ctx, const tr_model & model, const tr_lora * lora,
-                        ggml_tensor * hidden, const tr_batch & batch) override {
+    ggml_tensor * build(ggml_context * ctx, const tr_model & model, ggml_tensor * hidden, const tr_batch & batch) {
         const int64_t M = batch.n_targets();
         GGML_ASSERT(M > 0);
         n_vocab = model.hp.n_vocab;
@@ -24,17 +20,15 @@ struct tr_loss_lm : tr_loss_head {
         ggml_set_name(picks, "loss_picks");
         ggml_set_input(rows);
         ggml_set_input(picks);
-
         // only the positions that carry a loss go through the vocabulary-sized head
         ggml_tensor * h = ggml_get_rows(ctx, hidden, rows);                   // [n_embd, M]
         ggml_tensor * logits = tr_graph_lm_head(ctx, model, h);               // [n_vocab, M]
         ggml_tensor * logp = ggml_log(ctx, ggml_soft_max(ctx, logits));       // [n_vocab, M]
         logp = ggml_reshape_2d(ctx, logp, 1, n_vocab * M);
-        ggml_tensor * picked = ggml_get_rows(ctx, logp, picks);               // [1, M]
-        return ggml_scale(ctx, ggml_sum(ctx, picked), -1.0f);
+        return ggml_get_rows(ctx, logp, picks);                               // [1, M]
     }
 
-    void set_inputs(const tr_batch & batch) override {
+    void set_inputs(const tr_batch & batch) {
         std::vector<int32_t> r, p;
         const int64_t n = batch.n_tokens();
         if (n_vocab * batch.n_targets() > INT32_MAX) {
@@ -51,11 +45,181 @@ struct tr_loss_lm : tr_loss_head {
     }
 };
 
+struct tr_loss_lm : tr_loss_head {
+    target_logp gather;
+
+    const char * name() const override { return "lm"; }
+
+    double n_items(const tr_batch & batch) const override { return (double) batch.n_targets(); }
+
+    ggml_tensor * build(ggml_context * ctx, const tr_model & model, const tr_lora_set &, ggml_tensor * hidden,
+                        const tr_batch & batch) override {
+        return ggml_scale(ctx, ggml_sum(ctx, gather.build(ctx, model, hidden, batch)), -1.0f);
+    }
+
+    void set_inputs(const tr_batch & batch) override { gather.set_inputs(batch); }
+};
+
+const tr_lora * head_adapter(const tr_lora_set & loras) {
+    for (const tr_lora * l : loras) {
+        if (l->head) return l;
+    }
+    throw tr_error("a reward score needs an adapter with a scalar head among the applied adapters");
+}
+
+// Preference loss over pairs of sequence scores (see tr_batch::pairs).
+struct tr_loss_pairwise : tr_loss_head {
+    std::string kind;  // "reward" | "dpo"
+    tr_loss_params hp;
+    tr_score_builder score;
+    ggml_tensor * diff = nullptr;     // F32 [S, P]: +1 at better, -1 at worse
+    ggml_tensor * offsets = nullptr;  // F32 [P]
+    ggml_tensor * weights = nullptr;  // F32 [P]
+    ggml_tensor * seq_w = nullptr;    // F32 [S] (centering), or null
+    int64_t n_seq = 0;
+
+    tr_loss_pairwise(const std::string & kind, const tr_loss_params & hp) : kind(kind), hp(hp) {
+        score.kind = kind == "reward" ? "reward" : "logp";
+    }
+
+    const char * name() const override { return kind.c_str(); }
+
+    double n_items(const tr_batch & batch) const override {
+        double n = 0.0;
+        for (float w : batch.pair_weights) n += w;
+        return n;
+    }
+
+    ggml_tensor * build(ggml_context * ctx, const tr_model & model, const tr_lora_set & loras, ggml_tensor * hidden,
+                        const tr_batch & batch) override {
+        const int64_t P = batch.n_pairs();
+        GGML_ASSERT(P > 0);
+        ggml_tensor * s = score.build(ctx, model, loras, hidden, batch);  // [S]
+        n_seq = s->ne[0];
+        diff    = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, n_seq, P);
+        offsets = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, P);
+        weights = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, P);
+        ggml_set_name(diff, "pair_diff");
+        ggml_set_name(offsets, "pair_offsets");
+        ggml_set_name(weights, "pair_weights");
+        ggml_set_input(diff);
+        ggml_set_input(offsets);
+        ggml_set_input(weights);
+
+        ggml_tensor * d = ggml_mul_mat(ctx, diff, ggml_reshape_2d(ctx, s, n_seq, 1));  // [P, 1]
+        d = ggml_reshape_1d(ctx, d, P);
+        ggml_tensor * z = ggml_scale(ctx, ggml_sub(ctx, d, offsets), hp.beta);
+        // -log σ(z) = softplus(-z); label smoothing adds ε·(-log σ(-z)) = ε·softplus(z)
+        ggml_tensor * l = ggml_softplus(ctx, ggml_neg(ctx, z));
+        if (hp.label_smoothing > 0.0f) {
+            l = ggml_add(ctx, ggml_scale(ctx, l, 1.0f - hp.label_smoothing), ggml_scale(ctx, ggml_softplus(ctx, z), hp.label_smoothing));
+        }
+        ggml_tensor * loss = ggml_sum(ctx, ggml_mul(ctx, l, weights));
+        if (hp.center_coef > 0.0f && !batch.seq_weights.empty()) {
+            seq_w = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, n_seq);
+            ggml_set_name(seq_w, "seq_weights");
+            ggml_set_input(seq_w);
+            ggml_tensor * c = ggml_sum(ctx, ggml_mul(ctx, ggml_sqr(ctx, s), seq_w));
+            loss = ggml_add(ctx, loss, ggml_scale(ctx, c, hp.center_coef));
+        } else {
+            seq_w = nullptr;
+        }
+        return loss;
+    }
+
+    void set_inputs(const tr_batch & batch) override {
+        score.set_inputs(batch);
+        const int64_t P = batch.n_pairs();
+        std::vector<float> dm((size_t) (n_seq * P), 0.0f);
+        for (int64_t p = 0; p < P; ++p) {
+            dm[(size_t) (p * n_seq + batch.pairs[2 * p])] += 1.0f;
+            dm[(size_t) (p * n_seq + batch.pairs[2 * p + 1])] -= 1.0f;
+        }
+        ggml_backend_tensor_set(diff, dm.data(), 0, ggml_nbytes(diff));
+        ggml_backend_tensor_set(offsets, batch.pair_offsets.data(), 0, ggml_nbytes(offsets));
+        ggml_backend_tensor_set(weights, batch.pair_weights.data(), 0, ggml_nbytes(weights));
+        if (seq_w) {
+            ggml_backend_tensor_set(seq_w, batch.seq_weights.data(), 0, ggml_nbytes(seq_w));
+        }
+    }
+
+    std::vector<float> scores() const override {
+        std::vector<float> out((size_t) ggml_nelements(score.out));
+        ggml_backend_tensor_get(score.out, out.data(), 0, ggml_nbytes(score.out));
+        return out;
+    }
+};
+
 } // namespace
 
-std::unique_ptr<tr_loss_head> tr_loss_head_init(const std::string & kind) {
+ggml_tensor * tr_score_builder::build(ggml_context * ctx, const tr_model & model, const tr_lora_set & loras,
+                                      ggml_tensor * hidden, const tr_batch & batch) {
+    const int64_t S = (int64_t) batch.sequence_ends().size();
+    if (S == 0) {
+        throw tr_error("the batch has no sequences to score");
+    }
+    if (kind == "reward") {
+        const tr_lora * l = head_adapter(loras);
+        ends = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, S);
+        ggml_set_name(ends, "score_ends");
+        ggml_set_input(ends);
+        ggml_tensor * h = ggml_get_rows(ctx, hidden, ends);              // [n_embd, S]
+        out = ggml_reshape_1d(ctx, ggml_mul_mat(ctx, l->head, h), S);    // [S]
+    } else if (kind == "logp") {
+        const int64_t M = batch.n_targets();
+        if (M == 0) {
+            throw tr_error("log-prob scores need target tokens in every batch");
+        }
+        target_logp gather;
+        ggml_tensor * picked = gather.build(ctx, model, hidden, batch);  // [1, M]
+        rows = gather.rows;
+        picks = gather.picks;
+        n_vocab = gather.n_vocab;
+        member = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, M, S);           // 1 where target m is in sequence s
+        ggml_set_name(member, "score_member");
+        ggml_set_input(member);
+        out = ggml_reshape_1d(ctx, ggml_mul_mat(ctx, member, ggml_reshape_2d(ctx, picked, M, 1)), S);
+    } else {
+        throw tr_error(tr_format("unknown score kind '%s' (reward, logp)", kind.c_str()));
+    }
+    ggml_set_name(out, "scores");
+    ggml_set_output(out);
+    return out;
+}
+
+void tr_score_builder::set_inputs(const tr_batch & batch) {
+    if (kind == "reward") {
+        const std::vector<int32_t> e = batch.sequence_ends();
+        ggml_backend_tensor_set(ends, e.data(), 0, ggml_nbytes(ends));
+        return;
+    }
+    target_logp gather;
+    gather.rows = rows;
+    gather.picks = picks;
+    gather.n_vocab = n_vocab;
+    gather.set_inputs(batch);
+    const std::vector<int32_t> of = batch.sequence_of_position();
+    const int64_t M = member->ne[0];
+    std::vector<float> m((size_t) ggml_nelements(member), 0.0f);
+    int64_t j = 0;
+    for (size_t i = 0; i < of.size(); ++i) {
+        if (batch.targets[i] >= 0) {
+            m[(size_t) (of[i] * M + j)] = 1.0f;
+            ++j;
+        }
+    }
+    ggml_backend_tensor_set(member, m.data(), 0, ggml_nbytes(member));
+}
+
+std::unique_ptr<tr_loss_head> tr_loss_head_init(const std::string & kind, const tr_loss_params & params) {
     if (kind == "lm") {
         return std::make_unique<tr_loss_lm>();
     }
-    throw tr_error(tr_format("unknown loss head '%s' (lm)", kind.c_str()));
+    if (kind == "reward" || kind == "dpo") {
+        if (!(params.beta > 0.0f) || !(params.label_smoothing >= 0.0f && params.label_smoothing < 0.5f) || !(params.center_coef >= 0.0f)) {
+            throw tr_error("preference loss: beta must be > 0, label smoothing in [0, 0.5), centering >= 0");
+        }
+        return std::make_unique<tr_loss_pairwise>(kind, params);
+    }
+    throw tr_error(tr_format("unknown loss head '%s' (lm, reward, dpo)", kind.c_str()));
 }

@@ -1,6 +1,6 @@
 // Loss heads: the pluggable end of the training graph. The body (tr-graph), the optimizer
-// (tr-optim), checkpoints and export are shared; a new objective (reward model, DPO, PPO) is a new
-// head plus its data feeder. A head turns the final hidden states into the SUM of its per-item
+// (tr-optim), checkpoints and export are shared; an objective (SFT, PT, reward model, DPO, later
+// PPO) is a head here plus its data feeder in main/node/training/objectives/. A head turns the final hidden states into the SUM of its per-item
 // losses over a micro-batch and says how many items that sum covers; the session divides by the
 // item count of the whole accumulation window, so accumulating micro-batches is exactly one big
 // batch.
@@ -15,21 +15,50 @@
 
 #include <memory>
 #include <string>
+#include <vector>
+
+struct tr_loss_params {
+    float beta            = 1.0f;  // preference heads: z = beta * (score difference - offset)
+    float label_smoothing = 0.0f;  // preference heads: weight of the flipped-label term
+    float center_coef     = 0.0f;  // reward head: weight of the score² centering term
+};
 
 struct tr_loss_head {
     virtual ~tr_loss_head() = default;
     virtual const char * name() const = 0;
-    // Items this batch contributes to the average (target tokens for language modelling).
-    virtual int64_t n_items(const tr_batch & batch) const = 0;
+    // Items this batch contributes to the average (target tokens for language modelling, the
+    // summed pair weights for preference heads: one per ranking when its pairs share weight 1).
+    virtual double n_items(const tr_batch & batch) const = 0;
     // hidden: [n_embd, n_rows * n_ctx] after the final norm. Returns a scalar F32 tensor.
-    virtual ggml_tensor * build(ggml_context * ctx, const tr_model & model, const tr_lora * lora,
+    virtual ggml_tensor * build(ggml_context * ctx, const tr_model & model, const tr_lora_set & loras,
                                 ggml_tensor * hidden, const tr_batch & batch) = 0;
     // Fills the inputs build() created, after the graph is allocated.
     virtual void set_inputs(const tr_batch & batch) = 0;
+    // Per-sequence scores of the last computed graph (reward or summed log-prob); empty for "lm".
+    virtual std::vector<float> scores() const { return {}; }
+};
+
+// Per-sequence scores without a loss, for scoring and for DPO's reference log-probs:
+//   "reward": the scalar head of the first applied adapter that has one, on each sequence's last token;
+//   "logp":   the sum of log p(target) over each sequence's target positions.
+struct tr_score_builder {
+    std::string kind;
+    ggml_tensor * out = nullptr;  // F32 [S]
+    // inputs
+    ggml_tensor * ends = nullptr, * rows = nullptr, * picks = nullptr, * member = nullptr;
+    int64_t n_vocab = 0;
+
+    ggml_tensor * build(ggml_context * ctx, const tr_model & model, const tr_lora_set & loras, ggml_tensor * hidden,
+                        const tr_batch & batch);
+    void set_inputs(const tr_batch & batch);
 };
 
 // "lm": next-token negative log-likelihood summed over positions with a target (SFT: assistant
 // tokens only; continued pre-training: every token). Log-probabilities come from log(soft_max)
 // gathered at the targets, with no one-hot label tensor, so the same head yields per-token
 // log-probs for DPO/PPO later.
-std::unique_ptr<tr_loss_head> tr_loss_head_init(const std::string & kind);
+//
+// "reward": the reward model's ranking loss on the scalar head (the paper's K-wise loss when a
+// K-ranking's C(K,2) ordered pairs each weigh 1/C(K,2)), with an optional margin and centering.
+// "dpo": sigmoid DPO on summed log-probs, the offset holding the reference log-ratio.
+std::unique_ptr<tr_loss_head> tr_loss_head_init(const std::string & kind, const tr_loss_params & params = {});

@@ -9,12 +9,43 @@
 tr_session * tr_session_init(const tr_session_params & params) {
     auto s = std::make_unique<tr_session>();
     s->params = params;
-    s->loss = tr_loss_head_init(params.loss);
+    s->loss = tr_loss_head_init(params.loss, params.loss_params);
+    if (params.adapters.empty()) {
+        throw tr_error("a session needs at least one adapter");
+    }
     try {
         tr_backend_init(s->backend, params.backend);
         s->model = tr_model_load(params.model_path.c_str(), s->backend.main);
-        s->lora  = tr_lora_init(*s->model, params.lora, s->backend.main);
-        s->optim = tr_optim_init(s->lora->tensors, params.adamw, s->backend.main);
+        std::vector<ggml_tensor *> trainable;
+        for (const tr_adapter_params & a : params.adapters) {
+            for (const tr_lora * other : s->adapters) {
+                if (other->name == a.name) throw tr_error(tr_format("two adapters are named '%s'", a.name.c_str()));
+            }
+            if (a.name.empty() || a.name.find('/') != std::string::npos) {
+                throw tr_error(tr_format("adapter name '%s' must be non-empty and without '/'", a.name.c_str()));
+            }
+            tr_lora * l = a.init_path.empty() ? tr_lora_init(*s->model, a.lora, s->backend.main, a.head)
+                                              : tr_lora_load(*s->model, a.init_path.c_str(), s->backend.main);
+            s->adapters.push_back(l);
+            l->name = a.name;
+            l->trainable = a.trainable;
+            if (!a.init_path.empty()) {
+                l->params.dropout = a.lora.dropout;  // dropout is a training setting, not part of the file
+                if (a.head && !l->head) throw tr_error(tr_format("%s has no scalar head (is it a reward model?)", a.init_path.c_str()));
+            }
+            for (ggml_tensor * t : l->tensors) {
+                if (a.trainable) {
+                    trainable.push_back(t);
+                } else {
+                    t->flags &= ~GGML_TENSOR_FLAG_PARAM;  // frozen: no gradient is built for it
+                }
+            }
+            if (a.trainable) s->train_set.push_back(l);
+        }
+        if (trainable.empty()) {
+            throw tr_error("no adapter is trainable");
+        }
+        s->optim = tr_optim_init(trainable, params.adamw, s->backend.main);
         // graph sizes depend on the model's depth, so the scheduler comes last
         s->graph_size = tr_graph_size(*s->model);
         tr_backend_sched_init(s->backend, 2 * s->graph_size);
@@ -23,8 +54,8 @@ tr_session * tr_session_init(const tr_session_params & params) {
         throw;
     }
     s->meta.resize(s->graph_size * ggml_tensor_overhead() + ggml_graph_overhead_custom(s->graph_size, true));
-    TR_LOG_INFO("session: %s, loss head %s, seed %llu", s->backend.device.c_str(), s->loss->name(),
-        (unsigned long long) params.seed);
+    TR_LOG_INFO("session: %s, loss head %s, %zu adapter%s on one base, seed %llu", s->backend.device.c_str(), s->loss->name(),
+        s->adapters.size(), s->adapters.size() == 1 ? "" : "s", (unsigned long long) params.seed);
     return s.release();
 }
 
@@ -33,7 +64,7 @@ void tr_session_free(tr_session * s) {
         return;
     }
     tr_optim_free(s->optim);
-    tr_lora_free(s->lora);
+    for (tr_lora * l : s->adapters) tr_lora_free(l);
     tr_model_free(s->model);
     tr_backend_free(s->backend);
     delete s;
@@ -66,9 +97,8 @@ void graph_alloc(tr_session & s, ggml_cgraph * gf) {
 
 tr_graph_params graph_params(const tr_session & s, bool train) {
     tr_graph_params gp;
-    gp.use_lora = true;
     gp.dropout = train;
-    gp.dropout_p = s.lora->params.dropout;
+    gp.dropout_p = s.train_set.front()->params.dropout;
     gp.seed = s.params.seed;
     gp.dropout_counter = s.micro_step;
     return gp;
@@ -76,12 +106,12 @@ tr_graph_params graph_params(const tr_session & s, bool train) {
 
 // Forward + backward of one micro-batch, adding its gradient into the optimizer's accumulators.
 // Returns the batch's loss sum.
-double accumulate_one(tr_session & s, const tr_batch & batch, bool train) {
+double accumulate_one(tr_session & s, const tr_batch & batch, bool train, std::vector<float> & scores) {
     ctx_guard g{meta_ctx(s)};
     const tr_graph_params gp = graph_params(s, train);
     tr_graph_inputs inp;
-    ggml_tensor * hidden = tr_graph_build(g.ctx, *s.model, s.lora, batch, gp, inp);
-    ggml_tensor * loss = s.loss->build(g.ctx, *s.model, s.lora, hidden, batch);
+    ggml_tensor * hidden = tr_graph_build(g.ctx, *s.model, s.train_set, batch, gp, inp);
+    ggml_tensor * loss = s.loss->build(g.ctx, *s.model, s.train_set, hidden, batch);
     ggml_set_name(loss, "loss");
     ggml_set_output(loss);
     ggml_set_loss(loss);
@@ -111,6 +141,8 @@ double accumulate_one(tr_session & s, const tr_batch & batch, bool train) {
 
     float value = 0.0f;
     ggml_backend_tensor_get(loss, &value, 0, sizeof(float));
+    const std::vector<float> sc = s.loss->scores();
+    scores.insert(scores.end(), sc.begin(), sc.end());
     if (train) {
         s.micro_step++;
     }
@@ -132,7 +164,7 @@ tr_eval_result accumulate(tr_session & s, const std::vector<tr_batch> & batches,
     int done = 0;
     for (const tr_batch & b : batches) {
         if (s.loss->n_items(b) > 0) {
-            r.loss_sum += accumulate_one(s, b, train);
+            r.loss_sum += accumulate_one(s, b, train, r.scores);
         } else if (train) {
             s.micro_step++;  // keep the dropout stream aligned with the batch sequence
         }
@@ -146,7 +178,7 @@ tr_eval_result accumulate(tr_session & s, const std::vector<tr_batch> & batches,
 } // namespace
 
 tr_step_result tr_session_train_step(tr_session & s, const std::vector<tr_batch> & batches, float lr,
-                                     const tr_progress_fn & progress) {
+                                     const tr_progress_fn & progress, double skip_above) {
     const int64_t t0 = ggml_time_us();
     const tr_eval_result acc = accumulate(s, batches, /*train =*/ true, progress);
     const int64_t t1 = ggml_time_us();
@@ -154,6 +186,7 @@ tr_step_result tr_session_train_step(tr_session & s, const std::vector<tr_batch>
     r.loss = acc.loss_sum / (double) acc.n_items;
     r.n_items = acc.n_items;
     r.n_tokens = acc.n_tokens;
+    r.scores = acc.scores;
     r.grad_norm = tr_optim_grad_norm(*s.optim, s.backend);
     if (!std::isfinite(r.grad_norm) || !std::isfinite(r.loss)) {
         throw tr_error(tr_format("non-finite loss (%g) or gradient norm (%g): lower the learning rate", r.loss, r.grad_norm));
@@ -161,7 +194,14 @@ tr_step_result tr_session_train_step(tr_session & s, const std::vector<tr_batch>
     const float clip = s.optim->hp.grad_clip;
     r.grad_scale = (clip > 0.0f && r.grad_norm > clip) ? (float) (clip / r.grad_norm) : 1.0f;
     const int64_t t2 = ggml_time_us();
-    tr_optim_step(*s.optim, s.backend, lr, r.grad_scale);
+    if (skip_above > 0.0 && r.grad_norm > skip_above) {
+        // counted as a step (the schedule and the data move on) but no weight changes
+        r.skipped = true;
+        s.optim->iter++;
+        TR_LOG_WARN("step %lld skipped: gradient norm %.4g > %.4g", (long long) s.optim->iter, r.grad_norm, skip_above);
+    } else {
+        tr_optim_step(*s.optim, s.backend, lr, r.grad_scale);
+    }
     const int64_t t3 = ggml_time_us();
     TR_LOG_DEBUG("step %lld: forward+backward %.2f ms, grad norm %.2f ms, AdamW %.2f ms", (long long) s.optim->iter,
         (t1 - t0) / 1e3, (t2 - t1) / 1e3, (t3 - t2) / 1e3);
@@ -173,8 +213,38 @@ tr_eval_result tr_session_accumulate(tr_session & s, const std::vector<tr_batch>
     return accumulate(s, batches, /*train =*/ false, nullptr);
 }
 
+tr_lora * tr_session_adapter(const tr_session & s, const std::string & name) {
+    for (tr_lora * l : s.adapters) {
+        if (l->name == name) return l;
+    }
+    throw tr_error(tr_format("no adapter named '%s' in this session", name.c_str()));
+}
+
+tr_lora_set tr_session_adapter_set(const tr_session & s, const std::vector<std::string> & names) {
+    tr_lora_set set;
+    for (const std::string & n : names) set.push_back(tr_session_adapter(s, n));
+    return set;
+}
+
+ggml_tensor * tr_session_tensor(const tr_session & s, const std::string & name) {
+    const size_t slash = name.find('/');
+    if (slash != std::string::npos) {
+        return tr_lora_find(*tr_session_adapter(s, name.substr(0, slash)), name.substr(slash + 1).c_str());
+    }
+    for (const tr_lora * l : s.train_set) {
+        if (ggml_tensor * t = tr_lora_find(*l, name.c_str())) return t;
+    }
+    return nullptr;
+}
+
+int64_t tr_session_n_trainable(const tr_session & s) {
+    int64_t n = 0;
+    for (const tr_lora * l : s.train_set) n += tr_lora_n_params(*l);
+    return n;
+}
+
 ggml_tensor * tr_session_grad(const tr_session & s, const char * param_name) {
-    ggml_tensor * p = tr_lora_find(*s.lora, param_name);
+    ggml_tensor * p = tr_session_tensor(s, param_name);
     return p ? tr_optim_grad(*s.optim, p) : nullptr;
 }
 
@@ -189,8 +259,8 @@ tr_eval_result tr_session_eval(tr_session & s, const tr_batch & batch) {
     ctx_guard g{meta_ctx(s)};
     const tr_graph_params gp = graph_params(s, /*train =*/ false);
     tr_graph_inputs inp;
-    ggml_tensor * hidden = tr_graph_build(g.ctx, *s.model, s.lora, batch, gp, inp);
-    ggml_tensor * loss = s.loss->build(g.ctx, *s.model, s.lora, hidden, batch);
+    ggml_tensor * hidden = tr_graph_build(g.ctx, *s.model, s.train_set, batch, gp, inp);
+    ggml_tensor * loss = s.loss->build(g.ctx, *s.model, s.train_set, hidden, batch);
     ggml_set_output(loss);
     ggml_cgraph * gf = ggml_new_graph_custom(g.ctx, s.graph_size, false);
     ggml_build_forward_expand(gf, loss);
@@ -201,16 +271,36 @@ tr_eval_result tr_session_eval(tr_session & s, const tr_batch & batch) {
     float value = 0.0f;
     ggml_backend_tensor_get(loss, &value, 0, sizeof(float));
     r.loss_sum = value;
+    r.scores = s.loss->scores();
     return r;
 }
 
-std::vector<float> tr_session_logits(tr_session & s, const tr_batch & batch, bool use_lora) {
+std::vector<float> tr_session_scores(tr_session & s, const tr_batch & batch, const tr_lora_set & apply, const std::string & kind) {
+    batch.validate(s.model->hp.n_vocab);
+    ctx_guard g{meta_ctx(s)};
+    const tr_graph_params gp = graph_params(s, /*train =*/ false);
+    tr_graph_inputs inp;
+    ggml_tensor * hidden = tr_graph_build(g.ctx, *s.model, apply, batch, gp, inp);
+    tr_score_builder score;
+    score.kind = kind;
+    ggml_tensor * out = score.build(g.ctx, *s.model, apply, hidden, batch);
+    ggml_cgraph * gf = ggml_new_graph_custom(g.ctx, s.graph_size, false);
+    ggml_build_forward_expand(gf, out);
+    graph_alloc(s, gf);
+    tr_graph_set_inputs(inp, batch, gp);
+    score.set_inputs(batch);
+    graph_compute(s, gf);
+    std::vector<float> values(ggml_nelements(out));
+    ggml_backend_tensor_get(out, values.data(), 0, ggml_nbytes(out));
+    return values;
+}
+
+std::vector<float> tr_session_logits(tr_session & s, const tr_batch & batch, const tr_lora_set & apply) {
     batch.validate(s.model->hp.n_vocab);
     ctx_guard g{meta_ctx(s)};
     tr_graph_params gp = graph_params(s, /*train =*/ false);
-    gp.use_lora = use_lora;
     tr_graph_inputs inp;
-    ggml_tensor * hidden = tr_graph_build(g.ctx, *s.model, s.lora, batch, gp, inp);
+    ggml_tensor * hidden = tr_graph_build(g.ctx, *s.model, apply, batch, gp, inp);
     ggml_tensor * logits = tr_graph_lm_head(g.ctx, *s.model, hidden);
     ggml_set_output(logits);
     ggml_cgraph * gf = ggml_new_graph_custom(g.ctx, s.graph_size, false);
@@ -223,7 +313,26 @@ std::vector<float> tr_session_logits(tr_session & s, const tr_batch & batch, boo
     return out;
 }
 
-static const char * k_state_version = "zhongjing.trainer.state.v1";
+// v2 names every tensor "<adapter>/<tensor>" (several trainable adapters may share tensor names);
+// v1 (one adapter, bare names) is still read.
+static const char * k_state_version = "zhongjing.trainer.state.v2";
+static const char * k_state_version_v1 = "zhongjing.trainer.state.v1";
+
+namespace {
+
+// The checkpoint name of the optimizer's i-th parameter.
+std::string state_name(const tr_session & s, size_t i, bool v1) {
+    const ggml_tensor * p = s.optim->params[i];
+    if (v1) return p->name;
+    for (const tr_lora * l : s.train_set) {
+        for (const ggml_tensor * t : l->tensors) {
+            if (t == p) return l->name + "/" + p->name;
+        }
+    }
+    GGML_ABORT("optimizer parameter without an adapter");
+}
+
+} // namespace
 
 void tr_session_save_state(tr_session & s, const char * path, const std::vector<std::pair<std::string, std::string>> & metadata) {
     tr_gguf_out out;
@@ -231,42 +340,48 @@ void tr_session_save_state(tr_session & s, const char * path, const std::vector<
     gguf_set_val_str(out.gguf, "zhongjing.state.version", k_state_version);
     gguf_set_val_u64(out.gguf, "zhongjing.state.iter", (uint64_t) s.optim->iter);
     gguf_set_val_u64(out.gguf, "zhongjing.state.micro_step", s.micro_step);
-    gguf_set_val_u32(out.gguf, "zhongjing.state.lora_rank", (uint32_t) s.lora->params.rank);
-    gguf_set_val_u32(out.gguf, "zhongjing.state.lora_targets", s.lora->params.targets);
+    gguf_set_val_u32(out.gguf, "zhongjing.state.lora_rank", (uint32_t) s.train_set.front()->params.rank);
+    gguf_set_val_u32(out.gguf, "zhongjing.state.lora_targets", s.train_set.front()->params.targets);
     for (const auto & kv : metadata) {
         gguf_set_val_str(out.gguf, kv.first.c_str(), kv.second.c_str());
     }
     for (size_t i = 0; i < s.optim->params.size(); ++i) {
-        out.add(s.optim->params[i]);
-        out.add(s.optim->m[i]);
-        out.add(s.optim->v[i]);
+        const std::string name = state_name(s, i, false);
+        out.add(s.optim->params[i], name.c_str());
+        out.add(s.optim->m[i], (name + ".adam_m").c_str());
+        out.add(s.optim->v[i], (name + ".adam_v").c_str());
     }
     out.write(path);
 }
 
 void tr_session_load_state(tr_session & s, const char * path) {
     tr_gguf_in in(path);
-    if (in.get_str("zhongjing.state.version") != k_state_version) {
+    const std::string version = in.get_str("zhongjing.state.version");
+    const bool v1 = version == k_state_version_v1;
+    if (version != k_state_version && !(v1 && s.train_set.size() == 1)) {
         throw tr_error(tr_format("%s is not a trainer state file of this version", path));
     }
+    const tr_lora & first = *s.train_set.front();
     const int64_t rank = tr_gguf_get_int(in.gguf, "zhongjing.state.lora_rank", -1);
     const int64_t targets = tr_gguf_get_int(in.gguf, "zhongjing.state.lora_targets", -1);
-    if (rank != s.lora->params.rank || targets != (int64_t) s.lora->params.targets) {
+    if (rank != first.params.rank || targets != (int64_t) first.params.targets) {
         throw tr_error(tr_format("%s was saved with LoRA rank %lld / targets 0x%llx, this session has rank %d / targets 0x%x",
-            path, (long long) rank, (long long) targets, s.lora->params.rank, s.lora->params.targets));
+            path, (long long) rank, (long long) targets, first.params.rank, first.params.targets));
     }
     // read everything before changing anything: a bad file leaves the session as it was
     for (size_t i = 0; i < s.optim->params.size(); ++i) {
-        for (const ggml_tensor * t : {s.optim->params[i], s.optim->m[i], s.optim->v[i]}) {
-            if (!in.has_tensor(t->name)) {
-                throw tr_error(tr_format("%s: tensor %s is missing", path, t->name));
+        const std::string name = state_name(s, i, v1);
+        for (const std::string & n : {name, name + ".adam_m", name + ".adam_v"}) {
+            if (!in.has_tensor(n.c_str())) {
+                throw tr_error(tr_format("%s: tensor %s is missing", path, n.c_str()));
             }
         }
     }
     for (size_t i = 0; i < s.optim->params.size(); ++i) {
-        in.read(s.optim->params[i]->name, s.optim->params[i]);
-        in.read(s.optim->m[i]->name, s.optim->m[i]);
-        in.read(s.optim->v[i]->name, s.optim->v[i]);
+        const std::string name = state_name(s, i, v1);
+        in.read(name.c_str(), s.optim->params[i]);
+        in.read((name + ".adam_m").c_str(), s.optim->m[i]);
+        in.read((name + ".adam_v").c_str(), s.optim->v[i]);
     }
     s.optim->iter = tr_gguf_get_int(in.gguf, "zhongjing.state.iter", 0);
     s.micro_step = (uint64_t) tr_gguf_get_int(in.gguf, "zhongjing.state.micro_step", 0);

@@ -1,4 +1,8 @@
-// A training session: one base model, one LoRA, one optimizer, one loss head, on one backend.
+// A training session: ONE copy of the base model, any number of named adapters on it (each
+// trainable or frozen, each optionally with a scalar head), one optimizer over the trainable
+// tensors, one loss head (the objective), on one backend. A forward pass names the adapters it
+// applies: DPO trains "policy" and scores "reference" on the same weights; PPO will hold policy,
+// reference, value and reward adapters the same way, so its memory stays near one base model.
 // Not thread-safe; the N-API layer runs one call at a time per session on a worker thread.
 #pragma once
 
@@ -15,10 +19,20 @@
 #include <utility>
 #include <vector>
 
+struct tr_adapter_params {
+    std::string    name = "train";
+    bool           trainable = true;
+    bool           head = false;   // with a scalar head (reward model, value model)
+    std::string    init_path;      // load from this LoRA GGUF instead of initialising (rank, targets from the file)
+    tr_lora_params lora;
+};
+
 struct tr_session_params {
     std::string       model_path;
     std::string       loss = "lm";
-    tr_lora_params    lora;
+    tr_loss_params    loss_params;
+    // In order; the trainable ones are what training forwards apply unless a call names others.
+    std::vector<tr_adapter_params> adapters;
     tr_adamw_params   adamw;
     tr_backend_params backend;
     uint64_t          seed = 0;  // dropout masks (LoRA init has lora.seed)
@@ -28,7 +42,8 @@ struct tr_session {
     tr_session_params params;
     tr_backend backend;
     tr_model * model = nullptr;
-    tr_lora  * lora  = nullptr;
+    std::vector<tr_lora *> adapters;
+    tr_lora_set train_set;  // the trainable adapters
     tr_optim * optim = nullptr;
     std::unique_ptr<tr_loss_head> loss;
 
@@ -39,17 +54,20 @@ struct tr_session {
 
 struct tr_step_result {
     double  loss       = 0.0;  // mean loss over the window's items
-    int64_t n_items    = 0;
+    double  n_items    = 0;
     int64_t n_tokens   = 0;    // non-padding tokens processed
     double  grad_norm  = 0.0;  // before clipping
     float   grad_scale = 1.0f; // clipping factor applied
     int64_t iter       = 0;    // optimizer steps after this one
+    bool    skipped    = false; // the gradient norm passed skip_above: no update was applied
+    std::vector<float> scores;  // per-sequence scores of the window's micro-batches, in order
 };
 
 struct tr_eval_result {
     double  loss_sum = 0.0;
-    int64_t n_items  = 0;
+    double  n_items  = 0;
     int64_t n_tokens = 0;
+    std::vector<float> scores;
 };
 
 using tr_progress_fn = std::function<void(int done, int total)>;
@@ -58,18 +76,30 @@ tr_session * tr_session_init(const tr_session_params & params);  // throws tr_er
 void         tr_session_free(tr_session * session);
 
 // Zeroes the gradient, accumulates it over `batches` (dropout on), clips and takes one AdamW step.
+// When skip_above > 0 and the gradient norm exceeds it, the step counts but changes no weight
+// (the paper's habit of skipping a step whose gradient explodes).
 tr_step_result tr_session_train_step(tr_session & s, const std::vector<tr_batch> & batches, float lr,
-                                     const tr_progress_fn & progress = nullptr);
+                                     const tr_progress_fn & progress = nullptr, double skip_above = 0.0);
 // Zeroes the gradient and accumulates it over `batches` without dropout and without a step:
 // for gradient checks. The gradients stay readable through tr_session_grad().
 tr_eval_result tr_session_accumulate(tr_session & s, const std::vector<tr_batch> & batches);
 ggml_tensor *  tr_session_grad(const tr_session & s, const char * param_name);
 // Loss without gradients and without dropout.
 tr_eval_result tr_session_eval(tr_session & s, const tr_batch & batch);
-// Logits [n_vocab, n_rows * n_ctx] of every position, with or without the LoRA.
-std::vector<float> tr_session_logits(tr_session & s, const tr_batch & batch, bool use_lora);
+// Logits [n_vocab, n_rows * n_ctx] of every position with the given adapters applied.
+std::vector<float> tr_session_logits(tr_session & s, const tr_batch & batch, const tr_lora_set & apply);
+// Per-sequence scores ("reward" or "logp", see tr_score_builder) with the given adapters.
+std::vector<float> tr_session_scores(tr_session & s, const tr_batch & batch, const tr_lora_set & apply, const std::string & kind);
 
-// Checkpoint state: LoRA tensors, AdamW moments and step, the dropout counter. The caller (JS)
+tr_lora * tr_session_adapter(const tr_session & s, const std::string & name);  // throws when absent
+// Adapters by name; an empty list means none (the bare base model).
+tr_lora_set tr_session_adapter_set(const tr_session & s, const std::vector<std::string> & names);
+// A trainable tensor by name; "adapter/tensor" picks the adapter, a bare name searches all.
+ggml_tensor * tr_session_tensor(const tr_session & s, const std::string & name);
+int64_t tr_session_n_trainable(const tr_session & s);
+
+// Checkpoint state: the trainable adapters' tensors (named "<adapter>/<tensor>"), AdamW moments
+// and step, the dropout counter. The caller (JS)
 // stores the data cursor and its own RNG state beside it.
 void tr_session_save_state(tr_session & s, const char * path, const std::vector<std::pair<std::string, std::string>> & metadata);
 void tr_session_load_state(tr_session & s, const char * path);

@@ -25,7 +25,33 @@ export interface TrainingBatch {
   segments: Int32Array;
   /** Token to predict at each position, -1 = no loss here. */
   targets: Int32Array;
+  /** Preference heads (reward, dpo). Sequences are numbered in order of appearance, row-major,
+   * one per (row, segment). Pair p prefers sequence pairs[2p] over pairs[2p+1]; its loss is
+   * w·[(1-ε)·softplus(-z) + ε·softplus(z)] with z = β·(score[better] - score[worse] - offset). */
+  pairs?: Int32Array;
+  pairWeights?: Float32Array;
+  /** The reward model's margin, or DPO's reference log-ratio (ref[better] - ref[worse]). */
+  pairOffsets?: Float32Array;
+  /** Reward centering: weight of score² per sequence (TRL's center_rewards_coefficient). */
+  sequenceWeights?: Float32Array;
 }
+
+/** Which adapters a forward pass applies: true = the trainable ones, false = none (the bare base),
+ * or adapter names. */
+export type AdapterSelection = boolean | readonly string[];
+
+export interface AdapterSpec {
+  name: string;
+  trainable: boolean;
+  /** A scalar head on the last token's hidden state (reward model; value model later). */
+  head?: boolean;
+  /** Start from this LoRA GGUF (its rank, alpha, targets and head come from the file). */
+  initFrom?: string;
+  lora?: {rank?: number; alpha?: number; dropout?: number; targets?: readonly LoraTarget[]; seed?: number};
+}
+
+/** The loss head (the objective's end of the graph). */
+export type LossHead = 'lm' | 'reward' | 'dpo';
 
 export {LORA_TARGETS, type LoraTarget};
 
@@ -37,8 +63,11 @@ export interface SessionOptions {
   seed?: number;
   /** Use the first GPU when the loaded variant has one. */
   gpu?: boolean;
-  /** The loss head; only 'lm' (next-token NLL on target positions) so far. */
-  lossHead?: 'lm';
+  /** 'lm': next-token NLL on target positions; 'reward' / 'dpo': preference loss over pairs. */
+  lossHead?: LossHead;
+  loss?: {beta?: number; labelSmoothing?: number; centerRewards?: number};
+  /** Several named adapters on one base; without it, one trainable adapter from `lora`. */
+  adapters?: readonly AdapterSpec[];
   lora?: {rank?: number; alpha?: number; dropout?: number; targets?: readonly LoraTarget[]; seed?: number};
   adamw?: {beta1?: number; beta2?: number; eps?: number; weightDecay?: number; gradClip?: number};
 }
@@ -62,6 +91,7 @@ export interface SessionInfo {
   /** Training forwards taken (selects dropout masks). */
   microStep: number;
   lossHead: string;
+  adapters: {name: string; trainable: boolean; head: boolean; rank: number; alpha: number; params: number}[];
 }
 
 export interface StepResult {
@@ -76,33 +106,43 @@ export interface StepResult {
   gradScale: number;
   /** Optimizer steps after this one. */
   step: number;
+  /** The gradient norm passed `skipAboveGradNorm`: the step counted but changed nothing. */
+  skipped: boolean;
+  /** Per-sequence scores of the step's micro-batches in order (reward or summed log-prob); empty for 'lm'. */
+  scores: Float32Array;
 }
 
 export interface EvalResult {
   lossSum: number;
   nItems: number;
   nTokens: number;
+  scores: Float32Array;
 }
 
 export interface NativeTrainingSession {
   info(): SessionInfo;
   /** One optimizer step: gradient accumulated over all `batches`, clipped, AdamW at `lr`. */
-  trainStep(batches: readonly TrainingBatch[], lr: number, onProgress?: (done: number, total: number) => void): Promise<StepResult>;
+  trainStep(batches: readonly TrainingBatch[], lr: number, onProgress?: (done: number, total: number) => void, options?: {skipAboveGradNorm?: number}): Promise<StepResult>;
   /** Gradient over `batches` without dropout and without a step (read with getGradient). */
   accumulate(batches: readonly TrainingBatch[]): Promise<EvalResult>;
   evaluate(batch: TrainingBatch): Promise<EvalResult>;
-  /** Logits [nRows * nCtx][nVocab] (row-major), with or without the LoRA. */
-  logits(batch: TrainingBatch, useLora?: boolean): Promise<Float32Array>;
-  /** LoRA tensor names, e.g. blk.0.attn_q.weight.lora_a. */
-  tensorNames(): string[];
+  /** Logits [nRows * nCtx][nVocab] (row-major) with the chosen adapters (default: the trainable ones). */
+  logits(batch: TrainingBatch, adapters?: AdapterSelection): Promise<Float32Array>;
+  /** Per-sequence scores without a loss: 'reward' (the scalar head of the first applied adapter
+   * that has one, at each sequence's last token) or 'logp' (summed log-probs of its targets). */
+  scores(batch: TrainingBatch, kind: 'reward' | 'logp', adapters?: AdapterSelection): Promise<Float32Array>;
+  /** Tensor names of an adapter (default: the first trainable), e.g. blk.0.attn_q.weight.lora_a;
+   * getTensor/getGradient/setTensor take them bare or as "adapter/name". */
+  tensorNames(adapter?: string): string[];
   getTensor(name: string): Float32Array;
   getGradient(name: string): Float32Array;
   setTensor(name: string, data: Float32Array): void;
   /** LoRA + AdamW moments + step + dropout counter, as GGUF (atomic write). */
   saveState(path: string, metadata?: Record<string, string>): Promise<void>;
   loadState(path: string): Promise<{step: number; microStep: number}>;
-  /** A LoRA GGUF that llama.cpp / node-llama-cpp loads; metadata is stored as strings. */
-  exportAdapter(path: string, metadata?: Record<string, string>): Promise<void>;
+  /** A LoRA GGUF that llama.cpp / node-llama-cpp loads (default: the first trainable adapter; a
+   * scalar head is written too, as zhongjing.score.weight); metadata is stored as strings. */
+  exportAdapter(path: string, metadata?: Record<string, string>, adapter?: string): Promise<void>;
   /** Frees the model, LoRA and optimizer memory. Throws while a call is in flight. */
   dispose(): void;
   readonly disposed: boolean;
