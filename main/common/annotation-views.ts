@@ -75,7 +75,8 @@ export interface ItemView {
 
 export interface DisagreementView {
   item: Omit<ItemView, 'mine' | 'progress'>;
-  rankings: {annotatorId: string; annotatorName: string; ranking: Ranking; allWrong: boolean; correction: string | null; comment: string}[];
+  /** everything each annotator decided, so the expert can start from any one of them */
+  rankings: {annotatorId: string; annotatorName: string; ranking: Ranking; marks: AnswerMarks[]; allWrong: boolean; correction: string | null; comment: string}[];
   conflicts: {a: string; b: string; reasons: ConflictReason[]; tau: number}[];
 }
 

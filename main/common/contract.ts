@@ -464,6 +464,8 @@ export const methods = {
       itemId: id,
       expertId: id,
       ranking: z.array(z.array(z.number().int().min(0).max(15)).min(1)).min(1).max(16),
+      /** the ability marks the expert stands by (copied from an annotator or their own) */
+      marks: z.array(z.record(z.string(), z.union([z.literal(1), z.literal(2), z.literal(3)]))).max(16).default([]),
       comment: z.string().max(5000).default(''),
       allWrong: z.boolean().default(false),
       correction: z.string().max(MAX_MESSAGE_CHARS).nullable().default(null),

@@ -1,6 +1,8 @@
 // Expert annotation end to end in Chromium against the built `zhongjing serve`: generate K=4
-// candidates with the tiny model, rank with the keyboard as two annotators in different orders,
-// find the item in the expert's disagreement queue, adjudicate, export pairs and count them.
+// candidates with the tiny model, rank with the keyboard as two annotators in different orders
+// (one of them finds every answer wrong and writes a correction), find the item in the expert's
+// disagreement queue, start from that annotator's judgement, edit the correction, adjudicate,
+// export pairs and corrections and count them.
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {readFileSync, writeFileSync} from 'node:fs';
@@ -30,8 +32,9 @@ async function selectAnnotator(page: Page, name: string): Promise<void> {
 
 /** Ranks the item on screen with the keyboard only, by the answers' texts (ascending or
  * descending): each annotator sees the answers in their own shuffled order, so letters do not
- * name the same answer for two people, texts do. Digits place each answer, then Enter saves. */
-async function rankWithKeyboard(page: Page, itemNumber: number, direction: 'asc' | 'desc'): Promise<void> {
+ * name the same answer for two people, texts do. Digits place each answer, then Enter saves.
+ * With a correction, "all answers are wrong" is ticked and the correction written first. */
+async function rankWithKeyboard(page: Page, itemNumber: number, direction: 'asc' | 'desc', correction?: string): Promise<void> {
   // the next item loads after the previous save answers: rank only once it is on screen
   await page.getByRole('region', {name: `第 ${itemNumber} 条`}).waitFor();
   const letters = ['A', 'B', 'C', 'D'];
@@ -43,6 +46,10 @@ async function rankWithKeyboard(page: Page, itemNumber: number, direction: 'asc'
     const handle = page.getByRole('button', {name: `排序：回答 ${letter}`});
     await handle.focus();
     await handle.press(String(place + 1));
+  }
+  if (correction !== undefined) {
+    await page.getByRole('checkbox', {name: '所有回答都有错误'}).check();
+    await page.getByLabel('纠正后的回答').fill(correction);
   }
   await page.getByRole('button', {name: `排序：回答 ${order[0]}`}).press('Enter');
   await page.getByText(`已保存第 ${itemNumber} 条`).waitFor({timeout: 10_000}).catch(async (e) => {
@@ -96,10 +103,12 @@ test('in the browser: two annotators rank by keyboard, the expert adjudicates, p
   }
   if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'an-1-ranked.png'), fullPage: true});
 
-  // annotator 2: the first item reversed, the second the same (each sees a different shuffle)
+  // annotator 2: the first item reversed and every answer wrong, the second the same as annotator 1
+  // (each sees a different shuffle)
+  const correction = '咳嗽加重要先看有没有发热和气促，请尽快到儿科就诊。';
   await selectAnnotator(page, '王医生');
   await page.getByRole('tab', {name: '排序标注'}).click();
-  await rankWithKeyboard(page, 1, 'desc');
+  await rankWithKeyboard(page, 1, 'desc', correction);
   await rankWithKeyboard(page, 2, 'asc');
 
   // the expert sees exactly one disagreement and settles it
@@ -111,11 +120,17 @@ test('in the browser: two annotators rank by keyboard, the expert adjudicates, p
   await queued.first().click();
   await page.getByText(/最佳回答不同/).first().waitFor();
   if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'an-2-adjudicate.png'), fullPage: true});
-  await page.getByRole('button', {name: '以此为起点：李医生'}).click();
+  // starting from 王医生 takes over the order, "all wrong" and the correction, which stays editable
+  await page.getByRole('button', {name: '以此为起点：王医生'}).click();
+  assert.ok(await page.getByRole('checkbox', {name: '所有回答都有错误'}).isChecked(), '"all wrong" is copied');
+  const corrected = page.getByLabel('纠正后的回答');
+  assert.equal(await corrected.inputValue(), correction, 'the correction is copied and shown');
+  await corrected.fill(`${correction}如有喘息请立即就医。`);
   await page.getByRole('button', {name: '提交裁定'}).click();
   await page.getByText(/已裁定第 \d+ 条/).waitFor();
 
-  // export pairs: 2 final items × C(4,2) = 12 pairs at most (identical candidate texts are dropped)
+  // export pairs: the all-wrong item's correction ranks above its 4 answers, so C(5,2) = 10 pairs
+  // for it and C(4,2) = 6 for the other, 16 at most (identical candidate texts are dropped)
   await page.getByRole('tab', {name: '导出'}).click();
   await page.getByRole('radio', {name: '偏好对（LLaMA-Factory）'}).check();
   const out = join(dir.path, 'pairs.jsonl');
@@ -123,9 +138,20 @@ test('in the browser: two annotators rank by keyboard, the expert adjudicates, p
   await page.getByRole('button', {name: '导出', exact: true}).click();
   await page.getByText(/已写入 \d+ 条记录/).waitFor();
   const pairs = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.ok(pairs.length >= 1 && pairs.length <= 12, `${pairs.length} pairs`);
+  assert.ok(pairs.length >= 4 && pairs.length <= 16, `${pairs.length} pairs`);
+  assert.ok(pairs.some((p) => p.chosen.value === `${correction}如有喘息请立即就医。`), 'the correction is preferred to the answers');
   assert.ok(pairs.every((p) => p.chosen.value !== p.rejected.value));
   assert.match(pairs[0].conversations.at(-1).value, /孩子咳嗽/);
+  // the SFT-corrections export holds the expert's edited correction (after the pairs' "已写入 N 条",
+  // whose N is at least 4, so the text waited for cannot be the previous export's)
+  await page.getByRole('radio', {name: 'SFT 纠正数据'}).check();
+  const correctionsOut = join(dir.path, 'corrections.jsonl');
+  await page.getByLabel('输出文件路径（可选）').fill(correctionsOut);
+  await page.getByRole('button', {name: '导出', exact: true}).click();
+  await page.getByText('已写入 1 条记录').waitFor();
+  const [sft] = readFileSync(correctionsOut, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(sft.conversations.at(-1).value, `${correction}如有喘息请立即就医。`);
+
   assert.deepEqual(errors, [], 'no errors in the page');
 });
 

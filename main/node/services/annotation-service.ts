@@ -311,13 +311,13 @@ export class AnnotationService {
     const expert = this.annotator(input.expertId);
     if (expert.role !== 'expert')
       throw new AppError('validation', {zh: '只有仲裁专家可以裁定分歧。', en: 'Only an adjudicating expert can settle a disagreement.'});
-    const {item} = this.checkRanking(input.itemId, input.ranking, []);
+    const {item} = this.checkRanking(input.itemId, input.ranking, input.marks as AnswerMarks[]);
     const savedAt = this.store.annotation.saveRanking({
       itemId: input.itemId,
       annotatorId: input.expertId,
       kind: 'adjudication',
       ranking: input.ranking,
-      marks: [],
+      marks: input.marks as AnswerMarks[],
       comment: input.comment ?? '',
       allWrong: input.allWrong ?? false,
       correction: input.allWrong ? (input.correction?.trim() || ALL_WRONG_CORRECTION.zh) : null,
@@ -351,7 +351,7 @@ export class AnnotationService {
       const rankings = this.store.annotation.rankings(itemId).filter((r) => r.kind === 'ranking');
       views.push({
         item: {id: item.id, projectId, position: item.position, history: item.history, question: item.question, department: item.department, candidates: this.store.annotation.candidates(item.id)},
-        rankings: rankings.map((r) => ({annotatorId: r.annotatorId, annotatorName: names.get(r.annotatorId) ?? r.annotatorId, ranking: r.ranking, allWrong: r.allWrong, correction: r.correction, comment: r.comment})),
+        rankings: rankings.map((r) => ({annotatorId: r.annotatorId, annotatorName: names.get(r.annotatorId) ?? r.annotatorId, ranking: r.ranking, marks: r.marks, allWrong: r.allWrong, correction: r.correction, comment: r.comment})),
         conflicts: decision.conflicts,
       });
     }

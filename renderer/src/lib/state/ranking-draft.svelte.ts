@@ -61,6 +61,16 @@ export class RankingDraft {
     this.touched = true;
   }
 
+  /** Adjudication's 以此为起点: takes over everything one annotator decided — the order with its
+   * ties, the ability marks, "all answers are wrong" and the correction — to be edited from there.
+   * The expert's own comment stays theirs. */
+  startFrom(theirs: Pick<MyRanking, 'ranking' | 'marks' | 'allWrong' | 'correction'>): void {
+    this.setRanking(theirs.ranking);
+    this.marks = Array.from({length: this.k}, (_, i) => ({...(theirs.marks[i] ?? {})}));
+    this.allWrong = theirs.allWrong;
+    this.correction = theirs.allWrong ? (theirs.correction ?? pick(ALL_WRONG_CORRECTION)) : '';
+  }
+
   confirmOrder(): void {
     this.touched = true;
   }
