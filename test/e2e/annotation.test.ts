@@ -39,6 +39,8 @@ async function rankWithKeyboard(page: Page, itemNumber: number, direction: 'asc'
   await page.getByRole('region', {name: `第 ${itemNumber} 条`}).waitFor();
   const letters = ['A', 'B', 'C', 'D'];
   const texts = await Promise.all(letters.map((l) => page.getByRole('region', {name: `回答 ${l}`, exact: true}).locator('.text').innerText()));
+  // the letter keys name screen positions: A–D for K = 4, whichever answer is shown last
+  assert.equal(await page.locator('.legend dt').first().innerText(), 'A–D', 'key legend');
   const order = [...letters].sort((a, b) => texts[letters.indexOf(a)]!.localeCompare(texts[letters.indexOf(b)]!) * (direction === 'asc' ? 1 : -1));
   // a real move first: an item left in display order counts as unranked (Enter would refuse)
   await page.getByRole('button', {name: `排序：回答 ${order.at(-1)}`}).press('1');

@@ -8,14 +8,12 @@
 import type {ConflictReason, Ranking} from '../../../main/common/annotation';
 import type {MessageKey} from './i18n';
 import {displayOrder} from './state/display-order.svelte';
+import {candidateLetter} from './letters';
 
-export const LETTERS = 'ABCDEFGH';
+export {LETTERS} from './letters';
 /** The letter of a candidate: its screen position while the workspace shows a shuffled item
  * (A = shown first), else its stored index (K is at most 8 in a project). */
-export const letter = (index: number): string => {
-  const position = displayOrder.order ? displayOrder.order.indexOf(index) : index;
-  return LETTERS[position] ?? String(index + 1);
-};
+export const letter = (index: number): string => candidateLetter(index, displayOrder.order);
 
 /** The candidate shown at a screen position. */
 export const candidateAt = (position: number): number => displayOrder.order?.[position] ?? position;
