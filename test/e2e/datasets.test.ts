@@ -1,12 +1,13 @@
 // Datasets end to end in Chromium against the built `zhongjing serve`: import a file through the
 // file picker, review the de-identification replacements, browse and filter rows, build the
-// paper's 7:1 single:multi mix.
+// paper's 7:1 single:multi mix; and what the screens say before a click that would give nothing
+// (preference pairs from dialogues, a 7:1 mix from single-turn rows only).
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {launchChromium} from '../helpers/browser.js';
-import {startServe} from '../helpers/cli.js';
+import {runCli, startServe} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
 
 const SCREENSHOTS = process.env.ZHONGJING_SCREENSHOTS;
@@ -96,4 +97,40 @@ test('import through the file picker, review, browse, and a 7:1 mix', async (t) 
   assert.match(overview, /多轮[\s\S]{0,20}3/);
   if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'ds-3-mix.png'), fullPage: true});
   assert.deepEqual(errors, [], 'no errors in the page console');
+});
+
+test('before the click: no preference pairs to export, no multi-turn rows for a 7:1 mix, and why', async (t) => {
+  const dir = tempDir();
+  const file = join(dir.path, 'single.jsonl');
+  writeFileSync(file, Array.from({length: 14}, (_, i) => JSON.stringify({conversation: [{role: 'user', content: `咳嗽${i + 1}天了`}, {role: 'assistant', content: '有没有发热？'}]})).join('\n'));
+  const imported = runCli(['data', 'import', file, '--name', '单轮问答', '--no-deid', '--data-dir', dir.path]);
+  assert.equal(imported.status, 0, imported.stderr);
+  const serve = await startServe(['--data-dir', dir.path], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+    dir.cleanup();
+  });
+  const page = await (await browser.newContext({viewport: {width: 1280, height: 900}, locale: 'zh-CN'})).newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(serve.url);
+  await page.getByRole('link', {name: '数据集'}).click();
+  await page.getByRole('link', {name: '单轮问答'}).click();
+  await page.getByRole('tab', {name: '导出'}).click();
+  await page.getByText('将导出 14 行。').waitFor();
+  await page.getByRole('radio', {name: '偏好对（pairs）'}).check();
+  await page.getByText(/这个版本没有偏好对数据，无法导出为偏好对.*这个版本只有：对话 14 行。/).waitFor();
+  assert.equal(await page.getByRole('button', {name: '导出数据集'}).isDisabled(), true, 'an export that would write 0 rows cannot be started');
+
+  await page.getByRole('link', {name: '返回数据集列表'}).click();
+  await page.getByRole('button', {name: '设计混合配比'}).click();
+  const mix = page.getByRole('form', {name: '混合配比设计'});
+  await mix.getByLabel('数据集（第 1 项）').selectOption({label: '单轮问答'});
+  await mix.getByRole('button', {name: '论文配比 7:1（单轮:多轮）'}).click();
+  await mix.getByText(/第 2 项（「单轮问答」v1，多轮）没有可用的行：这个版本没有多轮对话，只有单轮对话 14 行/).waitFor();
+  assert.equal(await mix.getByRole('button', {name: '创建混合数据集'}).isDisabled(), true, 'a mix that would be empty cannot be created');
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'ds-4-empty-mix.png'), fullPage: true});
+  assert.deepEqual(errors, [], 'no errors in the page');
 });

@@ -19,6 +19,7 @@
 import {open, readFile, rename, writeFile, mkdir} from 'node:fs/promises';
 import {join} from 'node:path';
 import type {DatasetRow, Turn} from '../../common/datasets.js';
+import {AppError} from '../../common/errors.js';
 
 export type ExportFormat = 'sharegpt' | 'alpaca' | 'pairs' | 'llamafactory';
 type FileKind = 'sharegpt' | 'alpaca' | 'pairs' | 'text';
@@ -194,6 +195,14 @@ export async function exportRows(rows: Iterable<ExportableRow> | AsyncIterable<E
     for (const {writer} of writers.values()) await writer.abort();
     throw error;
   }
+  // nothing the format can hold: no files were opened, and dataset_info.json is left as it was
+  if (written === 0)
+    throw new AppError(
+      'validation',
+      skipped
+        ? {zh: `${skipped} 行都不适用 ${options.format} 格式，没有可导出的行；未写入任何文件。`, en: `None of the ${skipped} rows fits the ${options.format} format: nothing to export, no file written.`}
+        : {zh: '没有数据行可导出；未写入任何文件。', en: 'There are no rows to export; no file written.'},
+    );
   const datasetInfo: Record<string, unknown> = {};
   for (const [key, {kind, entry}] of writers) datasetInfo[entry] = datasetInfoEntry(kind, `${options.name}.${key}.jsonl`);
   const infoPath = join(options.dir, 'dataset_info.json');

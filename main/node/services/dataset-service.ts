@@ -13,6 +13,7 @@ import type {DataPaths} from '../paths.js';
 import type {Store} from '../store/index.js';
 import type {EventBus} from './event-bus.js';
 import {importDataset, undoReplacement, planMix, exportRows, type ImportedRow} from '../datasets/index.js';
+import {exportFit, mixComponentEmpty} from '../../common/dataset-fit.js';
 
 const DATASET = {zh: '数据集', en: 'dataset'};
 /** Rows are committed in batches: one durable transaction per row would make a 70k import slow. */
@@ -298,9 +299,12 @@ export class DatasetService {
   mix(input: MethodInput<'datasets.mix'>): DatasetSummary {
     if (this.store.datasets.nameTaken(input.name))
       throw new AppError('validation', {zh: `已有名为“${input.name}”的数据集。`, en: `A dataset named "${input.name}" already exists.`});
-    const parts = input.components.map((c) => {
+    const parts = input.components.map((c, index) => {
       const name = this.resolve(c.datasetId).name;
-      const version = this.freeze(c.datasetId, c.version);
+      const version = this.version(c.datasetId, c.version);
+      // a component with nothing to draw from empties the whole mix: say which one and why
+      const empty = mixComponentEmpty(this.store.datasets.stats(version.id), c.filter, {index, name, version: version.version});
+      if (empty) throw new AppError('validation', empty);
       return {component: c, name, version, shapes: this.store.datasets.rowShapes(version.id)};
     });
     const recipe = {components: input.components, unit: input.unit ?? 'examples', total: input.total, seed: input.seed ?? 42, validationFraction: input.validationFraction ?? 0.05};
@@ -310,6 +314,8 @@ export class DatasetService {
     );
     if (plan.picks.length === 0)
       throw new AppError('validation', {zh: '按此配比选不出任何数据行（筛选条件下某个组成部分为空）。', en: 'This recipe selects no rows (a component is empty under its filter).'});
+    // only a mix that is made uses (and so freezes) its versions
+    for (const p of parts) p.version = this.freeze(p.component.datasetId, p.version.version);
     const datasetId = this.store.datasets.create(input.name);
     this.store.db.transaction(() => {
       const origin: DatasetOrigin = {
@@ -332,6 +338,9 @@ export class DatasetService {
 
   async export(input: MethodInput<'datasets.export'>): Promise<MethodOutput<'datasets.export'>> {
     const {name} = this.resolve(input.id);
+    // refused before anything is frozen or written: no "0 rows" export with an empty dataset_info.json
+    const fit = exportFit(this.store.datasets.kinds(this.version(input.id, input.version).id), input.format);
+    if (fit.empty) throw new AppError('validation', fit.empty);
     const version = this.freeze(input.id, input.version);
     const safeName = name.replace(/[\\/:*?"<>|\s]+/g, '_');
     const dir = input.outDir ?? join(this.paths.root, 'exports', `${safeName}-v${version.version}-${input.format}`);

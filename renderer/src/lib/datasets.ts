@@ -1,7 +1,7 @@
 // Small pure helpers of the Datasets screen: labels for the domain's enums, the one-line
 // description of a version's origin, and the arithmetic of the mix preview. Kept out of the
 // components so each of them stays short and the maths can be read on its own.
-import type {DatasetFormat, DatasetOrigin, DatasetStats, DatasetVersionInfo, MixComponent, PhiType, Replacement, RowKind} from '../../../main/common/datasets';
+import type {DatasetFormat, DatasetOrigin, DatasetVersionInfo, MixComponent, PhiType, Replacement, RowKind} from '../../../main/common/datasets';
 import type {MessageKey} from './i18n';
 import {t} from './lang.svelte';
 
@@ -92,13 +92,6 @@ export function splitAround(text: string, needle: string): {text: string; mark: 
   }
   if (from < text.length) parts.push({text: text.slice(from), mark: false});
   return parts;
-}
-
-/** Rows of a dataset version a mix component's filter can draw from (examples unit). */
-export function availableRows(stats: DatasetStats, filter: MixComponent['filter']): number {
-  if (filter === 'single') return stats.singleTurn;
-  if (filter === 'multi') return stats.multiTurn;
-  return stats.rows;
 }
 
 export interface MixEstimate {

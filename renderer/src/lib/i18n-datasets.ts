@@ -270,6 +270,8 @@ export const datasetsZh = {
   dsExportedDir: '导出目录',
   dsExportedFiles: '写入的文件',
   dsExportFreezeNote: '导出会冻结版本 v{n}，以便日后复现。',
+  dsExportWillWrite: '将导出 {n} 行。',
+  dsExportWillSkip: '将导出 {n} 行；另有 {skipped} 行（{kinds}）不适用此格式，会被跳过。',
 } as const;
 
 export type DatasetMessageKey = keyof typeof datasetsZh;
@@ -527,6 +529,8 @@ export const datasetsEn: Record<DatasetMessageKey, string> = {
   dsExportedDir: 'Export directory',
   dsExportedFiles: 'Files written',
   dsExportFreezeNote: 'Exporting freezes version v{n}, so the export can be reproduced.',
+  dsExportWillWrite: '{n} rows will be exported.',
+  dsExportWillSkip: '{n} rows will be exported; {skipped} rows ({kinds}) do not fit this format and will be skipped.',
   dsTokensHeading: "Tokens (with the model's own tokenizer and chat template)",
   dsTokensModel: 'Model to count tokens with',
   dsTokensCount: 'Count tokens',

@@ -3,7 +3,9 @@
 // "rows available" need no call per keystroke. Made per designer, not a singleton.
 import type {DatasetDetail, MethodInput} from '../../../../main/common/contract';
 import type {MixComponent} from '../../../../main/common/datasets';
-import {availableRows, estimateMix, type MixEstimate} from '../datasets';
+import {mixAvailableRows, mixComponentEmpty} from '../../../../main/common/dataset-fit';
+import type {LocalisedText} from '../../../../main/common/errors';
+import {estimateMix, type MixEstimate} from '../datasets';
 import {api} from './client';
 
 export type MixFilter = NonNullable<MixComponent['filter']>;
@@ -85,8 +87,18 @@ export class MixDraft {
 
   available(part: MixPart): number | null {
     const detail = part.datasetId ? this.detailOf(part.datasetId, part.version) : null;
-    return detail ? availableRows(detail.stats, part.filter) : null;
+    return detail ? mixAvailableRows(detail.stats, part.filter) : null;
   }
+
+  /** Why a component gives no rows (and so empties the whole mix), once its stats are known:
+   * said under the preview before anyone presses 创建. */
+  emptyReasons = $derived.by((): {key: number; reason: LocalisedText}[] =>
+    this.parts.flatMap((part, index) => {
+      const detail = part.datasetId ? this.detailOf(part.datasetId, part.version) : null;
+      const reason = detail && mixComponentEmpty(detail.stats, part.filter, {index, name: detail.summary.name, version: detail.version.version});
+      return reason ? [{key: part.key, reason}] : [];
+    }),
+  );
 
   /** The call's input, or null while something is missing or out of range. */
   input(fallbackName: string): MethodInput<'datasets.mix'> | null {
