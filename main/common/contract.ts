@@ -16,7 +16,7 @@ import type {
   StoredRow,
 } from './datasets.js';
 import type {TrainingCapabilities, TrainingMetric, TrainingRun, TrainingRunSummary} from './training.js';
-import {LORA_TARGETS} from './training.js';
+import {LORA_TARGETS, TRAINING_KINDS} from './training.js';
 import type {AnnotationDashboard, AnnotationProjectSummary, Annotator, DisagreementView, ItemView} from './annotation-views.js';
 
 /** Largest message a person may send. 200k characters is far beyond any real consultation turn
@@ -205,6 +205,10 @@ export const trainingConfigSchema = z.strictObject({
   checkpointEvery: z.number().int().min(0).max(1_000_000),
   evalEvery: z.number().int().min(0).max(1_000_000),
   validationFraction: z.number().min(0).max(0.5),
+  beta: z.number().positive().max(10),
+  labelSmoothing: z.number().min(0).max(0.49),
+  margin: z.number().min(0).max(100),
+  centerRewards: z.number().min(0).max(10),
 });
 const datasetFormats = ['cmtmedqa', 'single', 'disc', 'sharegpt', 'alpaca', 'pairs', 'text'] as const;
 const turnSchema = z.strictObject({role: z.enum(['system', 'user', 'assistant']), content: z.string().max(MAX_MESSAGE_CHARS)});
@@ -237,9 +241,11 @@ export const methods = {
 
   'models.list': {input: empty, output: [] as ModelInfo[]},
   'models.inspect': {input: z.strictObject({path: z.string().min(1).max(4096)}), output: {} as GgufSummary},
+  /** Registers a GGUF once: the same file again (by any path to it) answers the registered model
+   * with `alreadyRegistered: true` and changes nothing. */
   'models.add': {
     input: z.strictObject({path: z.string().min(1).max(4096), name: z.string().min(1).max(200).optional()}),
-    output: {} as ModelInfo,
+    output: {} as ModelInfo & {alreadyRegistered: boolean},
   },
   'models.update': {
     input: z.strictObject({id, name: z.string().min(1).max(200).optional(), gpuLayers: gpuLayersSchema.optional()}),
@@ -256,6 +262,8 @@ export const methods = {
   },
   'models.downloads': {input: empty, output: [] as DownloadInfo[]},
   'models.cancelDownload': {input: byId, output: {} as DownloadInfo},
+  /** Removes a download that is not running from the list, with its partial file. */
+  'models.dismissDownload': {input: byId, output: {} as {dismissed: true}},
 
   'consultations.list': {input: z.strictObject({query: z.string().max(200).optional()}), output: [] as ConsultationSummary[]},
   'consultations.create': {
@@ -492,16 +500,31 @@ export const methods = {
   'training.capabilities': {input: empty, output: {} as TrainingCapabilities},
   'training.list': {input: empty, output: [] as TrainingRunSummary[]},
   'training.get': {input: byId, output: {} as TrainingRun},
-  /** Starts a LoRA run in its own process; metrics stream as `training.metric` events. */
+  /** Starts a run of one objective in its own process; metrics stream as `training.metric` events.
+   * SFT/PT learn from datasets; the reward model and DPO from preference datasets and the final
+   * rankings of annotation projects (no file export in between). */
   'training.start': {
-    input: z.strictObject({
-      kind: z.enum(['sft', 'pt']),
-      modelId: id,
-      name: z.string().trim().min(1).max(120).optional(),
-      datasets: z.array(z.strictObject({datasetId: id, version: z.number().int().min(1).optional()})).min(1).max(16),
-      config: trainingConfigSchema.partial().optional(),
-    }),
+    input: z
+      .strictObject({
+        kind: z.enum(TRAINING_KINDS as unknown as ['sft', 'pt', 'rm', 'dpo']),
+        modelId: id,
+        name: z.string().trim().min(1).max(120).optional(),
+        datasets: z.array(z.strictObject({datasetId: id, version: z.number().int().min(1).optional()})).max(16).default([]),
+        annotationProjects: z.array(id).max(16).default([]),
+        /** an adapter (registered model id) to start from: DPO's policy and reference, or an RM initialised from SFT */
+        initAdapterModelId: id.optional(),
+        config: trainingConfigSchema.partial().optional(),
+      })
+      .refine((v) => v.datasets.length + v.annotationProjects.length > 0, {message: 'datasets or annotationProjects: at least one'}),
     output: {} as TrainingRunSummary,
+  },
+  /** Scores answers with a trained reward model (a completed RM run): evaluation, PPO, the annotation screen. */
+  'training.score': {
+    input: z.strictObject({
+      runId: id,
+      items: z.array(z.strictObject({turns: z.array(turnSchema).min(1).max(200), answer: z.string().max(MAX_MESSAGE_CHARS)})).min(1).max(256),
+    }),
+    output: {} as {scores: number[]},
   },
   /** Pauses after the current step with a checkpoint; `training.resume` continues exactly. */
   'training.pause': {input: byId, output: {} as {pausing: boolean}},

@@ -1,7 +1,13 @@
-// Domain types of training runs (LoRA SFT and continued pre-training now; the reward model, PPO
-// and DPO reuse the same run, metrics and checkpoint records). Part of the API contract.
+// Domain types of training runs: LoRA SFT, continued pre-training, the reward model and DPO (PPO
+// next) are objectives over the same run, metrics and checkpoint records. Part of the API contract.
+// The ONE configuration type and its defaults per objective live here, used by the form, the API
+// and the CLI alike.
 
-export type TrainingKind = 'sft' | 'pt';
+export type TrainingKind = 'sft' | 'pt' | 'rm' | 'dpo';
+export const TRAINING_KINDS: readonly TrainingKind[] = ['sft', 'pt', 'rm', 'dpo'];
+/** Objectives that learn from preferences (rankings or chosen/rejected pairs). */
+export const PREFERENCE_KINDS: readonly TrainingKind[] = ['rm', 'dpo'];
+export const isPreferenceKind = (kind: TrainingKind): boolean => PREFERENCE_KINDS.includes(kind);
 export type LoraTarget = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
 export const LORA_TARGETS: readonly LoraTarget[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
 
@@ -26,9 +32,18 @@ export interface TrainingConfig {
   evalEvery: number;
   /** used when a dataset has no validation split of its own */
   validationFraction: number;
+  /** DPO: β, how far the policy may move from the reference (TRL's default 0.1) */
+  beta: number;
+  /** DPO: the chance a preference label is wrong (cDPO); 0 = trust every label */
+  labelSmoothing: number;
+  /** reward model: the score gap the better answer must win by (0 = plain ranking loss) */
+  margin: number;
+  /** reward model: weight of mean(score²), which keeps rewards centred on 0 (TRL's center_rewards_coefficient; 0 = off) */
+  centerRewards: number;
 }
 
-export const DEFAULT_TRAINING_CONFIG: TrainingConfig = {
+/** Settings shared by every objective; each objective's own values come from TRAINING_DEFAULTS. */
+const COMMON_DEFAULTS: TrainingConfig = {
   rank: 8,
   alpha: 16,
   dropout: 0.05,
@@ -46,7 +61,39 @@ export const DEFAULT_TRAINING_CONFIG: TrainingConfig = {
   checkpointEvery: 50,
   evalEvery: 25,
   validationFraction: 0.05,
+  beta: 0.1,
+  labelSmoothing: 0,
+  margin: 0,
+  centerRewards: 0,
 };
+
+/** The defaults of each objective (the paper holds out 10 % for the reward model and keeps the best
+ * checkpoint by validation; preference objectives learn more slowly and need a smaller step). */
+export const TRAINING_DEFAULTS: Readonly<Record<TrainingKind, TrainingConfig>> = {
+  sft: COMMON_DEFAULTS,
+  pt: {...COMMON_DEFAULTS, maxSequenceLength: 1024},
+  rm: {...COMMON_DEFAULTS, learningRate: 5e-5, validationFraction: 0.1, gradientAccumulation: 4, warmupSteps: 5},
+  dpo: {...COMMON_DEFAULTS, learningRate: 5e-5, validationFraction: 0.1, gradientAccumulation: 4, warmupSteps: 5},
+};
+
+/** Kept for callers that predate objectives: SFT's defaults. */
+export const DEFAULT_TRAINING_CONFIG: TrainingConfig = TRAINING_DEFAULTS.sft;
+
+export function defaultTrainingConfig(kind: TrainingKind): TrainingConfig {
+  return {...TRAINING_DEFAULTS[kind], targets: [...TRAINING_DEFAULTS[kind].targets]};
+}
+
+/** One ranking of candidate answers to one prompt, as the reward model and DPO learn it: tiers of
+ * candidate indices best first (a tier of several is a tie). A chosen/rejected pair is a ranking of
+ * two. `dimensions` (when the expert gave ability marks) holds, per candidate, the summed marks of
+ * safety, professionalism and fluency, for per-dimension accuracy. */
+export interface PreferenceRecord {
+  turns: {role: 'system' | 'user' | 'assistant'; content: string}[];
+  candidates: string[];
+  tiers: number[][];
+  dimensions?: (number[] | null)[];
+  source?: string;
+}
 
 export type TrainingState = 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 
@@ -61,6 +108,9 @@ export interface TrainingMetric {
   step: number;
   loss: number;
   evalLoss: number | null;
+  /** the objective's own metrics at this step, named as TRL logs them where it does
+   * (rewards/accuracies, rewards/margins, logps/chosen …); held-out ones start with "eval/" */
+  values: Record<string, number>;
   learningRate: number;
   tokensPerSecond: number;
   gradNorm: number | null;
@@ -93,7 +143,20 @@ export interface TrainingRun extends TrainingRunSummary {
   checkpoints: {step: number; createdAt: string}[];
   metrics: TrainingMetric[];
   error: {zh: string; en: string} | null;
+  /** where the training data came from, for preference runs the annotation projects and people */
+  sources: TrainingSource[];
+  /** the checkpoint kept as the run's result: the best by validation when there is a validation split */
+  best: {step: number; metric: string; value: number} | null;
+  /** the adapter the run started from (DPO policy / reward model initialised from SFT) */
+  initAdapter: {path: string; sha256: string | null} | null;
+  /** the equivalent `zhongjing train …` command */
+  cliCommand: string;
 }
+
+/** A training data source as the run's provenance shows it. */
+export type TrainingSource =
+  | {type: 'dataset'; datasetId: string; name: string; version: number; contentHash: string}
+  | {type: 'annotation'; projectId: string; name: string; rankings: number; annotators: string[]; adjudicated: number};
 
 export interface TrainingCapabilities {
   available: boolean;

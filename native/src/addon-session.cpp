@@ -299,8 +299,9 @@ napi_value session_export_adapter(napi_env env, napi_callback_info info) {
         try {
             t->path = napi_to_string(env, a[0], "path");
             t->metadata = parse_metadata(env, a[1]);
-            t->lora = napi_is_undefined(env, a[2]) ? w->s->train_set.front()
-                                                   : tr_session_adapter(*w->s, napi_to_string(env, a[2], "adapter"));
+            t->lora = !napi_is_undefined(env, a[2]) ? tr_session_adapter(*w->s, napi_to_string(env, a[2], "adapter"))
+                    : !w->s->train_set.empty()      ? w->s->train_set.front()
+                                                    : w->s->adapters.front();
         } catch (...) { delete t; throw; }
         return queue_session_task(env, a.self, w, "zhongjing.exportAdapter", t);
     });
@@ -351,7 +352,9 @@ napi_value session_tensor_names(napi_env env, napi_callback_info info) {
     return napi_guard(env, [&]() -> napi_value {
         napi_args a = napi_get_args(env, info, 1);
         tr_session & s = *unwrap(env, a.self)->s;
-        const tr_lora & l = napi_is_undefined(env, a[0]) ? *s.train_set.front() : *tr_session_adapter(s, napi_to_string(env, a[0], "adapter"));
+        const tr_lora & l = !napi_is_undefined(env, a[0]) ? *tr_session_adapter(s, napi_to_string(env, a[0], "adapter"))
+                          : !s.train_set.empty()         ? *s.train_set.front()
+                                                         : *s.adapters.front();
         napi_value arr;
         NAPI_CHECK(env, napi_create_array_with_length(env, l.tensors.size(), &arr));
         for (size_t i = 0; i < l.tensors.size(); ++i) {

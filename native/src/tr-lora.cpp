@@ -117,7 +117,7 @@ tr_lora * tr_lora_init(const tr_model & model, const tr_lora_params & params, gg
     return lora.release();
 }
 
-tr_lora * tr_lora_load(const tr_model & model, const char * path, ggml_backend_t backend) {
+tr_lora * tr_lora_load(const tr_model & model, const char * path, ggml_backend_t backend, bool want_head) {
     tr_gguf_in in(path);
     if (in.get_str("general.type") != "adapter" || in.get_str("adapter.type") != "lora") {
         throw tr_error(tr_format("%s is not a LoRA adapter (general.type=adapter, adapter.type=lora)", path));
@@ -146,7 +146,8 @@ tr_lora * tr_lora_load(const tr_model & model, const char * path, ggml_backend_t
     params.rank = rank;
     params.alpha = tr_gguf_get_f32(in.gguf, "adapter.lora.alpha", (float) rank);
     auto lora = std::unique_ptr<tr_lora, void (*)(tr_lora *)>(
-        tr_lora_init(model, params, backend, in.has_tensor(TR_LORA_HEAD_NAME)), tr_lora_free);
+        tr_lora_init(model, params, backend, want_head || in.has_tensor(TR_LORA_HEAD_NAME)), tr_lora_free);
+    lora->head_from_file = in.has_tensor(TR_LORA_HEAD_NAME);
     for (int64_t il = 0; il < model.hp.n_layer; ++il) {
         for (int t = 0; t < TR_LORA_N_TARGETS; ++t) {
             if ((params.targets & (1u << t)) &&
@@ -157,7 +158,7 @@ tr_lora * tr_lora_load(const tr_model & model, const char * path, ggml_backend_t
     }
     try {
         for (ggml_tensor * t : lora->tensors) {
-            in.read(t->name, t);
+            if (t != lora->head || lora->head_from_file) in.read(t->name, t);
         }
     } catch (const tr_error & e) {
         throw tr_error(tr_format("%s does not fit this base model (was it trained on another one?): %s", path, e.what()));

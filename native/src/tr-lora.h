@@ -53,6 +53,7 @@ struct tr_lora {
 
     std::vector<std::array<tr_lora_pair, TR_LORA_N_TARGETS>> layers;
     ggml_tensor * head = nullptr;        // optional scalar head [n_embd, 1]
+    bool head_from_file = false;
     std::vector<ggml_tensor *> tensors;  // every tensor, in a fixed order (a then b, layer by layer; the head last)
 
     ggml_context *        ctx = nullptr;
@@ -68,7 +69,9 @@ tr_lora * tr_lora_init(const tr_model & model, const tr_lora_params & params, gg
 // An adapter written by tr_lora_export (or any llama.cpp LoRA GGUF of this layout): rank, alpha,
 // targets and head come from the file. Throws tr_error when the file is not a LoRA adapter, was
 // made for another architecture, or its shapes do not fit this base model.
-tr_lora * tr_lora_load(const tr_model & model, const char * path, ggml_backend_t backend);
+// want_head adds a freshly initialised head when the file has none (a reward model started from
+// an SFT adapter); `head_from_file` tells which happened.
+tr_lora * tr_lora_load(const tr_model & model, const char * path, ggml_backend_t backend, bool want_head = false);
 void      tr_lora_free(tr_lora * lora);
 
 ggml_tensor * tr_lora_find(const tr_lora & lora, const char * name);

@@ -14,7 +14,7 @@ tr_optim * tr_optim_init(const std::vector<ggml_tensor *> & params, const tr_ada
     opt->hp = hp;
     opt->params = params;
 
-    ggml_init_params gparams = { params.size() * ggml_tensor_overhead(), nullptr, true };
+    ggml_init_params gparams = { (params.size() + 1) * ggml_tensor_overhead(), nullptr, true };
     ggml_init_params sparams = { (2 * params.size() + 1) * ggml_tensor_overhead(), nullptr, true };
     opt->ctx_grads = ggml_init(gparams);
     opt->ctx_state = ggml_init(sparams);
@@ -35,11 +35,11 @@ tr_optim * tr_optim_init(const std::vector<ggml_tensor *> & params, const tr_ada
 
     opt->buf_grads = ggml_backend_alloc_ctx_tensors(opt->ctx_grads, backend);
     opt->buf_state = ggml_backend_alloc_ctx_tensors(opt->ctx_state, backend);
-    if (!opt->buf_grads || !opt->buf_state) {
+    if ((!opt->buf_grads && !params.empty()) || !opt->buf_state) {
         tr_optim_free(opt.release());
         throw tr_error("not enough memory for the optimizer state");
     }
-    ggml_backend_buffer_clear(opt->buf_grads, 0);
+    if (opt->buf_grads) ggml_backend_buffer_clear(opt->buf_grads, 0);
     ggml_backend_buffer_clear(opt->buf_state, 0);
     tr_optim_set_loss_seed(*opt, 1.0f);
 
@@ -62,7 +62,7 @@ void tr_optim_free(tr_optim * opt) {
 }
 
 void tr_optim_zero_grad(tr_optim & opt) {
-    ggml_backend_buffer_clear(opt.buf_grads, 0);
+    if (opt.buf_grads) ggml_backend_buffer_clear(opt.buf_grads, 0);
 }
 
 void tr_optim_set_loss_seed(tr_optim & opt, float seed) {

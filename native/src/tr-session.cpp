@@ -25,13 +25,15 @@ tr_session * tr_session_init(const tr_session_params & params) {
                 throw tr_error(tr_format("adapter name '%s' must be non-empty and without '/'", a.name.c_str()));
             }
             tr_lora * l = a.init_path.empty() ? tr_lora_init(*s->model, a.lora, s->backend.main, a.head)
-                                              : tr_lora_load(*s->model, a.init_path.c_str(), s->backend.main);
+                                              : tr_lora_load(*s->model, a.init_path.c_str(), s->backend.main, a.head && a.trainable);
             s->adapters.push_back(l);
             l->name = a.name;
             l->trainable = a.trainable;
             if (!a.init_path.empty()) {
                 l->params.dropout = a.lora.dropout;  // dropout is a training setting, not part of the file
-                if (a.head && !l->head) throw tr_error(tr_format("%s has no scalar head (is it a reward model?)", a.init_path.c_str()));
+                if (a.head && !l->head_from_file && !a.trainable) {
+                    throw tr_error(tr_format("%s has no scalar head (is it a reward model?)", a.init_path.c_str()));
+                }
             }
             for (ggml_tensor * t : l->tensors) {
                 if (a.trainable) {
@@ -42,9 +44,7 @@ tr_session * tr_session_init(const tr_session_params & params) {
             }
             if (a.trainable) s->train_set.push_back(l);
         }
-        if (trainable.empty()) {
-            throw tr_error("no adapter is trainable");
-        }
+        // a session without a trainable adapter only scores (a frozen reward model)
         s->optim = tr_optim_init(trainable, params.adamw, s->backend.main);
         // graph sizes depend on the model's depth, so the scheduler comes last
         s->graph_size = tr_graph_size(*s->model);
@@ -98,7 +98,7 @@ void graph_alloc(tr_session & s, ggml_cgraph * gf) {
 tr_graph_params graph_params(const tr_session & s, bool train) {
     tr_graph_params gp;
     gp.dropout = train;
-    gp.dropout_p = s.train_set.front()->params.dropout;
+    gp.dropout_p = s.train_set.empty() ? 0.0f : s.train_set.front()->params.dropout;
     gp.seed = s.params.seed;
     gp.dropout_counter = s.micro_step;
     return gp;
@@ -150,6 +150,9 @@ double accumulate_one(tr_session & s, const tr_batch & batch, bool train, std::v
 }
 
 tr_eval_result accumulate(tr_session & s, const std::vector<tr_batch> & batches, bool train, const tr_progress_fn & progress) {
+    if (s.train_set.empty()) {
+        throw tr_error("this session has no trainable adapter (it can only score)");
+    }
     tr_eval_result r;
     for (const tr_batch & b : batches) {
         b.validate(s.model->hp.n_vocab);
@@ -335,6 +338,9 @@ std::string state_name(const tr_session & s, size_t i, bool v1) {
 } // namespace
 
 void tr_session_save_state(tr_session & s, const char * path, const std::vector<std::pair<std::string, std::string>> & metadata) {
+    if (s.train_set.empty()) {
+        throw tr_error("this session has no trainable adapter: nothing to checkpoint");
+    }
     tr_gguf_out out;
     gguf_set_val_str(out.gguf, "general.type", "zhongjing-trainer-state");
     gguf_set_val_str(out.gguf, "zhongjing.state.version", k_state_version);
@@ -356,6 +362,9 @@ void tr_session_save_state(tr_session & s, const char * path, const std::vector<
 
 void tr_session_load_state(tr_session & s, const char * path) {
     tr_gguf_in in(path);
+    if (s.train_set.empty()) {
+        throw tr_error("this session has no trainable adapter: nothing to restore");
+    }
     const std::string version = in.get_str("zhongjing.state.version");
     const bool v1 = version == k_state_version_v1;
     if (version != k_state_version && !(v1 && s.train_set.size() == 1)) {

@@ -178,7 +178,7 @@ test('several adapters on one base: a frozen reference from a file scores like t
     assert.deepEqual([...(await s.scores(batch, 'logp', ['reference']))], [...reference], 'the reference is frozen');
     assert.notDeepEqual([...after1], [...policy], 'the policy moved');
     // a reward file needs a head; an adapter for another architecture is refused
-    await assert.rejects(env.addon!.createSession({modelPath: model, threads: THREADS, lossHead: 'reward', adapters: [{name: 'rm', trainable: true, head: true, initFrom: sft}]}), /no scalar head/);
+    await assert.rejects(env.addon!.createSession({modelPath: model, threads: THREADS, lossHead: 'reward', adapters: [{name: 'rm', trainable: false, head: true, initFrom: sft}]}), /no scalar head/);
     const qwen = await tinyModel(env.addon!, 'qwen2');
     await assert.rejects(env.addon!.createSession({modelPath: qwen, threads: THREADS, adapters: [{name: 'p', trainable: true, initFrom: sft}]}), /llama model; the base model is qwen2/);
   } finally {

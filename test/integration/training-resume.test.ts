@@ -7,8 +7,11 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {createHash} from 'node:crypto';
-import {trainCommand} from '../../main/node/training/cli-train.js';
-import {DEFAULT_TRAIN_CONFIG, startTrainingJob} from '../../main/node/training/job.js';
+import {runTrainCommand} from '../../main/cli/commands/train.js';
+import {forkEngine} from '../../main/node/engine/fork-engine.js';
+import {Services} from '../../main/node/services/index.js';
+import {datasetInputs} from '../../main/node/training/inputs.js';
+import {defaultJobConfig, startTrainingJob} from '../../main/node/training/job.js';
 import {RunDir, type Metrics, type TrainConfig} from '../../main/node/training/record.js';
 import {THREADS, tinyModel, trainerEnv, type TrainerEnv} from './training-support.js';
 
@@ -41,11 +44,7 @@ after(() => rmSync(dir, {recursive: true, force: true}));
 
 async function config(out: string): Promise<TrainConfig> {
   return {
-    ...DEFAULT_TRAIN_CONFIG,
-    kind: 'sft',
-    model: await tinyModel(env.addon!, 'qwen2'),
-    data: [data],
-    out,
+    ...defaultJobConfig({kind: 'sft', model: await tinyModel(env.addon!, 'qwen2'), inputs: datasetInputs([data]), out}),
     steps: 12,
     lr: 1e-2,
     warmupSteps: 2,
@@ -115,28 +114,25 @@ test('kill -9 mid-run, resume: the same losses, weights and optimizer state as a
   assert.equal(new RunDir(victim.runDir).checkpoints().length, 2, 'older checkpoints are pruned');
 });
 
-test('a graceful stop checkpoints and resumes; the CLI prints one JSON object per step', async (t) => {
+test('the CLI goes through the service: a paused run resumes, prints one JSON object per step, and is in the store', async (t) => {
   if (env.skip) return t.skip(env.skip);
-  const runs = join(dir, 'runs-c');
-  const job = startTrainingJob({runsDir: runs, config: {...(await config(join(dir, 'c.gguf'))), checkpointEvery: 0}});
-  job.onEvent((event) => {
-    if (event.type === 'step' && event.step === 2) job.stop();
-  });
-  const stopped = await job.done;
-  assert.equal(stopped.status, 'interrupted');
-  const record = new RunDir(job.runDir).read();
-  assert.equal(record.status, 'interrupted');
-  assert.ok(record.progress.lastCheckpoint !== null && record.progress.lastCheckpoint >= 2, 'a checkpoint at the stop');
-
-  // resume through the CLI function, as `zhongjing train --resume ID --json` does
-  const lines: string[] = [];
   const dataDir = join(dir, 'cli-data');
-  const {runsDirOf} = await import('../../main/node/training/cli-train.js');
-  // the CLI keeps runs under <data dir>/training/runs: move this run there
-  const {renameSync, mkdirSync} = await import('node:fs');
-  mkdirSync(runsDirOf(dataDir), {recursive: true});
-  renameSync(job.runDir, join(runsDirOf(dataDir), job.runId));
-  const result = await trainCommand(['--resume', job.runId, '--json', '--data-dir', dataDir], {out: (l) => lines.push(l), err: () => {}});
+  const out = join(dir, 'c.gguf');
+  const model = await tinyModel(env.addon!, 'qwen2');
+  const args = ['--data-dir', dataDir, '--json'];
+  const lines: string[] = [];
+  const first = await runTrainCommand(
+    ['sft', '--model', model, '--data', data, '--out', out, '--steps', '12', '--lr', '0.01', '--warmup', '2', '--ctx', '128', '--batch', '2', '--accum', '2',
+      '--val', '0.25', '--eval-every', '4', '--checkpoint-every', '0', '--rank', '4', '--alpha', '8', '--seed', '9', ...args],
+    {out: (l) => lines.push(l), err: () => {}, onEvent: (event, control) => event.type === 'step' && event.step === 2 && control.pause()},
+  );
+  assert.equal(first.status, 'interrupted');
+  const runId = first.runId;
+  const record = new RunDir(join(dataDir, 'training', 'runs', runId)).read();
+  assert.ok(record.progress.lastCheckpoint !== null && record.progress.lastCheckpoint >= 2, 'a checkpoint at the pause');
+
+  lines.length = 0;
+  const result = await runTrainCommand(['--resume', runId, ...args], {out: (l) => lines.push(l), err: () => {}});
   assert.equal(result.status, 'completed');
   const objects = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   const steps = objects.filter((o) => o.type === 'step');
@@ -147,7 +143,20 @@ test('a graceful stop checkpoints and resumes; the CLI prints one JSON object pe
   assert.equal(steps.at(-1)!.step, 12);
   const done = objects.at(-1)!;
   assert.equal(done.type, 'done');
-  assert.equal(done.run_id, job.runId);
-  assert.equal(done.adapter, join(dir, 'c.gguf'));
+  assert.equal(done.run_id, runId);
+  assert.equal(done.adapter, out);
+
+  // the same run, as the training screen sees it: in the store, with its curve and provenance
+  const services = new Services({dataDir, spawnEngine: forkEngine});
+  try {
+    const run = services.training.get(runId);
+    assert.equal(run.state, 'completed');
+    assert.equal(run.metrics.filter((m) => Number.isFinite(m.loss)).length, 12, 'every step\'s loss is in the store');
+    assert.equal(run.sources[0]!.type, 'dataset');
+    assert.match(run.cliCommand, /^zhongjing train sft --model .* --data .*--steps 12 .*--lr 0\.01/);
+    assert.ok(run.adapterModelId, 'the adapter is registered for a consultation');
+  } finally {
+    await services.close();
+  }
   t.diagnostic(`CLI lines: ${lines.length}; last step ${JSON.stringify(steps.at(-1))}`);
 });

@@ -11,7 +11,8 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {DEFAULT_SAMPLING} from '../../main/common/contract.js';
 import {ModelRunner} from '../../main/node/engine/model-runner.js';
-import {DEFAULT_TRAIN_CONFIG} from '../../main/node/training/job.js';
+import {datasetInputs} from '../../main/node/training/inputs.js';
+import {defaultJobConfig} from '../../main/node/training/job.js';
 import {RunDir, type EvalMetrics, type StepMetrics, type TrainConfig} from '../../main/node/training/record.js';
 import {ExampleTokenizer} from '../../main/node/training/render.js';
 import {runTraining} from '../../main/node/training/run.js';
@@ -34,8 +35,10 @@ before(async () => {
 });
 after(() => rmSync(dir, {recursive: true, force: true}));
 
-function config(overrides: Partial<TrainConfig> & Pick<TrainConfig, 'model' | 'data' | 'out'>): TrainConfig {
-  return {...DEFAULT_TRAIN_CONFIG, kind: 'sft', threads: THREADS, ...overrides};
+/** A job configuration: the objective's defaults, the files as training inputs, then the overrides. */
+function config({data, ...overrides}: Partial<TrainConfig> & Pick<TrainConfig, 'model' | 'out'> & {data: string[]}): TrainConfig {
+  const kind = overrides.kind ?? 'sft';
+  return {...defaultJobConfig({kind, model: overrides.model, inputs: datasetInputs(data), out: overrides.out, threads: THREADS}), ...overrides};
 }
 
 async function train(name: string, c: TrainConfig) {

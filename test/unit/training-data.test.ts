@@ -1,74 +1,56 @@
-// Training data without a model: row formats, canonical turns, the batch feeder (padding,
+// Training data without a model: inputs read through the dataset engine, preference rankings, the batch feeder (padding,
 // packing, targets, cursor purity for exact resume), the validation split and the LR schedule.
 import {describe, test} from 'node:test';
 import assert from 'node:assert/strict';
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {canonicalTurns, normaliseRow, readDatasetFile} from '../../main/node/training/data.js';
+import type {PreferenceRecord} from '../../main/common/training.js';
+import {convertInputs, datasetInputs, preferenceFromRow, preferenceProblem, readInputs} from '../../main/node/training/inputs.js';
+import {pairsOfTiers, wilsonInterval} from '../../main/node/training/objectives/preference.js';
 import {assemble, BatchFeeder, learningRate, permutation, splitIndices, START, type Cursor} from '../../main/node/training/feeder.js';
 import type {TokenizedExample} from '../../main/node/training/render.js';
 
-describe('row formats', () => {
-  test('ShareGPT, role/content (DISC), messages, query/response, instruction/history, text', () => {
-    const rows: unknown[] = [
-      {conversations: [{from: 'system', value: 'S'}, {from: 'human', value: 'q'}, {from: 'gpt', value: 'a'}]},
-      {conversation: [{role: 'user', content: 'q1'}, {role: 'assistant', content: 'a1'}, {role: 'user', content: 'q2'}, {role: 'assistant', content: 'a2'}]},
-      {conversation: [{role: 'patient', content: 'q'}, {role: 'doctor', content: 'a'}]},
-      {messages: [{role: 'user', content: 'q'}, {role: 'assistant', content: 'a'}]},
-      {query: 'q', response: 'a'},
-      {instruction: 'q2', input: 'ctx', output: 'a2', history: [['q1', 'a1']]},
-      {text: '中医认为……'},
-      // LLaMA-Factory / our datasets export: the system prompt as a column
-      {conversations: [{from: 'human', value: 'q'}, {from: 'gpt', value: 'a'}], system: '你是医生'},
-    ];
-    const out = rows.map((r) => normaliseRow(r));
-    for (const o of out) assert.ok(!('error' in o), JSON.stringify(o));
-    const turns = (i: number) => (out[i] as {example: {turns: unknown}}).example.turns;
-    assert.deepEqual(turns(0), [{role: 'system', content: 'S'}, {role: 'user', content: 'q'}, {role: 'assistant', content: 'a'}]);
-    assert.equal((turns(1) as unknown[]).length, 4);
-    assert.deepEqual(turns(5), [
-      {role: 'user', content: 'q1'}, {role: 'assistant', content: 'a1'},
-      {role: 'user', content: 'q2\nctx'}, {role: 'assistant', content: 'a2'},
-    ]);
-    assert.deepEqual((out[6] as {example: unknown}).example, {kind: 'text', text: '中医认为……'});
-    assert.deepEqual(turns(7), [{role: 'system', content: '你是医生'}, {role: 'user', content: 'q'}, {role: 'assistant', content: 'a'}]);
-  });
-
-  test('canonical turns: merged repeats, dropped leading assistant and trailing user, errors', () => {
-    assert.deepEqual(
-      canonicalTurns([
-        {role: 'assistant', content: 'hello'},
-        {role: 'user', content: 'a'},
-        {role: 'user', content: 'b'},
-        {role: 'assistant', content: 'c'},
-        {role: 'user', content: 'unanswered'},
-      ]),
-      [{role: 'user', content: 'a\nb'}, {role: 'assistant', content: 'c'}],
-    );
-    assert.ok('error' in (canonicalTurns([{role: 'user', content: 'q'}]) as object), 'no reply');
-    assert.ok('error' in (canonicalTurns([{role: 'user', content: 'q'}, {role: 'system', content: 's'}, {role: 'assistant', content: 'a'}]) as object), 'late system');
-    assert.ok('error' in normaliseRow({foo: 1}), 'unknown format');
-    assert.ok('error' in normaliseRow({conversations: [{from: 'alien', value: 'x'}]}), 'unknown role');
-  });
-
-  test('files: JSONL with a bad line, a JSON array; sha256 and skipped rows are reported', () => {
+describe('training inputs (the dataset engine\'s reader, roles from the manifest)', () => {
+  test('dataset files through the engine, preference rankings checked, each file counted', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'zj-train-data-'));
     try {
-      const jsonl = join(dir, 'a.jsonl');
-      writeFileSync(jsonl, `${JSON.stringify({query: 'q', response: 'a'})}\n{not json\n\n${JSON.stringify({text: 't'})}\n`);
-      const a = readDatasetFile(jsonl);
-      assert.equal(a.rows, 3);
-      assert.equal(a.examples.length, 2);
-      assert.deepEqual(a.skipped.map((s) => s.row), [2]);
-      assert.match(a.sha256, /^[0-9a-f]{64}$/);
-      assert.deepEqual(a.examples[1]!.source, {file: 'a.jsonl', row: 4});
-      const json = join(dir, 'b.json');
-      writeFileSync(json, JSON.stringify([{query: 'q', response: 'a'}, {query: 'q2', response: 'a2'}], null, 2));
-      assert.equal(readDatasetFile(json).examples.length, 2);
+      const sharegpt = join(dir, 'a.jsonl');
+      const conv = (q: string, a: string) => JSON.stringify({conversations: [{from: 'human', value: q}, {from: 'gpt', value: a}]});
+      writeFileSync(sharegpt, `${conv('头痛怎么办？', '请问头痛多久了？')}\n{not json\n${conv('发热', '量过体温吗？')}\n`);
+      const pairs = join(dir, 'held-out.jsonl');
+      writeFileSync(pairs, `${JSON.stringify({question: '咳嗽', response_chosen: '咳嗽几天了？', response_rejected: '多喝水。'})}\n`);
+      const rankings = join(dir, 'r.jsonl');
+      const good: PreferenceRecord = {turns: [{role: 'user', content: '胃痛'}], candidates: ['a', 'b', 'c'], tiers: [[1], [0, 2]]};
+      writeFileSync(rankings, [JSON.stringify(good), JSON.stringify({...good, tiers: [[0], [0]]}), JSON.stringify({...good, turns: [{role: 'assistant', content: 'x'}]})].join('\n') + '\n');
+      const read = await readInputs([
+        ...datasetInputs([sharegpt], [pairs]),
+        {path: rankings, role: 'train', content: 'preferences'},
+      ]);
+      assert.equal(read.train.rows.length, 2, 'two dialogues, the bad line rejected');
+      assert.equal(read.train.rows[0]!.kind, 'dialogue');
+      assert.equal(read.validation.rows.length, 1, 'the validation role comes from the manifest, not the name');
+      assert.equal(read.validation.rows[0]!.kind, 'preference');
+      assert.equal(read.train.preferences.length, 1, 'a candidate ranked twice and a prompt ending with the assistant are refused');
+      assert.deepEqual(read.files.map((f) => [f.rows, f.rejected]), [[3, 1], [1, 0], [3, 2]]);
+      for (const f of read.files) assert.match(f.sha256, /^[0-9a-f]{64}$/);
+      // a preference row is a ranking of two; counting per file sees what each objective used
+      const converted = convertInputs(read, ({row, preference}) => preference ?? (row ? preferenceFromRow(row) : null));
+      assert.equal(converted.train.length, 1);
+      assert.deepEqual(converted.validation[0]!.candidates, ['咳嗽几天了？', '多喝水。']);
+      assert.deepEqual(converted.perFile, [{examples: 0, skipped: 3}, {examples: 1, skipped: 0}, {examples: 1, skipped: 2}]);
     } finally {
       rmSync(dir, {recursive: true, force: true});
     }
+  });
+
+  test('ranking pairs: ties give none; the interval of a proportion', () => {
+    assert.deepEqual(pairsOfTiers([[0], [1, 2], [3]]), [[0, 1], [0, 2], [0, 3], [1, 3], [2, 3]]);
+    assert.deepEqual(pairsOfTiers([[0, 1]]), []);
+    assert.equal(preferenceProblem({turns: [{role: 'user', content: 'q'}], candidates: ['a'], tiers: [[0], [1]]}), 'tier names candidate 1, which does not exist');
+    const [low, high] = wilsonInterval(80, 100);
+    assert.ok(Math.abs(low - 0.711) < 0.002 && Math.abs(high - 0.866) < 0.002, `${low} ${high}`);
+    assert.deepEqual(wilsonInterval(0, 0), [0, 1]);
   });
 });
 

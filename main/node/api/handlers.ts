@@ -27,6 +27,7 @@ export function createHandlers(s: Services): Handlers {
     'models.download': (input) => s.models.download(input),
     'models.downloads': () => s.models.downloads(),
     'models.cancelDownload': (input) => s.models.cancelDownload(input.id),
+    'models.dismissDownload': (input) => s.models.dismissDownload(input.id),
 
     'consultations.list': (input) => s.consultations.list(input.query),
     'consultations.create': (input) => s.consultations.create(input),
@@ -82,6 +83,7 @@ export function createHandlers(s: Services): Handlers {
     'training.pause': (input) => s.training.pause(input.id),
     'training.resume': (input) => s.training.resume(input.id),
     'training.cancel': (input) => s.training.cancel(input.id),
+    'training.score': (input) => s.training.score(input),
   };
 }
 

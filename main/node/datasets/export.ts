@@ -22,7 +22,7 @@ import type {DatasetRow, Turn} from '../../common/datasets.js';
 import {AppError} from '../../common/errors.js';
 
 export type ExportFormat = 'sharegpt' | 'alpaca' | 'pairs' | 'llamafactory';
-type FileKind = 'sharegpt' | 'alpaca' | 'pairs' | 'text';
+export type FileKind = 'sharegpt' | 'alpaca' | 'pairs' | 'text';
 export type ExportableRow = DatasetRow & {split?: 'train' | 'validation' | null};
 
 const meta = (row: DatasetRow) => ({
@@ -137,6 +137,8 @@ class JsonlWriter {
 export interface ExportResult {
   /** absolute paths of the files written, dataset_info.json last */
   files: string[];
+  /** each data file with what it holds and which split (the manifest a training run reads) */
+  parts: {path: string; kind: FileKind; split: 'train' | 'validation'}[];
   rows: number;
   /** rows that the chosen format cannot hold (e.g. preference rows in a ShareGPT export) */
   skipped: number;
@@ -159,13 +161,13 @@ const KINDS_OF: Record<ExportFormat, FileKind[]> = {
 export async function exportRows(rows: Iterable<ExportableRow> | AsyncIterable<ExportableRow>, options: {format: ExportFormat; dir: string; name: string}): Promise<ExportResult> {
   await mkdir(options.dir, {recursive: true});
   const kinds = KINDS_OF[options.format];
-  const writers = new Map<string, {writer: JsonlWriter; kind: FileKind; entry: string}>();
+  const writers = new Map<string, {writer: JsonlWriter; kind: FileKind; entry: string; validation: boolean}>();
   const writerFor = async (kind: FileKind, validation: boolean) => {
     const key = `${kind}${validation ? '.validation' : ''}`;
     let w = writers.get(key);
     if (!w) {
       const file = `${options.name}.${key}.jsonl`;
-      w = {writer: await JsonlWriter.create(join(options.dir, file)), kind, entry: `${options.name}_${kind}${validation ? '_validation' : ''}`};
+      w = {writer: await JsonlWriter.create(join(options.dir, file)), kind, validation, entry: `${options.name}_${kind}${validation ? '_validation' : ''}`};
       writers.set(key, w);
     }
     return w.writer;
@@ -213,5 +215,6 @@ export async function exportRows(rows: Iterable<ExportableRow> | AsyncIterable<E
     // none yet (or unreadable: replaced)
   }
   await writeFile(infoPath, `${JSON.stringify({...existing, ...datasetInfo}, null, 2)}\n`);
-  return {files: [...[...writers.values()].map((w) => w.writer.path), infoPath], rows: written, skipped, datasetInfo};
+  const parts = [...writers.values()].map((w) => ({path: w.writer.path, kind: w.kind, split: w.validation ? ('validation' as const) : ('train' as const)}));
+  return {files: [...parts.map((p) => p.path), infoPath], parts, rows: written, skipped, datasetInfo};
 }

@@ -29,6 +29,7 @@ import type {EngineHost} from '../engine/engine-host.js';
 import {exportPreferencePairs, exportRankings, exportSftCorrections, rankingRecord, type ResolvedItem} from '../annotation/formats.js';
 import {createPackage, writePackage} from '../annotation/package.js';
 import type {DataPaths} from '../paths.js';
+import type {PreferenceRecord, TrainingSource} from '../../common/training.js';
 import type {Store} from '../store/index.js';
 import {asItemAnnotation, type ItemRecord} from '../store/annotation-repo.js';
 import type {DatasetService} from './dataset-service.js';
@@ -338,6 +339,56 @@ export class AnnotationService {
         return [item.id, waiting ? {status: 'unannotated'} : decision];
       }),
     );
+  }
+
+  /** The project's final rankings as the reward model and DPO learn them (no file in between):
+   * one record per item with a final decision; an "all answers are wrong" item puts the expert's
+   * correction first, above every candidate. `dimensions` holds, per candidate, the mean summed
+   * marks of safety, professionalism and fluency over the annotators who marked that dimension. */
+  finalPreferences(projectId: string): {records: PreferenceRecord[]; source: Extract<TrainingSource, {type: 'annotation'}>} {
+    const project = this.summary(projectId);
+    const items = this.store.annotation.items(project.id);
+    const decisions = this.decisions(project.id, items);
+    const names = new Map(this.store.annotation.annotators().map((a) => [a.id, a.name]));
+    const people = new Set<string>();
+    let adjudicated = 0;
+    const records: PreferenceRecord[] = [];
+    for (const item of items) {
+      const d = decisions.get(item.id);
+      if (d?.status !== 'final') continue;
+      if (d.method === 'adjudicated') adjudicated++;
+      const annotations = this.store.annotation.rankings(item.id);
+      for (const a of annotations) people.add(names.get(a.annotatorId) ?? a.annotatorId);
+      const candidates = this.store.annotation.candidates(item.id);
+      const texts: string[] = [];
+      for (const c of candidates) texts[c.index] = c.text;
+      const dimensions = texts.map((_, index) => {
+        const sums = DIMENSIONS.map((dim) => {
+          const marked = annotations.flatMap((a) => {
+            const m = a.marks?.[index];
+            const values = m ? dim.abilities.map((ability) => m[ability]) : [];
+            return values.length && values.every((v) => v !== undefined) ? [values.reduce((s: number, v) => s + v!, 0)] : [];
+          });
+          return marked.length ? marked.reduce((s, v) => s + v, 0) / marked.length : null;
+        });
+        return sums.every((s) => s !== null) ? (sums as number[]) : null;
+      });
+      let tiers = d.ranking.map((tier) => [...tier]);
+      if (d.allWrong && d.correction?.trim()) {
+        texts.push(d.correction);
+        dimensions.push(null);
+        tiers = [[texts.length - 1], ...tiers];
+      }
+      if (tiers.flat().length < 2 || tiers.length < 2) continue;
+      records.push({
+        turns: [...item.history.map((t) => ({role: t.role, content: t.content})), {role: 'user', content: item.question}],
+        candidates: texts,
+        tiers,
+        ...(dimensions.some((x) => x !== null) ? {dimensions} : {}),
+        source: `${project.name}#${item.position}`,
+      });
+    }
+    return {records, source: {type: 'annotation', projectId: project.id, name: project.name, rankings: records.length, annotators: [...people].sort(), adjudicated}};
   }
 
   disagreements(projectId: string): DisagreementView[] {

@@ -12,7 +12,7 @@ import {newId} from '../ids.js';
 import type {DataPaths} from '../paths.js';
 import type {Store} from '../store/index.js';
 import type {EventBus} from './event-bus.js';
-import {importDataset, undoReplacement, planMix, exportRows, type ImportedRow} from '../datasets/index.js';
+import {importDataset, undoReplacement, planMix, exportRows, type ExportResult, type ImportedRow} from '../datasets/index.js';
 import {exportFit, mixComponentEmpty} from '../../common/dataset-fit.js';
 
 const DATASET = {zh: '数据集', en: 'dataset'};
@@ -337,6 +337,12 @@ export class DatasetService {
   }
 
   async export(input: MethodInput<'datasets.export'>): Promise<MethodOutput<'datasets.export'>> {
+    const {dir, result} = await this.exportParts(input);
+    return {dir, files: result.files, rows: result.rows};
+  }
+
+  /** The export with each file's kind and split (a training run's manifest is made from it). */
+  async exportParts(input: MethodInput<'datasets.export'>): Promise<{dir: string; result: ExportResult}> {
     const {name} = this.resolve(input.id);
     // refused before anything is frozen or written: no "0 rows" export with an empty dataset_info.json
     const fit = exportFit(this.store.datasets.kinds(this.version(input.id, input.version).id), input.format);
@@ -345,7 +351,7 @@ export class DatasetService {
     const safeName = name.replace(/[\\/:*?"<>|\s]+/g, '_');
     const dir = input.outDir ?? join(this.paths.root, 'exports', `${safeName}-v${version.version}-${input.format}`);
     const result = await exportRows(this.store.datasets.iterateRows(version.id), {format: input.format, dir, name: `${safeName}_v${version.version}`});
-    return {dir, files: result.files, rows: result.rows};
+    return {dir, result};
   }
 }
 

@@ -49,7 +49,7 @@ export class Services {
     this.consultations = new ConsultationService(this.store, this.engine, this.bus);
     this.datasets = new DatasetService(this.store, this.paths, this.bus);
     this.annotation = new AnnotationService(this.store, this.engine, this.datasets, this.paths, this.bus);
-    this.training = new TrainingService(this.store, this.paths, this.bus, this.datasets, this.models, this.threads);
+    this.training = new TrainingService(this.store, this.paths, this.bus, this.datasets, this.models, this.annotation, this.threads);
   }
 
   appInfo(): AppInfo {

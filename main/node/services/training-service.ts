@@ -3,18 +3,23 @@
 // its events become metrics in the store and on the bus, and a finished adapter is registered as a
 // model so a consultation can use it at once.
 
-import {existsSync, readdirSync, readFileSync} from 'node:fs';
+import {createHash} from 'node:crypto';
+import {existsSync, mkdirSync, readdirSync, readFileSync} from 'node:fs';
 import {join} from 'node:path';
 import type {MethodInput} from '../../common/contract.js';
 import {AppError, notFound} from '../../common/errors.js';
-import {DEFAULT_TRAINING_CONFIG, type TrainingCapabilities, type TrainingConfig, type TrainingDatasetRef, type TrainingRun, type TrainingRunSummary} from '../../common/training.js';
+import {defaultTrainingConfig, isPreferenceKind, type TrainingCapabilities, type TrainingConfig, type TrainingDatasetRef, type TrainingRun, type TrainingRunSummary, type TrainingSource} from '../../common/training.js';
 import type {DataPaths} from '../paths.js';
 import type {Store} from '../store/index.js';
 import type {RunIndex} from '../store/training-repo.js';
-import {startTrainingJob, trainConfigFrom, type TrainingJob} from '../training/job.js';
+import {cliCommandFor} from '../training/cli-command.js';
+import type {TrainingInputFile} from '../training/inputs.js';
+import {scoreInJob, startTrainingJob, trainConfigFrom, type JobResult, type TrainingJob} from '../training/job.js';
+import {writeFileAtomic} from '../training/record.js';
 import {trainerAddonPath} from '../training/native.js';
 import type {RunRecord} from '../training/record.js';
 import type {TrainEvent} from '../training/run.js';
+import type {AnnotationService} from './annotation-service.js';
 import type {DatasetService} from './dataset-service.js';
 import type {EventBus} from './event-bus.js';
 import type {ModelService} from './model-service.js';
@@ -33,7 +38,8 @@ function residentBytes(pid: number | null): number | null {
 }
 
 export class TrainingService {
-  private readonly jobs = new Map<string, {job: TrainingJob; cancelling: boolean; started: number; startStep: number; totalSteps: number}>();
+  private readonly jobs = new Map<string, {job: TrainingJob; cancelling: boolean; started: number; startStep: number; totalSteps: number; settled: Promise<void>}>();
+  private readonly jobListeners = new Map<string, Set<(event: TrainEvent) => void>>();
 
   constructor(
     private readonly store: Store,
@@ -41,6 +47,7 @@ export class TrainingService {
     private readonly bus: EventBus,
     private readonly datasets: DatasetService,
     private readonly models: ModelService,
+    private readonly annotation: AnnotationService,
     private readonly threads: number,
   ) {
     store.training.markInterrupted();
@@ -96,51 +103,140 @@ export class TrainingService {
       checkpoints,
       metrics: this.store.training.metrics(id),
       error: run.error,
+      sources: run.sources.length ? run.sources : run.datasets.map((d): TrainingSource => ({type: 'dataset', ...d})),
+      best: record?.best ?? null,
+      initAdapter: run.initAdapter ? {path: run.initAdapter, sha256: record?.provenance?.initAdapter?.sha256 ?? null} : null,
+      cliCommand: cliCommandFor(run, this.store.models.get(run.modelId ?? '')?.path ?? run.modelName),
     };
   }
 
-  /** The files a dataset version is trained from: written once per version, kept, and frozen. */
-  async datasetFiles(datasetId: string, version?: number): Promise<{ref: TrainingDatasetRef; train: string[]; validation: string[]}> {
+  /** The files a dataset version is trained from: written once per version, kept, and frozen.
+   * Each file's role comes from the export's own parts (the manifest), never from its name. */
+  async datasetInputs(datasetId: string, version?: number): Promise<{ref: TrainingDatasetRef; inputs: TrainingInputFile[]}> {
     const {name} = this.datasets.resolve(datasetId);
     const frozen = this.datasets.freeze(datasetId, version);
     const safe = name.replace(/[\\/:*?"<>|\s]+/g, '_');
     const dir = join(this.paths.root, 'training', 'data', `${safe}-v${frozen.version}-${frozen.contentHash.slice(0, 12)}`);
-    if (!existsSync(join(dir, 'dataset_info.json'))) await this.datasets.export({id: datasetId, version: frozen.version, format: 'llamafactory', outDir: dir});
-    // preference pairs are for the reward model and DPO, not SFT
-    const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl') && !f.includes('.pairs.')).sort().map((f) => join(dir, f));
-    return {
-      ref: {datasetId, name, version: frozen.version, contentHash: frozen.contentHash},
-      train: files.filter((f) => !f.includes('.validation.')),
-      validation: files.filter((f) => f.includes('.validation.')),
-    };
+    const manifestPath = join(dir, 'manifest.json');
+    let inputs: TrainingInputFile[];
+    if (existsSync(manifestPath)) {
+      inputs = (JSON.parse(readFileSync(manifestPath, 'utf8')) as {inputs: TrainingInputFile[]}).inputs;
+    } else {
+      const {result} = await this.datasets.exportParts({id: datasetId, version: frozen.version, format: 'llamafactory', outDir: dir});
+      inputs = result.parts.map((p) => ({path: p.path, role: p.split, content: 'dataset' as const}));
+      writeFileAtomic(manifestPath, JSON.stringify({dataset: name, version: frozen.version, contentHash: frozen.contentHash, inputs}, null, 2) + '\n');
+    }
+    return {ref: {datasetId, name, version: frozen.version, contentHash: frozen.contentHash}, inputs};
   }
 
-  async start(input: MethodInput<'training.start'>): Promise<TrainingRunSummary> {
+  /** An annotation project's final rankings as a preference file (content-addressed, so an
+   * unchanged project is written once), with who ranked them. */
+  annotationInputs(projectId: string): {source: Extract<TrainingSource, {type: 'annotation'}>; inputs: TrainingInputFile[]} {
+    const {records, source} = this.annotation.finalPreferences(projectId);
+    if (!records.length)
+      throw new AppError('validation', {
+        zh: `标注项目“${source.name}”还没有最终排序（需要完成排序，有分歧的条目需要裁定），不能用来训练。`,
+        en: `The annotation project "${source.name}" has no final rankings yet (items must be ranked, and disagreements adjudicated), so it cannot be trained on.`,
+      });
+    const body = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+    const hash = createHash('sha256').update(body).digest('hex').slice(0, 12);
+    const dir = join(this.paths.root, 'training', 'data');
+    mkdirSync(dir, {recursive: true});
+    const path = join(dir, `annotation-${projectId}-${hash}.preferences.jsonl`);
+    if (!existsSync(path)) writeFileAtomic(path, body);
+    return {source, inputs: [{path, role: 'train', content: 'preferences'}]};
+  }
+
+  /**
+   * Starts a run. `local` holds what only a caller on this machine gives (the CLI): an adapter
+   * file to start from, where to copy the result.
+   */
+  async start(input: MethodInput<'training.start'>, local: {initAdapterPath?: string; out?: string} = {}): Promise<TrainingRunSummary> {
     const capabilities = this.capabilities();
     if (!capabilities.available) throw new AppError('training_unavailable', capabilities.reason!);
     const model = this.models.get(input.modelId);
     if (model.kind !== 'base' || model.missing)
       throw new AppError('validation', {zh: '请选择一个可用的基础模型。', en: 'Choose an available base model.'});
-    const parts = await Promise.all(input.datasets.map((d) => this.datasetFiles(d.datasetId, d.version)));
-    const train = parts.flatMap((p) => p.train);
-    if (!train.length) throw new AppError('validation', {zh: '所选数据集中没有可用于训练的数据行。', en: 'The chosen datasets have no rows to train on.'});
-    const config: TrainingConfig = {...DEFAULT_TRAINING_CONFIG, ...input.config};
-    const name = input.name ?? `${input.kind.toUpperCase()} ${model.name} · ${parts.map((p) => p.ref.name).join('+')}`;
+    const preference = isPreferenceKind(input.kind);
+    const datasets = input.datasets ?? [];
+    const projects = input.annotationProjects ?? [];
+    if (!preference && projects.length)
+      throw new AppError('validation', {zh: '标注项目的排序用于奖励模型和 DPO，不能用于 SFT 或继续预训练。', en: 'Annotation rankings train a reward model or DPO, not SFT or continued pre-training.'});
+    if (preference) {
+      for (const d of datasets) {
+        const summary = this.datasets.list().find((s) => s.id === d.datasetId);
+        if (summary && !(summary.kinds.preference ?? 0))
+          throw new AppError('validation', {
+            zh: `数据集“${summary.name}”没有偏好对（chosen/rejected），不能训练${input.kind === 'rm' ? '奖励模型' : ' DPO'}。请选择偏好数据集或标注项目。`,
+            en: `The dataset "${summary.name}" has no preference pairs (chosen/rejected), so it cannot train ${input.kind === 'rm' ? 'a reward model' : 'DPO'}. Choose a preference dataset or an annotation project.`,
+          });
+      }
+    }
+    let initAdapter: string | null = local.initAdapterPath ?? null;
+    if (input.initAdapterModelId) {
+      const adapter = this.models.get(input.initAdapterModelId);
+      if (adapter.kind !== 'adapter' || adapter.missing)
+        throw new AppError('validation', {zh: '起始适配器必须是一个可用的 LoRA 适配器。', en: 'The starting adapter must be an available LoRA adapter.'});
+      initAdapter = adapter.path;
+    }
+    if (initAdapter && !existsSync(initAdapter)) throw new AppError('not_found', {zh: `找不到适配器文件：${initAdapter}`, en: `No adapter file: ${initAdapter}`});
+    const parts = await Promise.all(datasets.map((d) => this.datasetInputs(d.datasetId, d.version)));
+    const annotated = projects.map((p) => this.annotationInputs(p));
+    const inputs = [...parts.flatMap((p) => p.inputs), ...annotated.flatMap((a) => a.inputs)];
+    if (!inputs.some((i) => i.role === 'train')) throw new AppError('validation', {zh: '所选数据集中没有可用于训练的数据行。', en: 'The chosen datasets have no rows to train on.'});
+    const config: TrainingConfig = {...defaultTrainingConfig(input.kind), ...input.config};
+    const sources: TrainingSource[] = [
+      ...parts.map((p): TrainingSource => ({type: 'dataset', ...p.ref})),
+      ...annotated.map((a) => a.source),
+    ];
+    const name = input.name ?? `${input.kind.toUpperCase()} ${model.name} · ${sources.map((s) => s.name).join('+')}`;
     const adaptersDir = join(this.paths.root, 'adapters');
     const job = startTrainingJob({
       runsDir: this.runsDir,
       config: trainConfigFrom(config, {
         kind: input.kind,
         model: model.path,
-        data: train,
-        valData: parts.flatMap((p) => p.validation),
-        out: join(adaptersDir, `${name.replace(/[\\/:*?"<>|\s·+]+/g, '_').slice(0, 80)}-${Date.now().toString(36)}.gguf`),
+        inputs,
+        initAdapter,
+        out: local.out ?? join(adaptersDir, `${name.replace(/[\\/:*?"<>|\s·+]+/g, '_').slice(0, 80)}-${Date.now().toString(36)}.gguf`),
         threads: this.threads,
       }),
     });
-    this.store.training.insert({id: job.runId, kind: input.kind, name, modelId: model.id, modelName: model.name, runDir: job.runDir, config, datasets: parts.map((p) => p.ref)});
+    this.store.training.insert({
+      id: job.runId, kind: input.kind, name, modelId: model.id, modelName: model.name, runDir: job.runDir, config,
+      datasets: parts.map((p) => p.ref), sources, initAdapter,
+    });
     this.follow(job.runId, job);
     return summaryOf(this.store.training.get(job.runId)!);
+  }
+
+  /** Every event of a run's job as it happens (the CLI prints them); returns an unsubscribe. */
+  onJobEvent(id: string, listener: (event: TrainEvent) => void): () => void {
+    const set = this.jobListeners.get(id) ?? new Set();
+    set.add(listener);
+    this.jobListeners.set(id, set);
+    return () => set.delete(listener);
+  }
+
+  /** Resolves when the run's job process ends (at once when none is running). */
+  async finished(id: string): Promise<JobResult | null> {
+    const running = this.jobs.get(id);
+    if (!running) return null;
+    const result = await running.job.done;
+    await running.settled;
+    return result;
+  }
+
+  /** Scores answers with a completed reward-model run, in a job process of its own. */
+  async score(input: MethodInput<'training.score'>): Promise<{scores: number[]}> {
+    const run = this.store.training.get(input.runId);
+    if (!run) throw notFound(RUN, input.runId);
+    if (run.kind !== 'rm' || run.state !== 'completed' || !run.adapterPath)
+      throw new AppError('validation', {zh: '只有已完成的奖励模型训练才能用于打分。', en: 'Only a completed reward-model run can score answers.'});
+    const model = run.modelId ? this.models.get(run.modelId) : null;
+    if (!model || model.missing) throw new AppError('model_missing', {zh: '奖励模型所基于的基础模型已不存在。', en: 'The base model of this reward model is gone.'});
+    const scores = await scoreInJob({model: model.path, rewardModel: run.adapterPath, items: input.items, threads: this.threads, nCtx: run.config.maxSequenceLength}, this.runsDir);
+    return {scores};
   }
 
   pause(id: string): {pausing: boolean} {
@@ -187,9 +283,11 @@ export class TrainingService {
   }
 
   private follow(id: string, job: TrainingJob): void {
-    const entry = {job, cancelling: false, started: performance.now(), startStep: 0, totalSteps: 0};
+    let settle = () => {};
+    const entry = {job, cancelling: false, started: performance.now(), startStep: 0, totalSteps: 0, settled: new Promise<void>((r) => (settle = r))};
     this.jobs.set(id, entry);
     job.onEvent((event: TrainEvent) => {
+      for (const listener of this.jobListeners.get(id) ?? []) listener(event);
       if (event.type === 'started') {
         // the ETA counts from here: data preparation before the first step is not step time
         entry.started = performance.now();
@@ -200,7 +298,7 @@ export class TrainingService {
         this.emitState(id);
       } else if (event.type === 'step') {
         const memoryBytes = residentBytes(job.pid);
-        const metric = {step: event.step, loss: event.loss, evalLoss: null, learningRate: event.lr, tokensPerSecond: event.tokensPerS, gradNorm: event.gradNorm, memoryBytes, at: new Date().toISOString()};
+        const metric = {step: event.step, loss: event.loss, evalLoss: null, learningRate: event.lr, tokensPerSecond: event.tokensPerS, gradNorm: event.gradNorm, memoryBytes, values: event.values ?? {}, at: new Date().toISOString()};
         this.store.training.recordMetric(id, metric);
         this.store.training.update(id, {step: event.step, lastLoss: event.loss});
         const total = entry.totalSteps;
@@ -208,7 +306,7 @@ export class TrainingService {
         const done = event.step - entry.startStep;
         this.bus.emit({type: 'training.metric', runId: id, metric, etaSeconds: done > 0 && total > event.step ? ((total - event.step) * seconds) / done : null});
       } else if (event.type === 'eval') {
-        this.store.training.recordMetric(id, {step: event.step, evalLoss: event.evalLoss});
+        this.store.training.recordMetric(id, {step: event.step, evalLoss: event.evalLoss, values: event.values ?? {}});
         this.store.training.update(id, {lastEvalLoss: event.evalLoss});
         const metric = this.store.training.metrics(id).find((m) => m.step === event.step)!;
         this.bus.emit({type: 'training.metric', runId: id, metric, etaSeconds: null});
@@ -221,8 +319,11 @@ export class TrainingService {
         this.store.training.update(id, {state: 'completed', adapterPath, finished: true, error: null});
         try {
           const run = this.store.training.get(id)!;
-          const adapter = await this.models.add({path: adapterPath, name: `${run.name} (LoRA)`});
-          this.store.training.update(id, {adapterModelId: adapter.id});
+          // a reward model is not a chat adapter: it is used through training.score, not registered
+          if (run.kind !== 'rm') {
+            const adapter = await this.models.add({path: adapterPath, name: `${run.name} (LoRA)`});
+            this.store.training.update(id, {adapterModelId: adapter.id});
+          }
         } catch (error) {
           this.store.training.update(id, {error: {zh: `适配器已生成，但无法登记：${(error as Error).message}`, en: `The adapter was written but could not be registered: ${(error as Error).message}`}});
         }
@@ -232,19 +333,31 @@ export class TrainingService {
         this.store.training.update(id, {state: 'paused'});
       } else {
         const message = result.error ?? 'unknown';
+        // a data problem the objective explained in both languages is shown as it is
+        const localised = parseLocalised(message);
         this.store.training.update(id, {
           state: 'failed',
-          error: {zh: `训练进程失败（可从最近的检查点继续）：${message}`, en: `The training process failed (it can resume from its last checkpoint): ${message}`},
+          error: localised ?? {zh: `训练进程失败（可从最近的检查点继续）：${message}`, en: `The training process failed (it can resume from its last checkpoint): ${message}`},
         });
       }
       this.emitState(id);
+      settle();
     });
   }
 }
 
 function summaryOf(run: RunIndex): TrainingRunSummary {
-  const {runDir: _dir, config: _config, datasets: _datasets, adapterPath: _adapter, error: _error, ...summary} = run;
+  const {runDir: _dir, config: _config, datasets: _datasets, adapterPath: _adapter, error: _error, sources: _sources, initAdapter: _init, ...summary} = run;
   return summary;
+}
+
+function parseLocalised(message: string): {zh: string; en: string} | null {
+  try {
+    const value = JSON.parse(message) as {zh?: unknown; en?: unknown};
+    return typeof value.zh === 'string' && typeof value.en === 'string' ? {zh: value.zh, en: value.en} : null;
+  } catch {
+    return null;
+  }
 }
 
 function readRecord(runDir: string): RunRecord | null {

@@ -1,6 +1,6 @@
 // The store's index of training runs and their per-step metrics (see migration 0004).
 
-import type {TrainingConfig, TrainingDatasetRef, TrainingKind, TrainingMetric, TrainingRunSummary, TrainingState} from '../../common/training.js';
+import type {TrainingConfig, TrainingDatasetRef, TrainingKind, TrainingMetric, TrainingRunSummary, TrainingSource, TrainingState} from '../../common/training.js';
 import type {Db} from './database.js';
 import {nowIso} from '../ids.js';
 
@@ -23,6 +23,8 @@ interface RunRow {
   error: string | null;
   created_at: string;
   finished_at: string | null;
+  sources: string;
+  init_adapter: string | null;
 }
 
 export interface RunIndex extends TrainingRunSummary {
@@ -31,6 +33,8 @@ export interface RunIndex extends TrainingRunSummary {
   datasets: TrainingDatasetRef[];
   adapterPath: string | null;
   error: {zh: string; en: string} | null;
+  sources: TrainingSource[];
+  initAdapter: string | null;
 }
 
 function toIndex(r: RunRow): RunIndex {
@@ -53,6 +57,8 @@ function toIndex(r: RunRow): RunIndex {
     datasets: JSON.parse(r.datasets) as TrainingDatasetRef[],
     adapterPath: r.adapter_path,
     error: r.error ? (JSON.parse(r.error) as {zh: string; en: string}) : null,
+    sources: JSON.parse(r.sources) as TrainingSource[],
+    initAdapter: r.init_adapter,
   };
 }
 
@@ -68,12 +74,12 @@ export class TrainingRepo {
     return row ? toIndex(row) : null;
   }
 
-  insert(run: {id: string; kind: TrainingKind; name: string; modelId: string; modelName: string; runDir: string; config: TrainingConfig; datasets: TrainingDatasetRef[]}): void {
+  insert(run: {id: string; kind: TrainingKind; name: string; modelId: string; modelName: string; runDir: string; config: TrainingConfig; datasets: TrainingDatasetRef[]; sources: TrainingSource[]; initAdapter: string | null}): void {
     this.db
       .prepare(
-        `INSERT INTO training_runs (id, kind, name, model_id, model_name, state, run_dir, config, datasets, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
+        `INSERT INTO training_runs (id, kind, name, model_id, model_name, state, run_dir, config, datasets, sources, init_adapter, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
       )
-      .run(run.id, run.kind, run.name, run.modelId, run.modelName, run.runDir, JSON.stringify(run.config), JSON.stringify(run.datasets), nowIso());
+      .run(run.id, run.kind, run.name, run.modelId, run.modelName, run.runDir, JSON.stringify(run.config), JSON.stringify(run.datasets), JSON.stringify(run.sources), run.initAdapter, nowIso());
   }
 
   update(
@@ -98,12 +104,13 @@ export class TrainingRepo {
   recordMetric(runId: string, metric: Partial<TrainingMetric> & {step: number}): void {
     this.db
       .prepare(
-        `INSERT INTO training_metrics (run_id, step, loss, eval_loss, learning_rate, tokens_per_second, grad_norm, memory_bytes, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO training_metrics (run_id, step, loss, eval_loss, learning_rate, tokens_per_second, grad_norm, memory_bytes, objective_values, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (run_id, step) DO UPDATE SET loss = coalesce(excluded.loss, loss), eval_loss = coalesce(excluded.eval_loss, eval_loss),
            learning_rate = coalesce(excluded.learning_rate, learning_rate), tokens_per_second = coalesce(excluded.tokens_per_second, tokens_per_second),
-           grad_norm = coalesce(excluded.grad_norm, grad_norm), memory_bytes = coalesce(excluded.memory_bytes, memory_bytes)`,
+           grad_norm = coalesce(excluded.grad_norm, grad_norm), memory_bytes = coalesce(excluded.memory_bytes, memory_bytes),
+           objective_values = json_patch(coalesce(objective_values, '{}'), coalesce(excluded.objective_values, '{}'))`,
       )
-      .run(runId, metric.step, metric.loss ?? null, metric.evalLoss ?? null, metric.learningRate ?? null, metric.tokensPerSecond ?? null, metric.gradNorm ?? null, metric.memoryBytes ?? null, nowIso());
+      .run(runId, metric.step, metric.loss ?? null, metric.evalLoss ?? null, metric.learningRate ?? null, metric.tokensPerSecond ?? null, metric.gradNorm ?? null, metric.memoryBytes ?? null, metric.values ? JSON.stringify(metric.values) : null, nowIso());
   }
 
   /** On resume the run repeats the steps after its checkpoint: their old metrics go. */
@@ -121,6 +128,7 @@ export class TrainingRepo {
         tokens_per_second: number | null;
         grad_norm: number | null;
         memory_bytes: number | null;
+        objective_values: string | null;
         at: string;
       }[]
     ).map((m) => ({
@@ -131,6 +139,7 @@ export class TrainingRepo {
       tokensPerSecond: m.tokens_per_second ?? 0,
       gradNorm: m.grad_norm,
       memoryBytes: m.memory_bytes,
+      values: m.objective_values ? (JSON.parse(m.objective_values) as Record<string, number>) : {},
       at: m.at,
     }));
   }

@@ -9,14 +9,12 @@
 
 import type {TrainConfig} from './record.js';
 import {runTraining, type TrainEvent} from './run.js';
+import {scoreAnswers, type ScoreRequest} from './score.js';
 
-export interface JobSpec {
-  runDir: string;
-  runId: string;
-  config?: TrainConfig;
-}
+/** A training run (new or resumed), or a scoring request for a reward model. */
+export type JobSpec = {runDir: string; runId: string; config?: TrainConfig; score?: undefined} | {score: ScoreRequest};
 
-export type JobToHost = {type: 'event'; event: TrainEvent} | {type: 'failed'; message: string};
+export type JobToHost = {type: 'event'; event: TrainEvent} | {type: 'failed'; message: string} | {type: 'scores'; scores: number[]};
 export type HostToJob = {type: 'stop'};
 
 interface ParentChannel {
@@ -53,6 +51,11 @@ process.on('disconnect', () => stop.abort());
 
 let pending: Promise<void> = Promise.resolve();
 try {
+  if (spec.score) {
+    const scores = await scoreAnswers(spec.score);
+    await channel.send({type: 'scores', scores});
+    process.exit(0);
+  }
   await runTraining({
     runDir: spec.runDir,
     runId: spec.runId,

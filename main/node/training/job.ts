@@ -7,49 +7,39 @@ import {fork} from 'node:child_process';
 import {closeSync, existsSync, mkdirSync, openSync} from 'node:fs';
 import {join, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
-import type {TrainingConfig, TrainingKind} from '../../common/training.js';
+import {defaultTrainingConfig, TRAINING_KINDS, type TrainingConfig, type TrainingKind} from '../../common/training.js';
+import type {TrainingInputFile} from './inputs.js';
 import {newId} from '../ids.js';
 import {defaultThreads} from '../threads.js';
+import {AppError} from '../../common/errors.js';
 import type {HostToJob, JobSpec, JobToHost} from './job-process.js';
+import type {ScoreRequest} from './score.js';
 import {RunDir, type RunRecord, type TrainConfig} from './record.js';
 import type {TrainEvent} from './run.js';
 
-export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'kind' | 'model' | 'data' | 'out'> = {
-  valData: [],
-  steps: null,
-  epochs: 1,
-  lora: {rank: 8, alpha: 16, dropout: 0.05, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down']},
-  lr: 2e-4,
-  warmupSteps: 10,
-  minLrRatio: 0.1,
-  weightDecay: 0,
-  gradClip: 1,
-  beta1: 0.9,
-  beta2: 0.999,
-  nCtx: 1024,
-  rows: 1,
-  accum: 4,
-  pack: false,
-  valFraction: 0.05,
-  evalEvery: 50,
-  checkpointEvery: 50,
-  keepCheckpoints: 2,
-  seed: 42,
-  threads: defaultThreads(),
-  gpu: false,
-};
+/** What only the job decides (not settings of the form, the API or the CLI). */
+const JOB_DEFAULTS = {minLrRatio: 0.1, beta1: 0.9, beta2: 0.999, keepCheckpoints: 2} as const;
 
-/** The contract's TrainingConfig (main/common/training.ts) as a job configuration. */
-export function trainConfigFrom(
-  c: TrainingConfig,
-  run: {kind: TrainingKind; model: string; data: string[]; valData?: string[]; out: string; threads?: number; gpu?: boolean},
-): TrainConfig {
+export interface RunTarget {
+  kind: TrainingKind;
+  model: string;
+  inputs: TrainingInputFile[];
+  out: string;
+  initAdapter?: string | null;
+  threads?: number;
+  gpu?: boolean;
+  /** pack several sequences per row (default: continued pre-training packs, SFT pads one dialogue per row) */
+  pack?: boolean;
+}
+
+/** The contract's TrainingConfig (main/common/training.ts, the one config type) as a job configuration. */
+export function trainConfigFrom(c: TrainingConfig, run: RunTarget): TrainConfig {
   return {
-    ...DEFAULT_TRAIN_CONFIG,
+    ...JOB_DEFAULTS,
     kind: run.kind,
     model: run.model,
-    data: run.data,
-    valData: run.valData ?? [],
+    inputs: run.inputs,
+    initAdapter: run.initAdapter ?? null,
     out: run.out,
     steps: c.steps,
     epochs: c.epochs,
@@ -62,15 +52,25 @@ export function trainConfigFrom(
     rows: c.batchSize,
     accum: c.gradientAccumulation,
     // continued pre-training packs texts; SFT pads one dialogue per row (short dialogues would
-    // otherwise pay for the longest one, so packing is worth it for SFT too when rows are long)
-    pack: run.kind === 'pt',
+    // otherwise pay for the longest one, so packing is worth it for SFT too when rows are long);
+    // preference objectives always put one answer per row
+    pack: run.pack ?? run.kind === 'pt',
     valFraction: c.validationFraction,
     evalEvery: c.evalEvery,
     checkpointEvery: c.checkpointEvery,
     seed: c.seed,
-    threads: run.threads ?? DEFAULT_TRAIN_CONFIG.threads,
+    threads: run.threads ?? defaultThreads(),
     gpu: run.gpu ?? false,
+    beta: c.beta,
+    labelSmoothing: c.labelSmoothing,
+    margin: c.margin,
+    centerRewards: c.centerRewards,
   };
+}
+
+/** A job configuration with the objective's defaults (tests, the benchmark). */
+export function defaultJobConfig(run: RunTarget, overrides: Partial<TrainingConfig> = {}): TrainConfig {
+  return trainConfigFrom({...defaultTrainingConfig(run.kind), ...overrides}, run);
 }
 
 export interface JobResult {
@@ -176,13 +176,53 @@ export function startTrainingJob(options: StartJobOptions): TrainingJob {
   };
 }
 
+/** Scores answers with a reward model in a job process of its own (a native abort or an
+ * out-of-memory kill ends only that process). Errors the user can act on keep both languages. */
+export function scoreInJob(request: ScoreRequest, logDir: string): Promise<number[]> {
+  const entry = jobEntry();
+  mkdirSync(logDir, {recursive: true});
+  const log = openSync(join(logDir, 'score.log'), 'a');
+  const child = fork(entry.path, [], {
+    execArgv: entry.execArgv,
+    env: {...process.env, ZHONGJING_TRAIN_JOB: JSON.stringify({score: request} satisfies JobSpec)},
+    serialization: 'json',
+    stdio: ['ignore', 'ignore', log, 'ipc'],
+  });
+  closeSync(log);
+  return new Promise((resolveScores, reject) => {
+    let scores: number[] | null = null;
+    let failure: string | null = null;
+    child.on('message', (raw) => {
+      const message = raw as JobToHost;
+      if (message.type === 'scores') scores = message.scores;
+      else if (message.type === 'failed') failure = message.message;
+    });
+    child.on('exit', (code, signal) => {
+      if (scores && code === 0) return resolveScores(scores);
+      const text = failure ?? `the scoring process ended unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`;
+      let localised: {zh: string; en: string} | null = null;
+      try {
+        const parsed = JSON.parse(text) as {zh?: unknown; en?: unknown};
+        if (typeof parsed.zh === 'string' && typeof parsed.en === 'string') localised = {zh: parsed.zh, en: parsed.en};
+      } catch {
+        // a plain message
+      }
+      reject(new AppError(localised ? 'validation' : 'internal', localised ?? {zh: `奖励模型打分失败：${text}`, en: `Scoring with the reward model failed: ${text}`}));
+    });
+  });
+}
+
 export function validateConfig(c: TrainConfig): void {
   const problems: string[] = [];
   const int = (v: number, min: number, name: string) => (!Number.isInteger(v) || v < min) && problems.push(`${name} must be an integer >= ${min}`);
-  if (c.kind !== 'sft' && c.kind !== 'pt') problems.push('kind must be sft or pt');
+  if (!TRAINING_KINDS.includes(c.kind)) problems.push(`kind must be one of ${TRAINING_KINDS.join(', ')}`);
   if (!existsSync(c.model)) problems.push(`model ${c.model} does not exist`);
-  if (!c.data.length) problems.push('no data files');
-  for (const d of [...c.data, ...(c.valData ?? [])]) if (!existsSync(d)) problems.push(`data file ${d} does not exist`);
+  if (!c.inputs.some((f) => f.role === 'train')) problems.push('no training data files');
+  for (const f of c.inputs) if (!existsSync(f.path)) problems.push(`data file ${f.path} does not exist`);
+  if (c.initAdapter && !existsSync(c.initAdapter)) problems.push(`adapter ${c.initAdapter} does not exist`);
+  if (!(c.beta > 0)) problems.push('beta must be > 0');
+  if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 0.5)) problems.push('label smoothing must be in [0, 0.5)');
+  if (!(c.margin >= 0) || !(c.centerRewards >= 0)) problems.push('margin and reward centering must be >= 0');
   if (!c.out.endsWith('.gguf')) problems.push('the adapter path (--out) must end with .gguf');
   if (c.steps !== null) int(c.steps, 1, 'steps');
   if (!(c.epochs > 0)) problems.push('epochs must be > 0');

@@ -14,18 +14,28 @@
 
 import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync} from 'node:fs';
 import {join} from 'node:path';
+import type {TrainingKind} from '../../common/training.js';
 import type {Cursor} from './feeder.js';
+import type {InputProvenance, TrainingInputFile} from './inputs.js';
 
 export type RunStatus = 'running' | 'completed' | 'failed' | 'interrupted';
 
+/** The job's configuration: the common TrainingConfig (main/common/training.ts) in the job's own
+ * terms, made by trainConfigFrom (job.ts), plus what only the job needs. */
 export interface TrainConfig {
-  kind: 'sft' | 'pt';
+  kind: TrainingKind;
   /** Base model GGUF (llama or qwen2). */
   model: string;
-  /** Data files (JSONL/JSON). */
-  data: string[];
-  /** Validation files; when empty, `valFraction` of `data` is held out instead. */
-  valData: string[];
+  /** The input files with their roles (the manifest); when no file has the validation role,
+   * `valFraction` of the training items is held out instead. */
+  inputs: TrainingInputFile[];
+  /** An adapter to start from (DPO: the policy and its frozen reference; RM: SFT instead of the base). */
+  initAdapter: string | null;
+  /** DPO β, label smoothing; RM margin and centering (see TrainingConfig). */
+  beta: number;
+  labelSmoothing: number;
+  margin: number;
+  centerRewards: number;
   /** Where the finished adapter is copied. */
   out: string;
   /** Optimizer steps; when absent, `epochs` over the training split decide. */
@@ -57,13 +67,11 @@ export interface TrainConfig {
   gpu: boolean;
 }
 
-export interface DatasetProvenance {
-  path: string;
-  name: string;
-  sha256: string;
-  bytes: number;
-  rows: number;
+/** An input file as the run used it: how many of its rows became training items. */
+export interface DatasetProvenance extends InputProvenance {
+  /** items the objective learns from (dialogues, texts or rankings) */
   examples: number;
+  /** rows of a kind this objective does not learn from, or that could not be used */
   skipped: number;
 }
 
@@ -78,13 +86,16 @@ export interface RunRecord {
   provenance: {
     datasets: DatasetProvenance[];
     baseModel: {path: string; sha256: string; bytes: number};
+    initAdapter: {path: string; sha256: string} | null;
     seed: number;
     code: {app: string; commit: string | null; nodeLlamaCpp: string; llamaCpp: string; addon: Record<string, string>};
     device: string;
   } | null;
-  data: {trainExamples: number; valExamples: number; trainTokens: number; trainTargets: number; truncated: number; dropped: number} | null;
+  data: {trainExamples: number; valExamples: number; trainTokens: number; trainTargets: number; truncated: number; dropped: number; notes?: string[]} | null;
   progress: {step: number; totalSteps: number; epoch: number; lastCheckpoint: number | null; resumes: number};
   result: {adapter: string; adapterSha256: string; out: string; finalLoss: number | null; evalLoss: number | null} | null;
+  /** The checkpoint kept as the result: the best by validation loss when there is validation data. */
+  best: {step: number; metric: string; value: number} | null;
   error: string | null;
 }
 
@@ -98,6 +109,10 @@ export interface StepMetrics {
   tokensPerS: number;
   epoch: number;
   elapsedS: number;
+  /** the objective's own metrics (RM accuracy and margin, DPO rewards/logps …) */
+  values?: Record<string, number>;
+  /** the gradient norm exploded: the step counted but changed no weight */
+  skipped?: boolean;
 }
 
 export interface EvalMetrics {
@@ -105,6 +120,7 @@ export interface EvalMetrics {
   step: number;
   evalLoss: number;
   evalTokens: number;
+  values?: Record<string, number>;
 }
 
 export type Metrics = StepMetrics | EvalMetrics;
@@ -140,6 +156,10 @@ export class RunDir {
   }
   get adapterPath(): string {
     return join(this.dir, 'adapter.gguf');
+  }
+  /** The adapter at the best validation loss so far (copied over the result at the end). */
+  get bestAdapterPath(): string {
+    return join(this.dir, 'best.gguf');
   }
   checkpointDir(step: number): string {
     return join(this.dir, 'checkpoints', `step-${String(step).padStart(6, '0')}`);

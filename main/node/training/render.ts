@@ -12,7 +12,10 @@
 
 import type {ChatHistoryItem, ChatWrapper, LlamaModel, Token} from 'node-llama-cpp';
 import {chatWrapperFor} from '../engine/chat-template.js';
-import type {Example, Turn} from './data.js';
+import type {Turn} from '../../common/datasets.js';
+
+/** What the language objectives learn from: a dialogue (loss on its assistant turns) or a text. */
+export type Example = {kind: 'dialogue'; turns: Turn[]} | {kind: 'text'; text: string};
 
 export interface TokenizedExample {
   tokens: Int32Array;
@@ -72,7 +75,7 @@ export class ExampleTokenizer {
 
   /** Mask of the assistant turns: for turn k, the tokens after the inference prompt of turn k up to
    * and including the first end-of-generation token. */
-  dialogue(turns: readonly Turn[]): TokenizedExample {
+  dialogue(turns: readonly Turn[], options: {lastReplyOnly?: boolean} = {}): TokenizedExample {
     const history: ChatHistoryItem[] = [];
     const prompts: Token[][] = [];
     for (const turn of turns) {
@@ -93,6 +96,8 @@ export class ExampleTokenizer {
       if (prompt.length > full.length || prompt.some((t, i) => full[i] !== t)) {
         throw new Error(`chat template: the prompt of assistant turn ${k + 1} is not a prefix of the rendered dialogue, so training tokens would differ from inference`);
       }
+      // preference objectives score only the answer being compared, not earlier replies
+      if (options.lastReplyOnly && k < prompts.length - 1) continue;
       let j = prompt.length;
       while (j < full.length && !this.model.isEogToken(full[j]!)) train[j++] = 1;
       if (j >= full.length) throw new Error('chat template: no end-of-generation token closes the assistant turn');

@@ -1,24 +1,26 @@
 // One training run, start to finish, in the current process (the job process; see job.ts):
-// data → tokens (with the model's own chat template) → batches → native steps → metrics,
-// checkpoints, evaluation → the adapter. Resuming reloads the newest complete checkpoint and
+// inputs (the dataset engine's reader) → the objective's items and batches → native steps →
+// metrics, checkpoints, evaluation, the best checkpoint → the artifact. The loop names no
+// objective: SFT, PT, RM and DPO plug in through objectives/. Resuming reloads the newest complete checkpoint and
 // continues with the same batches, dropout masks and learning rates, so a killed and resumed run
 // produces the same losses as one that never stopped.
 
-import {copyFileSync, mkdirSync, readFileSync, renameSync, statSync} from 'node:fs';
+import {copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync} from 'node:fs';
 import {dirname, join, resolve} from 'node:path';
 import {getLlama, LlamaLogLevel, type Llama, type LlamaModel} from 'node-llama-cpp';
 import {packageRoot} from '../paths.js';
-import {readDatasetFile, type Example} from './data.js';
-import {BatchFeeder, evalBatches, learningRate, splitIndices, START, type Cursor} from './feeder.js';
-import {loadTrainer, type NativeTrainerAddon, type NativeTrainingSession, type TrainingBatch} from './native.js';
-import {RunDir, type CheckpointInfo, type DatasetProvenance, type Metrics, type RunRecord, type StepMetrics, type TrainConfig} from './record.js';
+import {learningRate, START, type Cursor} from './feeder.js';
+import {readInputs, type ReadInputs} from './inputs.js';
+import {loadTrainer, type NativeTrainerAddon, type NativeTrainingSession, type SessionOptions, type TrainingBatch} from './native.js';
+import {objectiveFor, ObjectiveDataError, type PreparedObjective} from './objectives/index.js';
+import {RunDir, type CheckpointInfo, type DatasetProvenance, type EvalMetrics, type Metrics, type RunRecord, type StepMetrics, type TrainConfig} from './record.js';
 import {sha256File} from '../hash.js';
-import {ExampleTokenizer, type TokenizedExample} from './render.js';
+import {ExampleTokenizer} from './render.js';
 
 export type TrainEvent =
   | {type: 'started'; runId: string; resumedFrom: number | null; totalSteps: number; device: string; trainExamples: number; valExamples: number}
   | StepMetrics
-  | {type: 'eval'; step: number; evalLoss: number; evalTokens: number}
+  | EvalMetrics
   | {type: 'checkpoint'; step: number; dir: string}
   | {type: 'done'; runId: string; status: 'completed' | 'interrupted'; adapter: string | null; step: number; loss: number | null; evalLoss: number | null};
 
@@ -32,86 +34,40 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-/** Everything a run needs that is not the native session: reused by the benchmark. */
-export interface PreparedData {
-  model: LlamaModel;
-  train: TokenizedExample[];
-  val: TokenizedExample[];
-  datasets: DatasetProvenance[];
-  stats: NonNullable<RunRecord['data']>;
-}
-
-export async function prepareData(llama: Llama, config: TrainConfig): Promise<PreparedData> {
-  const model = await llama.loadModel({modelPath: config.model, vocabOnly: true});
-  const datasets: DatasetProvenance[] = [];
-  const load = (paths: readonly string[]): Example[] => {
-    const out: Example[] = [];
-    for (const path of paths) {
-      const file = readDatasetFile(path);
-      const usable = file.examples.filter((e) => (config.kind === 'pt' ? true : e.kind === 'dialogue'));
-      datasets.push({path: resolve(path), name: file.name, sha256: file.sha256, bytes: file.bytes, rows: file.rows, examples: usable.length, skipped: file.rows - usable.length});
-      // continued pre-training on dialogue files learns the dialogues' text as plain text
-      for (const e of usable) out.push(config.kind === 'pt' && e.kind === 'dialogue' ? {kind: 'text', text: e.turns.map((t) => t.content).join('\n'), source: e.source} : e);
-    }
-    return out;
-  };
-  const examples = load(config.data);
-  const heldOut = load(config.valData ?? []);
-  if (!examples.length) throw new Error(`no usable ${config.kind === 'sft' ? 'dialogues' : 'texts'} in ${config.data.join(', ')}`);
-  // the split is over source examples, before tokenisation, so one dialogue never feeds both sides
-  const split = heldOut.length ? {train: examples.map((_, i) => i), val: []} : splitIndices(examples.length, config.valFraction, config.seed);
-  const tokenizer = new ExampleTokenizer(model, config.nCtx);
-  const train = tokenizer.tokenizeAll(split.train.map((i) => examples[i]!));
-  const val = tokenizer.tokenizeAll(heldOut.length ? heldOut : split.val.map((i) => examples[i]!));
-  return {
-    model,
-    train: train.items,
-    val: val.items,
-    datasets,
-    stats: {
-      trainExamples: train.items.length,
-      valExamples: val.items.length,
-      trainTokens: train.stats.tokens,
-      trainTargets: train.stats.trainTokens,
-      truncated: train.stats.truncated + val.stats.truncated,
-      dropped: train.stats.dropped + val.stats.dropped,
-    },
-  };
-}
-
-/** Micro-batches of one epoch (for sizing a run given in epochs). */
-export function microBatchesPerEpoch(train: readonly TokenizedExample[], config: TrainConfig): number {
-  const feeder = new BatchFeeder(train, {nCtx: config.nCtx, rows: config.rows, pack: config.pack, seed: config.seed});
-  let cursor: Cursor = START;
-  let n = 0;
-  do {
-    cursor = feeder.next(cursor).cursor;
-    n++;
-  } while (cursor.epoch === 0 && cursor.index < feeder.size);
-  return n;
-}
-
-export function sessionOptions(config: TrainConfig) {
+/** The session's base model, threads, optimizer and the objective's adapters and loss head. */
+export function sessionOptions(config: TrainConfig): SessionOptions {
   return {
     modelPath: config.model,
     threads: config.threads,
     seed: config.seed,
     gpu: config.gpu,
-    lossHead: 'lm' as const,
-    lora: {rank: config.lora.rank, alpha: config.lora.alpha, dropout: config.lora.dropout, targets: config.lora.targets as never, seed: config.seed},
+    ...objectiveFor(config.kind).sessionOptions(config),
     adamw: {beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay, gradClip: config.gradClip},
   };
 }
 
-async function evaluate(session: NativeTrainingSession, batches: readonly TrainingBatch[]): Promise<{loss: number; tokens: number}> {
-  let sum = 0;
-  let items = 0;
-  for (const b of batches) {
-    const r = await session.evaluate(b);
-    sum += r.lossSum;
-    items += r.nItems;
+/** The input rows, tokenised and ready to feed by the run's objective: reused by the benchmark. */
+export async function prepareObjective(llama: Llama, config: TrainConfig): Promise<{model: LlamaModel; inputs: ReadInputs; prepared: PreparedObjective}> {
+  const model = await llama.loadModel({modelPath: config.model, vocabOnly: true});
+  try {
+    const inputs = await readInputs(config.inputs);
+    const prepared = objectiveFor(config.kind).prepare(inputs, new ExampleTokenizer(model, config.nCtx), config);
+    return {model, inputs, prepared};
+  } catch (error) {
+    await model.dispose();
+    throw error;
   }
-  return {loss: items ? sum / items : NaN, tokens: items};
+}
+
+/** A step whose gradient norm passes this many times the median of the recent ones changes nothing. */
+const EXPLODING_GRADIENT_FACTOR = 20;
+const GRADIENT_HISTORY = 20;
+
+function skipThreshold(norms: readonly number[]): number | undefined {
+  if (norms.length < 10) return undefined;
+  const recent = [...norms.slice(-GRADIENT_HISTORY)].sort((a, b) => a - b);
+  const median = recent[recent.length >> 1]!;
+  return median > 0 ? median * EXPLODING_GRADIENT_FACTOR : undefined;
 }
 
 function codeVersion(addon: NativeTrainerAddon): NonNullable<RunRecord['provenance']>['code'] {
@@ -142,26 +98,26 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
     record = {
       id: options.runId, kind: options.config!.kind, status: 'running', createdAt: now, updatedAt: now, finishedAt: null,
       config: options.config!, provenance: null, data: null,
-      progress: {step: 0, totalSteps: 0, epoch: 0, lastCheckpoint: null, resumes: 0}, result: null, error: null,
+      progress: {step: 0, totalSteps: 0, epoch: 0, lastCheckpoint: null, resumes: 0}, result: null, best: null, error: null,
     };
     run.write(record);
   }
   const config = record.config;
 
   let session: NativeTrainingSession | null = null;
-  let data: PreparedData | null = null;
+  let model: LlamaModel | null = null;
   try {
     const llama = await getLlama({gpu: config.gpu ? 'auto' : false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: config.threads});
     const trainer = loadTrainer(llama);
     if (!trainer.ok) throw new Error(trainer.reason.en);
     const addon = trainer.addon;
+    const objective = objectiveFor(config.kind);
 
-    data = await prepareData(llama, config);
-    if (!data.train.length) throw new Error('no training examples left after tokenisation');
-    const perEpoch = microBatchesPerEpoch(data.train, config);
+    const data = await prepareObjective(llama, config);
+    model = data.model;
+    const {prepared, inputs} = data;
+    const perEpoch = prepared.microBatchesPerEpoch();
     const totalSteps = config.steps ?? Math.max(1, Math.ceil((config.epochs * perEpoch) / config.accum));
-    const feeder = new BatchFeeder(data.train, {nCtx: config.nCtx, rows: config.rows, pack: config.pack, seed: config.seed});
-    const valBatches = evalBatches(data.val, config.nCtx, config.rows);
 
     session = await addon.createSession(sessionOptions(config));
     let step = 0;
@@ -178,41 +134,71 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
     } else if (resuming) {
       run.truncateMetrics(-1); // killed before the first checkpoint: start over
     }
+    // before the first step: DPO's reference log-probs (cached in the run directory)
+    await prepared.attach?.(session, options.runDir);
+    const valBatches = prepared.evalBatches();
     const device = session.info().device;
+    const datasets: DatasetProvenance[] = inputs.files.map((f, i) => ({...f, ...(prepared.perFile[i] ?? {examples: 0, skipped: f.rows})}));
     if (!record.provenance) {
       const modelBytes = statSync(config.model).size;
       record.provenance = {
-        datasets: data.datasets,
+        datasets,
         baseModel: {path: resolve(config.model), sha256: await sha256File(config.model), bytes: modelBytes},
+        initAdapter: config.initAdapter ? {path: resolve(config.initAdapter), sha256: await sha256File(config.initAdapter)} : null,
         seed: config.seed,
         code: codeVersion(addon),
         device,
       };
     } else {
       // a resumed run must see the same inputs it started with
-      for (const d of data.datasets) {
+      for (const d of datasets) {
         const before = record.provenance.datasets.find((p) => p.path === d.path);
         if (before && before.sha256 !== d.sha256) throw new Error(`${d.path} changed since the run started (sha256 differs): cannot resume exactly`);
       }
     }
-    record.data = data.stats;
+    record.data = prepared.stats;
     record.status = 'running';
     record.error = null;
     record.progress.totalSteps = totalSteps;
     record.progress.step = step;
     run.write(record);
-    options.onEvent?.({type: 'started', runId: record.id, resumedFrom, totalSteps, device, trainExamples: data.train.length, valExamples: data.val.length});
+    options.onEvent?.({type: 'started', runId: record.id, resumedFrom, totalSteps, device, trainExamples: prepared.stats.trainExamples, valExamples: prepared.stats.valExamples});
 
     const emit = (m: Metrics) => {
       run.appendMetrics(m);
       options.onEvent?.(m);
     };
+    const metadata = (steps: number) => ({
+      'general.name': `zhongjing ${config.kind} ${record.id}`,
+      'zhongjing.run_id': record.id,
+      'zhongjing.kind': config.kind,
+      'zhongjing.base_model.sha256': record.provenance!.baseModel.sha256,
+      'zhongjing.datasets': JSON.stringify(record.provenance!.datasets.map((d) => ({name: d.name, sha256: d.sha256}))),
+      'zhongjing.config': JSON.stringify(config),
+      'zhongjing.steps': String(steps),
+      'zhongjing.code': JSON.stringify(record.provenance!.code),
+      ...(record.provenance!.initAdapter ? {'zhongjing.init_adapter.sha256': record.provenance!.initAdapter.sha256} : {}),
+      ...objective.artifactMetadata(config),
+    });
+    // the best checkpoint by validation loss (the paper keeps the best of its held-out 10 %): on
+    // resume it is recomputed from the evaluations up to the checkpoint, which repeat exactly
+    const earlier = run.readMetrics();
+    const evals = earlier.filter((m): m is EvalMetrics => m.type === 'eval');
+    let best = evals.reduce<RunRecord['best']>((b, m) => (Number.isFinite(m.evalLoss) && (!b || m.evalLoss < b.value) ? {step: m.step, metric: 'eval_loss', value: m.evalLoss} : b), null);
+    const norms = earlier.filter((m): m is StepMetrics => m.type === 'step' && !m.skipped).map((m) => m.gradNorm);
+    const evaluateNow = async (at: number) => {
+      const e = await prepared.evaluate(session!, valBatches);
+      emit({type: 'eval', step: at, evalLoss: e.loss, evalTokens: e.items, values: e.values});
+      if (Number.isFinite(e.loss) && (!best || e.loss < best.value) && at > 0) {
+        await session!.exportAdapter(run.bestAdapterPath, metadata(at));
+        best = {step: at, metric: 'eval_loss', value: e.loss};
+        record.best = best;
+        run.write(record);
+      }
+      return e.loss;
+    };
     let lastEval: number | null = null;
-    if (valBatches.length && step === 0) {
-      const e = await evaluate(session, valBatches);
-      lastEval = e.loss;
-      emit({type: 'eval', step: 0, evalLoss: e.loss, evalTokens: e.tokens});
-    }
+    if (valBatches.length && step === 0) lastEval = await evaluateNow(0);
 
     const started = performance.now();
     let lastLoss: number | null = null;
@@ -221,26 +207,24 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
       if (options.signal?.aborted) break;
       const batches: TrainingBatch[] = [];
       for (let i = 0; i < config.accum; i++) {
-        const next = feeder.next(cursor);
+        const next = prepared.next(cursor);
         batches.push(next.batch);
         cursor = next.cursor;
       }
       const lr = learningRate(step, lrOptions);
       const t0 = performance.now();
-      const r = await session.trainStep(batches, lr);
+      const r = await session.trainStep(batches, lr, undefined, {skipAboveGradNorm: skipThreshold(norms)});
       const seconds = (performance.now() - t0) / 1000;
       step = r.step;
       lastLoss = r.loss;
+      if (!r.skipped) norms.push(r.gradNorm);
       emit({
         type: 'step', step, loss: r.loss, lr, gradNorm: r.gradNorm, tokens: r.nTokens,
         tokensPerS: r.nTokens / Math.max(seconds, 1e-9), epoch: cursor.epoch, elapsedS: (performance.now() - started) / 1000,
+        values: prepared.stepValues(batches, r), ...(r.skipped ? {skipped: true} : {}),
       });
       const last = step >= totalSteps;
-      if (valBatches.length && ((config.evalEvery > 0 && step % config.evalEvery === 0) || last)) {
-        const e = await evaluate(session, valBatches);
-        lastEval = e.loss;
-        emit({type: 'eval', step, evalLoss: e.loss, evalTokens: e.tokens});
-      }
+      if (valBatches.length && ((config.evalEvery > 0 && step % config.evalEvery === 0) || last)) lastEval = await evaluateNow(step);
       if ((config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || last || options.signal?.aborted) {
         await saveCheckpoint(run, session, {step, cursor, epoch: cursor.epoch, dir: run.checkpointDir(step)}, config);
         record.progress = {...record.progress, step, epoch: cursor.epoch, lastCheckpoint: step};
@@ -258,17 +242,14 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
       return record;
     }
 
-    const metadata = {
-      'general.name': `zhongjing ${config.kind} ${record.id}`,
-      'zhongjing.run_id': record.id,
-      'zhongjing.kind': config.kind,
-      'zhongjing.base_model.sha256': record.provenance.baseModel.sha256,
-      'zhongjing.datasets': JSON.stringify(record.provenance.datasets.map((d) => ({name: d.name, sha256: d.sha256}))),
-      'zhongjing.config': JSON.stringify(config),
-      'zhongjing.steps': String(step),
-      'zhongjing.code': JSON.stringify(record.provenance.code),
-    };
-    await session.exportAdapter(run.adapterPath, metadata);
+    // the result: the best checkpoint by validation when there was validation data, else the last
+    if (best && existsSync(run.bestAdapterPath)) {
+      copyFileSync(run.bestAdapterPath, run.adapterPath);
+      record.best = best;
+    } else {
+      await session.exportAdapter(run.adapterPath, metadata(step));
+      record.best = null;
+    }
     const out = resolve(config.out);
     mkdirSync(dirname(out), {recursive: true});
     const tmp = `${out}.tmp-${process.pid}`;
@@ -284,12 +265,12 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
     return record;
   } catch (error) {
     record.status = 'failed';
-    record.error = (error as Error).message;
+    record.error = error instanceof ObjectiveDataError ? JSON.stringify(error.localised) : (error as Error).message;
     run.write(record);
     throw error;
   } finally {
     session?.dispose();
-    await data?.model.dispose();
+    await model?.dispose();
   }
 }
 

@@ -4,10 +4,12 @@ import {sql as initial} from './0001-initial.js';
 import {sql as datasets} from './0002-datasets.js';
 import {sql as annotation} from './0003-annotation.js';
 import {sql as training} from './0004-training.js';
+import {sql as trainingObjectives} from './0005-training-objectives.js';
 
 export const migrations: readonly {name: string; sql: string}[] = [
   {name: '0001-initial', sql: initial},
   {name: '0002-datasets', sql: datasets},
   {name: '0003-annotation', sql: annotation},
   {name: '0004-training', sql: training},
+  {name: '0005-training-objectives', sql: trainingObjectives},
 ];
