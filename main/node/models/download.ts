@@ -315,6 +315,11 @@ async function discardPart(partPath: string, metaPath: string): Promise<void> {
   await rm(metaPath, {force: true});
 }
 
+/** Removes what an unfinished download of `destPath` left behind (its .part and sidecar). */
+export async function discardPartial(destPath: string): Promise<void> {
+  await discardPart(`${destPath}.part`, `${destPath}.part.json`);
+}
+
 /** Hash the bytes kept from an earlier attempt, streaming (a part may be many GB). */
 async function hashExisting(path: string, length: number, hash: Hash, signal: AbortSignal | undefined): Promise<void> {
   for await (const chunk of createReadStream(path, {start: 0, end: length - 1, highWaterMark: 1 << 20})) {

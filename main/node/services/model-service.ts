@@ -1,11 +1,11 @@
 // Models: register local GGUF files (validated before they are stored), per-model GPU offload,
 // and downloads from Hugging Face or a mirror that resume after an interruption.
 
-import {existsSync} from 'node:fs';
+import {existsSync, statSync} from 'node:fs';
 import {basename, join, resolve} from 'node:path';
 import type {DownloadInfo, GgufSummary, MethodInput, ModelInfo} from '../../common/contract.js';
 import {AppError, notFound, toAppError} from '../../common/errors.js';
-import {downloadFile, resolveDownloadSource} from '../models/download.js';
+import {discardPartial, downloadFile, resolveDownloadSource} from '../models/download.js';
 import {inspectGguf} from '../models/gguf-inspect.js';
 import type {DataPaths} from '../paths.js';
 import {sha256File} from '../hash.js';
@@ -41,12 +41,14 @@ export class ModelService {
     return inspectGguf(resolve(path));
   }
 
-  /** Validates the file, then registers it. The sha256 (for provenance) is computed in the
-   * background so that adding a 5 GB model does not block the UI. */
-  async add(input: MethodInput<'models.add'>, knownSha256: string | null = null): Promise<ModelInfo> {
+  /** Validates the file, then registers it — once: a file already registered (by this path or
+   * another one to the same file: a symlink, a hard link) is answered as it is, marked
+   * `alreadyRegistered`. The sha256 (for provenance) is computed in the background so that adding
+   * a 5 GB model does not block the UI. */
+  async add(input: MethodInput<'models.add'>, knownSha256: string | null = null): Promise<ModelInfo & {alreadyRegistered: boolean}> {
     const path = resolve(input.path);
-    const existing = this.store.models.findByPath(path);
-    if (existing) return existing;
+    const existing = this.store.models.findByPath(path) ?? this.registeredSameFile(path);
+    if (existing) return {...existing, alreadyRegistered: true};
     const summary = await inspectGguf(path);
     const model = this.store.models.insert(summary, input.name ?? basename(path).replace(/\.gguf$/i, ''), knownSha256);
     if (!knownSha256) {
@@ -59,7 +61,22 @@ export class ModelService {
       this.hashing.add(job);
     }
     this.bus.emit({type: 'models.changed'});
-    return model;
+    return {...model, alreadyRegistered: false};
+  }
+
+  /** The registered model whose file is the file at `path` (same device and inode), if any. */
+  private registeredSameFile(path: string): ModelInfo | null {
+    const identity = (p: string) => {
+      try {
+        const stat = statSync(p);
+        return stat.isFile() ? `${stat.dev}:${stat.ino}` : null;
+      } catch {
+        return null;
+      }
+    };
+    const wanted = identity(path);
+    if (wanted === null) return null;
+    return this.store.models.list().find((model) => identity(model.path) === wanted) ?? null;
   }
 
   update(input: MethodInput<'models.update'>): ModelInfo {
@@ -116,6 +133,19 @@ export class ModelService {
     if (!record) throw notFound(DOWNLOAD, id);
     this.running.get(id)?.abort();
     return toInfo(this.store.downloads.get(id)!);
+  }
+
+  /** Takes a download that is not running off the list (a failed one the person has read, a
+   * paused one they gave up on, a finished one) and deletes its partial file; a downloaded model
+   * stays registered. */
+  async dismissDownload(id: string): Promise<{dismissed: true}> {
+    const record = this.store.downloads.get(id);
+    if (!record) throw notFound(DOWNLOAD, id);
+    if (this.running.has(id) || record.state === 'running')
+      throw new AppError('validation', {zh: '下载仍在进行，请先取消再移除。', en: 'The download is still running: cancel it before removing it.'});
+    if (record.state !== 'done') await discardPartial(record.destPath);
+    this.store.downloads.remove(id);
+    return {dismissed: true};
   }
 
   /** Pauses every running download; each keeps its .part file and resumes when started again. */

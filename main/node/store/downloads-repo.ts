@@ -92,6 +92,10 @@ export class DownloadsRepo {
       .run(...entries.map(([, v]) => v), id);
   }
 
+  remove(id: string): boolean {
+    return this.db.prepare('DELETE FROM downloads WHERE id = ?').run(id).changes > 0;
+  }
+
   /** At start-up nothing is running: whatever was, was cut off and can resume. */
   pauseRunning(): void {
     this.db.prepare(`UPDATE downloads SET state = 'paused' WHERE state = 'running'`).run();

@@ -176,6 +176,7 @@ const zh = {
   modelName: '显示名称（可选）',
   addModel: '添加模型',
   added: '已添加「{name}」',
+  alreadyRegistered: '「{name}」已经登记过了，没有重复添加（{path}）。',
   downloadHeading: '下载模型',
   downloadSource: '下载来源',
   downloadSourcePlaceholder: 'https://…/model.gguf 或 hf:owner/repo/file.gguf',
@@ -197,6 +198,9 @@ const zh = {
   speed: '{v}/s',
   eta: '剩余约 {t}',
   unknownSize: '大小未知',
+  downloadFailed: '下载失败：{reason}',
+  retryDownload: '重试下载：{file}',
+  dismissDownload: '从列表中移除：{file}',
 
   // settings screen
   settingsHeading: '设置',
@@ -392,6 +396,7 @@ const en: Record<MessageKey, string> = {
   modelName: 'Display name (optional)',
   addModel: 'Add model',
   added: 'Added “{name}”',
+  alreadyRegistered: '“{name}” is already registered; nothing was added ({path}).',
   downloadHeading: 'Download a model',
   downloadSource: 'Download source',
   downloadSourcePlaceholder: 'https://…/model.gguf or hf:owner/repo/file.gguf',
@@ -413,6 +418,9 @@ const en: Record<MessageKey, string> = {
   speed: '{v}/s',
   eta: 'about {t} left',
   unknownSize: 'size unknown',
+  downloadFailed: 'Download failed: {reason}',
+  retryDownload: 'Retry download: {file}',
+  dismissDownload: 'Remove from the list: {file}',
 
   settingsHeading: 'Settings',
   language: 'Interface language',

@@ -54,6 +54,12 @@ class Downloads {
     if (index >= 0) this.items[index] = this.merge(download);
   }
 
+  /** Takes a download that is not running off the list (and its partial file off the disk). */
+  async dismiss(id: string): Promise<void> {
+    await api('models.dismissDownload', {id});
+    this.items = this.items.filter((item) => item.id !== id);
+  }
+
   private merge(download: DownloadInfo, bytesPerSecond: number | null = null, etaSeconds: number | null = null): DownloadView {
     const previous = this.items.find((item) => item.id === download.id);
     const history = previous ? previous.speedHistory : [];
