@@ -7,6 +7,7 @@ import {join} from 'node:path';
 import type {Browser, Page} from 'playwright-core';
 import {launchChromium} from '../helpers/browser.js';
 import {startServe, type ServeProcess} from '../helpers/cli.js';
+import {replyHold, type ReplyHold} from '../helpers/hold.js';
 import {tempDir} from '../helpers/tmp.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
 
@@ -16,9 +17,10 @@ async function shot(page: Page, name: string): Promise<void> {
   if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, `${name}.png`), fullPage: true});
 }
 
-async function setUp(t: test.TestContext, options: {expectUnauthorized?: boolean} = {}): Promise<{serve: ServeProcess; browser: Browser; page: Page; dir: string}> {
+async function setUp(t: test.TestContext, options: {expectUnauthorized?: boolean} = {}): Promise<{serve: ServeProcess; browser: Browser; page: Page; dir: string; hold: ReplyHold}> {
   const dir = tempDir();
-  const serve = await startServe(['--data-dir', dir.path, '--model', await tinyModelPath()], {built: true});
+  const hold = replyHold(dir.path);
+  const serve = await startServe(['--data-dir', dir.path, '--model', await tinyModelPath()], {built: true, env: hold.env});
   const browser = await launchChromium();
   t.after(async () => {
     await browser.close();
@@ -34,7 +36,7 @@ async function setUp(t: test.TestContext, options: {expectUnauthorized?: boolean
   });
   const expected = (e: string) => /favicon/.test(e) || (options.expectUnauthorized === true && /status of 401|HTTP Authentication failed/.test(e));
   t.after(() => assert.deepEqual(errors.filter((e) => !expected(e)), [], 'no errors in the page console'));
-  return {serve, browser, page, dir: dir.path};
+  return {serve, browser, page, dir: dir.path, hold};
 }
 
 async function lowerMaxTokens(page: Page, maxTokens: number): Promise<void> {
@@ -47,7 +49,7 @@ async function lowerMaxTokens(page: Page, maxTokens: number): Promise<void> {
 }
 
 test('a consultation in Chinese: streamed, saved across reload, exported', async (t) => {
-  const {serve, page} = await setUp(t);
+  const {serve, page, hold} = await setUp(t);
   await page.goto(serve.url);
   // the token leaves the address bar once it is stored
   await page.waitForFunction('!location.search.includes("token")');
@@ -66,12 +68,18 @@ test('a consultation in Chinese: streamed, saved across reload, exported', async
 
   const question = '医生您好，我头痛三天了，还有点发热，体温38度。';
   await input.fill(question);
+  // streaming: the reply is held part-way, so its first text and the stop button are certainly on
+  // screen before it ends; released, it finishes and the stop button goes away
+  hold.hold();
   await send.click();
-  const reply = page.getByRole('article', {name: '仲景的回复'}).last();
-  // streaming: the stop button is there while the reply grows, then goes away
+  const reply = page.getByRole('article', {name: '仲景的回复'}).first();
   const stop = composer.getByRole('button', {name: '停止'});
-  await stop.waitFor({timeout: 30_000}).catch(() => undefined); // a very fast reply may finish first
+  await stop.waitFor({timeout: 30_000});
+  await reply.locator('.content').filter({hasText: /\S/}).waitFor({timeout: 30_000});
+  assert.equal(await reply.getAttribute('aria-busy'), 'true', 'the reply is still streaming');
+  hold.release();
   await stop.waitFor({state: 'detached', timeout: 60_000});
+  assert.equal(await reply.getAttribute('aria-busy'), 'false', 'the reply has finished');
   await shot(page, '1-replied');
   const replyText = (await reply.innerText()).trim();
   assert.ok(replyText.length > 0, 'the reply has text');
@@ -99,7 +107,7 @@ test('a consultation in Chinese: streamed, saved across reload, exported', async
 });
 
 test('regenerate and edit make branches that can be switched; stop keeps the partial reply', async (t) => {
-  const {serve, page} = await setUp(t);
+  const {serve, page, hold} = await setUp(t);
   await page.goto(serve.url);
   await page.getByRole('button', {name: '新建问诊'}).click();
   await lowerMaxTokens(page, 16);
@@ -122,18 +130,20 @@ test('regenerate and edit make branches that can be switched; stop keeps the par
   await page.getByRole('article', {name: '用户消息'}).getByRole('group', {name: /分支 2 \/ 2/}).waitFor();
   await shot(page, '2-branches');
 
-  // a long reply, stopped part-way
-  await lowerMaxTokens(page, 4000);
-  await page.getByRole('button', {name: '对话设置'}).click();
-  await page.getByLabel('温度 (temperature)').fill('1');
-  await page.getByRole('button', {name: '保存设置'}).click();
-  await page.getByRole('button', {name: '关闭对话设置'}).click();
-  await page.getByRole('button', {name: '重新生成'}).last().waitFor();
+  // a reply stopped part-way: held once it has text, so it cannot end before 停止 is clicked
+  await page.locator('article[aria-busy="true"]').waitFor({state: 'detached'}); // the edit's reply has ended
+  hold.hold();
+  const replies = page.getByRole('article', {name: '仲景的回复'});
+  const reply = replies.nth(await replies.count()); // the new one, not the last one on screen now
   await composer.getByLabel('输入消息').fill('请详细说明');
   await composer.getByRole('button', {name: '发送', exact: true}).click();
+  await reply.locator('.content').filter({hasText: /\S/}).waitFor();
   await composer.getByRole('button', {name: '停止'}).click();
   await composer.getByRole('button', {name: '停止'}).waitFor({state: 'detached'});
-  await page.getByText(/已停止/).first().waitFor();
+  await reply.getByText(/已停止/).waitFor();
+  assert.equal(await reply.getAttribute('data-status'), 'stopped');
+  assert.ok((await reply.locator('.content').innerText()).trim().length > 0, 'the partial reply is kept');
+  hold.release();
 });
 
 test('consultation list: rename, search, delete with undo; language switch; models screen errors', async (t) => {

@@ -6,8 +6,17 @@ import {copyFileSync, rmSync} from 'node:fs';
 import {join} from 'node:path';
 import type {Message} from '../../main/common/contract.js';
 import {threadTo} from '../../main/common/thread.js';
+import {replyHold} from '../helpers/hold.js';
 import {startServices, waitFor} from '../helpers/services.js';
+import {tempDir} from '../helpers/tmp.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
+
+// the engines forked by this file honour the test hold: a reply that a test stops or kills is
+// held once it has text, so it cannot finish first
+const holdDir = tempDir();
+const hold = replyHold(holdDir.path);
+Object.assign(process.env, hold.env);
+test.after(() => holdDir.cleanup());
 
 type Harness = ReturnType<typeof startServices>;
 
@@ -99,8 +108,8 @@ test('editing an earlier user turn keeps the old branch as a sibling that can be
 
 test('stop ends a reply early and keeps what was generated', async () => {
   const {s, c} = await setUp(4000);
+  hold.hold();
   try {
-    await s.call('consultations.update', {id: c.id, sampling: {temperature: 1, seed: 3}});
     const {assistantMessage} = await s.call('chat.send', {consultationId: c.id, text: '请详细介绍高血压的治疗'});
     await waitFor(() => s.events.some((e) => e.type === 'chat.delta' && e.messageId === assistantMessage.id), 30_000, 'first delta');
     const busy = await s.callRaw('chat.send', {consultationId: c.id, text: '再问一句'});
@@ -108,16 +117,19 @@ test('stop ends a reply early and keeps what was generated', async () => {
     assert.deepEqual(await s.call('chat.stop', {consultationId: c.id}), {stopped: true});
     const reply = await finished(s, assistantMessage.id);
     assert.equal(reply.status, 'stopped');
+    assert.equal(reply.meta.stopReason, 'abort');
+    assert.ok(reply.content.trim().length > 0, 'the partial reply is kept');
     assert.ok((reply.meta.completionTokens ?? 0) < 4000);
   } finally {
+    hold.release();
     await s.close();
   }
 });
 
 test('a killed engine fails only the reply; the next message restarts it', async () => {
   const {s, c} = await setUp(4000);
+  hold.hold();
   try {
-    await s.call('consultations.update', {id: c.id, sampling: {temperature: 1, seed: 5}});
     const {assistantMessage} = await s.call('chat.send', {consultationId: c.id, text: '腹痛怎么办'});
     await waitFor(() => s.events.some((e) => e.type === 'chat.delta' && e.messageId === assistantMessage.id), 30_000, 'first delta');
     const {pid} = await s.call('engine.status', {});
@@ -129,6 +141,7 @@ test('a killed engine fails only the reply; the next message restarts it', async
     assert.match(reply.meta.error?.message.zh ?? '', /推理进程意外退出/);
     const crashed = await s.call('engine.status', {});
     assert.equal(crashed.state, 'crashed');
+    hold.release();
 
     await s.call('consultations.update', {id: c.id, sampling: {maxTokens: 8}});
     const next = await s.call('chat.send', {consultationId: c.id, text: '还在吗？', parentId: assistantMessage.id});
@@ -138,6 +151,7 @@ test('a killed engine fails only the reply; the next message restarts it', async
     assert.equal(status.restarts, 1);
     assert.notEqual(status.pid, pid);
   } finally {
+    hold.release();
     await s.close();
   }
 });

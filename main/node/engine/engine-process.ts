@@ -3,6 +3,7 @@
 // takes down only this process; the host marks the reply failed and starts a new engine on
 // next use.
 
+import {existsSync} from 'node:fs';
 import {toAppError} from '../../common/errors.js';
 import {ModelRunner} from './model-runner.js';
 import type {EngineOptions, EngineToHost, HostToEngine} from './protocol.js';
@@ -32,9 +33,29 @@ function parentChannel(): ParentChannel {
   };
 }
 
+/** Tests only (with ZHONGJING_TEST=1): while the file named by ZHONGJING_TEST_HOLD_FILE exists,
+ * a reply pauses its decoding as soon as it has produced visible text, until the file is removed or the
+ * reply is stopped. However fast the model, a test can then see a reply streaming and click its
+ * stop button before it could end by itself. */
+const HOLD_FILE = process.env.ZHONGJING_TEST === '1' ? process.env.ZHONGJING_TEST_HOLD_FILE || null : null;
+const HOLD_POLL_MS = 20;
+
+/** Resolves once the hold file is gone or the reply is stopped. */
+function released(file: string, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearInterval(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setInterval(() => existsSync(file) || done(), HOLD_POLL_MS);
+    signal.addEventListener('abort', done, {once: true});
+  });
+}
+
 const options = JSON.parse(process.env.ZHONGJING_ENGINE_OPTIONS ?? '{}') as EngineOptions;
 const channel = parentChannel();
-const runner = new ModelRunner(options);
+const runner = new ModelRunner(options, {pausable: HOLD_FILE !== null});
 const running = new Map<number, AbortController>();
 
 channel.onMessage((message) => {
@@ -53,6 +74,7 @@ channel.onMessage((message) => {
   const controller = new AbortController();
   running.set(id, controller);
   let pending = '';
+  let produced = false;
   let timer: NodeJS.Timeout | null = null;
   const flush = () => {
     timer = null;
@@ -64,8 +86,12 @@ channel.onMessage((message) => {
       signal: controller.signal,
       onText: (text) => {
         pending += text;
+        produced ||= /\S/.test(text);
         timer ??= setTimeout(flush, DELTA_FLUSH_MS);
       },
+      hold: HOLD_FILE
+        ? () => (produced && !controller.signal.aborted && existsSync(HOLD_FILE) ? released(HOLD_FILE, controller.signal) : null)
+        : undefined,
     })
     .then(
       (result) => {

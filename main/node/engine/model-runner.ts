@@ -38,6 +38,16 @@ interface LoadedContext {
 export interface GenerateHooks {
   signal?: AbortSignal;
   onText?: (text: string) => void;
+  /** Asked before each decoding step of this reply: a promise pauses decoding until it settles.
+   * Honoured only by a runner made with `{pausable: true}` (the tests' hold, engine-process.ts). */
+  hold?: () => Promise<void> | null;
+}
+
+export interface RunnerOptions {
+  /** Route every decode through a schedule that `GenerateHooks.hold` can pause. Tests only:
+   * node-llama-cpp dispatches a decode at once, past any schedule, when every sequence of the
+   * context has one queued, so a pausable context carries a second sequence that is never used. */
+  pausable?: boolean;
 }
 
 export class ModelRunner {
@@ -47,8 +57,13 @@ export class ModelRunner {
   private vocabModel: {path: string; model: LlamaModel} | null = null;
   /** one generation at a time: a single context sequence, and the cores are the bottleneck anyway */
   private queue: Promise<unknown> = Promise.resolve();
+  /** the running reply's hold (one generation at a time) */
+  private hold: GenerateHooks['hold'] = undefined;
 
-  constructor(readonly options: EngineOptions) {}
+  constructor(
+    readonly options: EngineOptions,
+    private readonly runnerOptions: RunnerOptions = {},
+  ) {}
 
   async gpuName(): Promise<string | null> {
     const llama = await this.getLlama();
@@ -149,7 +164,9 @@ export class ModelRunner {
         context = await model.createContext({
           contextSize: {max: Math.min(MAX_CONTEXT, model.trainContextSize)},
           threads: this.options.threads,
-          sequences: 1,
+          ...(this.runnerOptions.pausable
+            ? {sequences: 2, batching: {dispatchSchedule: (dispatch: () => void) => this.scheduleDecode(dispatch)}}
+            : {sequences: 1}),
           ...(request.adapters.length
             ? {lora: {adapters: request.adapters.map((a) => ({filePath: a.path, scale: a.scale}))}}
             : {}),
@@ -169,7 +186,23 @@ export class ModelRunner {
     return this.loadedContext;
   }
 
+  /** node-llama-cpp's own schedule ("nextCycle") unless the running reply is held. */
+  private scheduleDecode(dispatch: () => void): void {
+    const held = this.hold?.();
+    if (held) void held.then(dispatch, dispatch);
+    else setImmediate(dispatch);
+  }
+
   private async generateNow(request: GenerateRequest, hooks: GenerateHooks): Promise<GenerateResult> {
+    this.hold = hooks.hold;
+    try {
+      return await this.runGeneration(request, hooks);
+    } finally {
+      this.hold = undefined;
+    }
+  }
+
+  private async runGeneration(request: GenerateRequest, hooks: GenerateHooks): Promise<GenerateResult> {
     const {context, chat} = await this.prepare(request);
     const contextSize = context.contextSize;
     const {history, promptTokens, trimmedTurns} = this.fitHistory(chat, request, contextSize);
