@@ -42,6 +42,7 @@ test('a failed download keeps its reason and can be dismissed with its partial f
       const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write(Buffer.alloc(1024))), 50);
       return;
     }
+    if (req.url === '/junk.gguf') return res.writeHead(200, {'Content-Length': 12}).end('not a model!');
     res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -57,7 +58,15 @@ test('a failed download keeps its reason and can be dismissed with its partial f
   await s.services.models.downloadsIdle();
   const listed = (await s.call('models.downloads', {})).find((d) => d.id === failed.id);
   assert.equal(listed?.state, 'failed');
-  assert.ok(listed?.error?.zh && listed.error.en, 'the reason, in both languages');
+  assert.match(listed?.error?.zh ?? '', /^下载失败：.*404/, 'the reason, in Chinese');
+  assert.match(listed?.error?.en ?? '', /^Download failed: .*404/, 'and in English');
+  // a file that arrives but is no GGUF fails as a download too, with the reason
+  const junk = await s.call('models.download', {source: `${base}/junk.gguf`});
+  await s.services.models.downloadsIdle();
+  const notModel = (await s.call('models.downloads', {})).find((d) => d.id === junk.id);
+  assert.equal(notModel?.state, 'failed');
+  assert.match(notModel?.error?.zh ?? '', /^下载失败：/, 'says that the download failed');
+  await s.call('models.dismissDownload', {id: junk.id});
   assert.deepEqual(await s.call('models.dismissDownload', {id: failed.id}), {dismissed: true});
   assert.equal((await s.call('models.downloads', {})).some((d) => d.id === failed.id), false, 'gone from the list');
 

@@ -178,7 +178,11 @@ export class ModelService {
       this.store.downloads.update(record.id, {state: 'done', receivedBytes: result.bytes, totalBytes: result.bytes, modelId: model.id});
     } catch (error) {
       const cancelled = controller.signal.aborted;
-      this.store.downloads.update(record.id, {state: cancelled ? 'paused' : 'failed', error: toAppError(error).localised});
+      // every failure reads as one (the downloader's own errors already start "下载失败："; a file
+      // that arrived but is no valid GGUF, or a disk error, did not)
+      const failure = toAppError(error);
+      const message = failure.code === 'download_failed' || cancelled ? failure.localised : {zh: `下载失败：${failure.localised.zh}`, en: `Download failed: ${failure.localised.en}`};
+      this.store.downloads.update(record.id, {state: cancelled ? 'paused' : 'failed', error: message});
     } finally {
       this.running.delete(record.id);
       emit({bytesPerSecond: 0, etaSeconds: null});

@@ -198,7 +198,6 @@ const zh = {
   speed: '{v}/s',
   eta: '剩余约 {t}',
   unknownSize: '大小未知',
-  downloadFailed: '下载失败：{reason}',
   retryDownload: '重试下载：{file}',
   dismissDownload: '从列表中移除：{file}',
 
@@ -418,7 +417,6 @@ const en: Record<MessageKey, string> = {
   speed: '{v}/s',
   eta: 'about {t} left',
   unknownSize: 'size unknown',
-  downloadFailed: 'Download failed: {reason}',
   retryDownload: 'Retry download: {file}',
   dismissDownload: 'Remove from the list: {file}',
 
