@@ -28,7 +28,7 @@ export const CONFIG_FLAGS: readonly {key: keyof TrainingConfig; flag: string}[] 
   {key: 'centerRewards', flag: 'center-rewards'},
 ];
 
-const quote = (s: string) => (/^[\w./:,@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+const quote = (s: string) => (/^[\p{L}\p{N}_./:,@+-]+$/u.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 /** `zhongjing train …` for a run: the settings that differ from the objective's defaults. */
 export function cliCommandFor(run: {kind: TrainingKind; config: TrainingConfig; sources: TrainingSource[]; datasets: {name: string}[]; initAdapter: string | null}, modelPath: string): string {
