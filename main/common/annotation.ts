@@ -107,23 +107,24 @@ export const ALL_WRONG_CORRECTION: LocalisedText = {zh: '抱歉，我不知道�
 
 // ── Rankings ───────────────────────────────────────────────────────────────────────────────────
 
-/** Why `ranking` is not a ranking of k candidates, or null when it is one. */
-export function rankingProblem(ranking: Ranking, k: number): string | null {
+/** Why `ranking` is not a ranking of k candidates (in both languages: it reaches people through
+ * the API and imports), or null when it is one. */
+export function rankingProblem(ranking: Ranking, k: number): LocalisedText | null {
   const seen = new Set<number>();
   for (const tier of ranking) {
-    if (tier.length === 0) return 'empty tier';
+    if (tier.length === 0) return {zh: '有空的名次', en: 'empty tier'};
     for (const c of tier) {
-      if (!Number.isInteger(c) || c < 0 || c >= k) return `candidate ${c} out of range 0..${k - 1}`;
-      if (seen.has(c)) return `candidate ${c} appears twice`;
+      if (!Number.isInteger(c) || c < 0 || c >= k) return {zh: `候选 ${c} 超出范围 0..${k - 1}`, en: `candidate ${c} out of range 0..${k - 1}`};
+      if (seen.has(c)) return {zh: `候选 ${c} 出现了两次`, en: `candidate ${c} appears twice`};
       seen.add(c);
     }
   }
-  return seen.size === k ? null : `ranks ${seen.size} of ${k} candidates`;
+  return seen.size === k ? null : {zh: `只排了 ${k} 个候选中的 ${seen.size} 个`, en: `ranks ${seen.size} of ${k} candidates`};
 }
 
 function assertRanking(ranking: Ranking, k: number): void {
   const problem = rankingProblem(ranking, k);
-  if (problem) throw new RangeError(`invalid ranking ${JSON.stringify(ranking)}: ${problem}`);
+  if (problem) throw new RangeError(`invalid ranking ${JSON.stringify(ranking)}: ${problem.en}`);
 }
 
 export const rankingSize = (ranking: Ranking): number => ranking.reduce((n, tier) => n + tier.length, 0);

@@ -18,6 +18,7 @@ import type {
 import type {TrainingCapabilities, TrainingMetric, TrainingRun, TrainingRunSummary} from './training.js';
 import {LORA_TARGETS, TRAINING_KINDS} from './training.js';
 import type {AnnotationDashboard, AnnotationProjectSummary, Annotator, DisagreementView, ItemView} from './annotation-views.js';
+import type {LocalisedText} from './errors.js';
 
 /** Largest message a person may send. 200k characters is far beyond any real consultation turn
  * (and beyond the context of every model we ship for), yet small enough that a pasted 1 MB blob
@@ -483,7 +484,8 @@ export const methods = {
   /** RLHF-Label-Tool files, preference-pair JSONL or annotation packages on this machine. */
   'annotation.import': {
     input: z.strictObject({paths: z.array(z.string().min(1).max(4096)).min(1).max(20)}),
-    output: {} as {projectIds: string[]; itemsAdded: number; itemsMatched: number; rankingsMerged: number; problems: string[]},
+    /** `warnings`: rows left out and guesses made, in both languages; `problems`: the same in English only (logs, CLI) */
+    output: {} as {projectIds: string[]; itemsAdded: number; itemsMatched: number; rankingsMerged: number; warnings: LocalisedText[]; problems: string[]},
   },
   'annotation.dashboard': {input: z.strictObject({projectId: id}), output: {} as AnnotationDashboard},
   'annotation.export': {

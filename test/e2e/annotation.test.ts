@@ -164,6 +164,7 @@ test('in the browser: import a preference-pair file, twice, without duplicates',
   writeFileSync(pairs, [
     JSON.stringify({question: '感冒能喝酒吗？', response_chosen: '不建议，酒精会加重症状。', response_rejected: '可以。'}),
     JSON.stringify({question: '孕妇能吃布洛芬吗？', response_chosen: '孕晚期禁用，请先咨询医生。', response_rejected: '随便吃。'}),
+    JSON.stringify({question: '感冒要吃抗生素吗？', response_chosen: '不需要。', response_rejected: '不需要。'}),
   ].join('\n'));
   const serve = await startServe(['--data-dir', dir.path], {built: true});
   const browser = await launchChromium();
@@ -179,6 +180,8 @@ test('in the browser: import a preference-pair file, twice, without duplicates',
   await form.getByLabel('本机文件路径（每行一个）').fill(pairs);
   await form.getByRole('button', {name: '导入', exact: true}).click();
   await page.getByText('新增 2 条，匹配已有 0 条，合并排序 2 个。').waitFor();
+  // the line left out is said in the UI's language, not in English
+  await page.getByText('pairs.jsonl:3：较好与较差的回答完全相同').waitFor();
   await form.getByRole('button', {name: '导入', exact: true}).click();
   await page.getByText('新增 0 条，匹配已有 2 条，合并排序 0 个。').waitFor();
   assert.equal(await page.getByRole('link', {name: /^导入 pairs\.jsonl/}).count(), 1, 'one imported project in the list');

@@ -36,10 +36,12 @@ test('rubric: 3 dimensions × 3 abilities, Safety first, every ability in exactl
 
 test('rankingProblem and midRanks', () => {
   assert.equal(rankingProblem([[1], [0, 2]], 3), null);
-  assert.match(rankingProblem([[1], [1, 2]], 3)!, /twice/);
-  assert.match(rankingProblem([[1], [2]], 3)!, /2 of 3/);
-  assert.match(rankingProblem([[0], []], 1)!, /empty/);
-  assert.match(rankingProblem([[0, 3]], 2)!, /out of range/);
+  assert.match(rankingProblem([[1], [1, 2]], 3)!.en, /twice/);
+  assert.match(rankingProblem([[1], [1, 2]], 3)!.zh, /出现了两次/);
+  assert.match(rankingProblem([[1], [2]], 3)!.en, /2 of 3/);
+  assert.match(rankingProblem([[1], [2]], 3)!.zh, /3 个候选中的 2 个/);
+  assert.match(rankingProblem([[0], []], 1)!.en, /empty/);
+  assert.match(rankingProblem([[0, 3]], 2)!.en, /out of range/);
   // positions 2 and 3 are shared by candidates 0 and 2 → 2.5 each
   assert.deepEqual(midRanks([[1], [0, 2]]), [2.5, 1, 2.5]);
   assert.throws(() => midRanks([[0], [0]]), /twice/);

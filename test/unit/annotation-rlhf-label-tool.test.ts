@@ -112,7 +112,8 @@ test('rows that cannot be matched are reported, not guessed', () => {
   assert.equal(result.annotations.size, 0);
   assert.deepEqual(result.problems.map((p) => p.id), ['7', '0']);
   const badText = importRlhfLabelTool(inputJson, [header, toolRow('0', {...sample, responses: ['x', ...sample.responses.slice(1)]}, [1, 2, 3, 4])].join('\n'));
-  assert.match(badText.problems[0]!.reason, /rank1 text matches no/);
+  assert.match(badText.problems[0]!.reason.en, /rank1 text matches no/);
+  assert.match(badText.problems[0]!.reason.zh, /rank1 列的文本与任何（未用过的）回答都不一致/);
   assert.throws(() => parseRlhfOutput('id\tquery\n0\tq'), /header/);
 });
 

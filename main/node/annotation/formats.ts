@@ -16,6 +16,7 @@ import {createWriteStream} from 'node:fs';
 import {rename, rm} from 'node:fs/promises';
 import {finished} from 'node:stream/promises';
 import type {Turn} from '../../common/datasets.js';
+import {AppError, type LocalisedText} from '../../common/errors.js';
 import type {ItemAnnotation, RankItem, Ranking, FinalDecision} from '../../common/annotation.js';
 import {ALL_WRONG_CORRECTION, preferencePairs, rankingProblem, withCorrection} from '../../common/annotation.js';
 import {historyToTurns} from './rlhf-label-tool.js';
@@ -58,8 +59,16 @@ export function parseJsonl(text: string): {line: number; value: unknown}[] {
 
 export interface PairImport {
   entries: {item: RankItem; annotations: ItemAnnotation[]}[];
-  problems: {line: number; reason: string}[];
+  /** rows left out, each with why in both languages (shown as they are in either UI language) */
+  problems: {line: number; reason: LocalisedText}[];
 }
+
+/** A file that is not what its format says, in both languages: it is shown to whoever imported it. */
+export const fileProblem = (zh: string, en: string): AppError => new AppError('validation', {zh, en});
+
+/** The reason a thrown error gives, in both languages (an unexpected one keeps its own words). */
+export const reasonOf = (error: unknown): LocalisedText =>
+  error instanceof AppError ? error.localised : {zh: `无法读取：${(error as Error)?.message ?? String(error)}`, en: `Unreadable: ${(error as Error)?.message ?? String(error)}`};
 
 /**
  * MedicalGPT reward JSONL {question, response_chosen, response_rejected} (optional `history`
@@ -72,18 +81,18 @@ export function parsePreferencePairsJsonl(text: string, options: {annotatorId?: 
     const row = value as Record<string, unknown>;
     const {question, response_chosen: chosen, response_rejected: rejected} = row;
     if (typeof question !== 'string' || typeof chosen !== 'string' || typeof rejected !== 'string') {
-      result.problems.push({line, reason: 'needs string question, response_chosen, response_rejected'});
+      result.problems.push({line, reason: {zh: '需要文本字段 question、response_chosen 和 response_rejected', en: 'needs string question, response_chosen, response_rejected'}});
       continue;
     }
     if (chosen === rejected) {
-      result.problems.push({line, reason: 'chosen and rejected answers are identical'});
+      result.problems.push({line, reason: {zh: '较好与较差的回答完全相同', en: 'chosen and rejected answers are identical'}});
       continue;
     }
     let history: Turn[];
     try {
       history = historyToTurns(Array.isArray(row.history) ? (row.history as string[][]) : []);
     } catch (error) {
-      result.problems.push({line, reason: (error as Error).message});
+      result.problems.push({line, reason: reasonOf(error)});
       continue;
     }
     if (typeof row.system === 'string' && row.system) history.unshift({role: 'system', content: row.system});
@@ -141,7 +150,10 @@ export function* preferenceRecords(resolved: Iterable<ResolvedItem>, options: Pa
     let {candidates} = r.item;
     let ranking = r.ranking;
     const problem = rankingProblem(ranking, candidates.length);
-    if (problem) throw new Error(`item ${r.item.sourceId ?? r.item.question.slice(0, 20)}: ${problem}`);
+    if (problem) {
+      const which = r.item.sourceId ?? r.item.question.slice(0, 20);
+      throw fileProblem(`条目 ${which}：${problem.zh}`, `item ${which}: ${problem.en}`);
+    }
     if (r.allWrong) {
       const policy = options.allWrong ?? 'correction-first';
       if (policy === 'skip') continue;
@@ -158,7 +170,7 @@ export function* preferenceRecords(resolved: Iterable<ResolvedItem>, options: Pa
 /** [[q, a]…] pairs for alpaca's `history`; the turns must alternate user → assistant. */
 export function turnsToPairs(turns: readonly Turn[]): [string, string][] {
   if (turns.length % 2 !== 0 || turns.some((t, i) => t.role !== (i % 2 === 0 ? 'user' : 'assistant')))
-    throw new Error('history must alternate user/assistant turns, starting with the user');
+    throw fileProblem('历史对话必须由用户开始，用户与助手交替', 'history must alternate user/assistant turns, starting with the user');
   const pairs: [string, string][] = [];
   for (let i = 0; i < turns.length; i += 2) pairs.push([turns[i]!.content, turns[i + 1]!.content]);
   return pairs;
@@ -259,12 +271,12 @@ export function parseRankingJsonl(text: string): {item: RankItem; annotations: I
   return parseJsonl(text).map(({line, value}) => {
     const r = value as RankingRecord;
     if (!Array.isArray(r.history) || typeof r.question !== 'string' || !Array.isArray(r.candidates) || !Array.isArray(r.annotators))
-      throw new Error(`line ${line}: not a ranking record`);
+      throw fileProblem(`第 ${line} 行：不是排序记录`, `line ${line}: not a ranking record`);
     const item: RankItem = {history: r.history, question: r.question, candidates: r.candidates, ...(r.source !== undefined ? {source: r.source} : {}), ...(r.sourceId !== undefined ? {sourceId: r.sourceId} : {})};
-    if (itemContentHash(item) !== r.id) throw new Error(`line ${line}: content does not match its id`);
+    if (itemContentHash(item) !== r.id) throw fileProblem(`第 ${line} 行：内容与其 id 不符`, `line ${line}: content does not match its id`);
     for (const tiers of [r.tiers, ...r.annotators.map((a) => a.tiers)]) {
       const problem = tiers && rankingProblem(tiers, item.candidates.length);
-      if (problem) throw new Error(`line ${line}: ${problem}`);
+      if (problem) throw fileProblem(`第 ${line} 行：${problem.zh}`, `line ${line}: ${problem.en}`);
     }
     const annotations: ItemAnnotation[] = r.annotators.map((a) => ({annotatorId: a.id, role: a.role, ranking: a.tiers, allWrong: a.allWrong, correction: a.correction, annotatedAt: a.annotatedAt}));
     const resolved = r.tiers && r.final ? {item, ranking: r.tiers, allWrong: r.final.allWrong, correction: r.final.correction} : null;

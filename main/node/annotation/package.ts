@@ -16,6 +16,10 @@ import {rename, writeFile} from 'node:fs/promises';
 import {z} from 'zod';
 import type {ItemAnnotation, RankItem} from '../../common/annotation.js';
 import {ABILITIES, rankingProblem} from '../../common/annotation.js';
+import {AppError} from '../../common/errors.js';
+
+/** A package that is not what it claims, said in both languages (it reaches the import screen). */
+const fileProblem = (zh: string, en: string): AppError => new AppError('validation', {zh, en});
 
 export const ANNOTATION_PACKAGE_FORMAT = 'zhongjing.annotation-package';
 export const ANNOTATION_PACKAGE_VERSION = 1;
@@ -152,22 +156,29 @@ const packageSchema = z.strictObject({
  */
 export function parsePackage(json: string): AnnotationPackage {
   const raw = JSON.parse(json) as {format?: unknown; version?: unknown};
-  if (raw?.format !== ANNOTATION_PACKAGE_FORMAT) throw new Error('not a Zhongjing annotation package');
+  if (raw?.format !== ANNOTATION_PACKAGE_FORMAT) throw fileProblem('不是仲景标注包', 'not a Zhongjing annotation package');
   if (typeof raw.version === 'number' && raw.version > ANNOTATION_PACKAGE_VERSION)
-    throw new Error(`annotation package version ${raw.version} was written by a newer Zhongjing (this one reads ${ANNOTATION_PACKAGE_VERSION})`);
+    throw fileProblem(
+      `标注包版本 ${raw.version} 由更新的仲景写出（本版本只能读取 ${ANNOTATION_PACKAGE_VERSION}），请先升级`,
+      `annotation package version ${raw.version} was written by a newer Zhongjing (this one reads ${ANNOTATION_PACKAGE_VERSION})`,
+    );
   const parsed = packageSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`invalid annotation package: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw fileProblem(`标注包格式无效：${issues}`, `invalid annotation package: ${issues}`);
+  }
   const pkg = parsed.data as AnnotationPackage;
   const sizes = new Map<string, number>();
   for (const item of pkg.items) {
-    if (itemContentHash(item) !== item.hash) throw new Error(`item ${item.hash.slice(0, 12)}…: content does not match its hash`);
+    if (itemContentHash(item) !== item.hash) throw fileProblem(`条目 ${item.hash.slice(0, 12)}…：内容与其哈希不符`, `item ${item.hash.slice(0, 12)}…: content does not match its hash`);
     sizes.set(item.hash, item.candidates.length);
   }
   for (const r of pkg.rankings) {
     const k = sizes.get(r.itemHash);
-    if (k === undefined) throw new Error(`ranking by ${r.annotatorId} refers to unknown item ${r.itemHash.slice(0, 12)}…`);
-    const problem = rankingProblem(r.ranking, k) ?? (r.marks && r.marks.length !== k ? `marks for ${r.marks.length} of ${k} answers` : null);
-    if (problem) throw new Error(`ranking by ${r.annotatorId} of item ${r.itemHash.slice(0, 12)}…: ${problem}`);
+    if (k === undefined) throw fileProblem(`${r.annotatorId} 的排序指向不存在的条目 ${r.itemHash.slice(0, 12)}…`, `ranking by ${r.annotatorId} refers to unknown item ${r.itemHash.slice(0, 12)}…`);
+    const problem =
+      rankingProblem(r.ranking, k) ?? (r.marks && r.marks.length !== k ? {zh: `只有 ${k} 个回答中 ${r.marks.length} 个的评分`, en: `marks for ${r.marks.length} of ${k} answers`} : null);
+    if (problem) throw fileProblem(`${r.annotatorId} 对条目 ${r.itemHash.slice(0, 12)}… 的排序：${problem.zh}`, `ranking by ${r.annotatorId} of item ${r.itemHash.slice(0, 12)}…: ${problem.en}`);
   }
   return pkg;
 }

@@ -25,6 +25,10 @@ import {readFile, stat} from 'node:fs/promises';
 import type {Turn} from '../../common/datasets.js';
 import type {ItemAnnotation, RankItem, Ranking} from '../../common/annotation.js';
 import {rankingFromOrder} from '../../common/annotation.js';
+import {AppError, type LocalisedText} from '../../common/errors.js';
+
+/** A file that is not what the tool writes, said in both languages (it reaches the import screen). */
+const fileProblem = (zh: string, en: string): AppError => new AppError('validation', {zh, en});
 
 /** 'tool-code': what app.py actually writes (default); 'sorted': columns already best → worst. */
 export type RlhfColumnSemantics = 'tool-code' | 'sorted';
@@ -44,13 +48,14 @@ export interface RlhfImportResult {
   annotations: Map<string, ItemAnnotation>;
   /** ids whose candidates contain identical texts, so which copy got which rank is a guess */
   ambiguous: string[];
-  problems: {id: string; reason: string}[];
+  /** output rows left out, each with why in both languages */
+  problems: {id: string; reason: LocalisedText}[];
 }
 
 /** [[q, a], …] → alternating user/assistant turns. */
 export function historyToTurns(history: readonly (readonly string[])[]): Turn[] {
   return history.flatMap((pair) => {
-    if (pair.length !== 2) throw new Error(`history entry is not a [question, answer] pair: ${JSON.stringify(pair)}`);
+    if (pair.length !== 2) throw fileProblem(`历史对话中的一项不是 [问题, 回答]：${JSON.stringify(pair)}`, `history entry is not a [question, answer] pair: ${JSON.stringify(pair)}`);
     return [{role: 'user' as const, content: pair[0]!}, {role: 'assistant' as const, content: pair[1]!}];
   });
 }
@@ -67,7 +72,7 @@ export function parseRlhfInput(json: string, source = 'rlhf-label-tool'): Map<st
     const candidates: string[] = [];
     while (typeof entry[`response_${candidates.length}`] === 'string') candidates.push(entry[`response_${candidates.length}`] as string);
     if (typeof entry.query !== 'string' || !isPairList(entry.history ?? []) || candidates.length < 2)
-      throw new Error(`input item ${id}: needs query, history [[q, a], …] and response_0, response_1, …`);
+      throw fileProblem(`输入条目 ${id}：需要 query、history [[问, 答], …] 以及 response_0、response_1、…`, `input item ${id}: needs query, history [[q, a], …] and response_0, response_1, …`);
     items.set(id, {history: historyToTurns((entry.history ?? []) as [string, string][]), question: entry.query, candidates, source, sourceId: id});
   }
   return items;
@@ -121,8 +126,8 @@ export function parsePythonStringList(text: string): unknown {
     /* Python repr: parse below */
   }
   let i = 0;
-  const fail = (what: string): never => {
-    throw new Error(`not a Python list literal (${what} at ${i}): ${text.slice(0, 80)}`);
+  const fail = (what: LocalisedText): never => {
+    throw fileProblem(`不是 Python 列表字面量（第 ${i} 个字符处${what.zh}）：${text.slice(0, 80)}`, `not a Python list literal (${what.en} at ${i}): ${text.slice(0, 80)}`);
   };
   const skip = (): void => {
     while (/[\s,]/.test(text[i] ?? '')) i++;
@@ -135,17 +140,17 @@ export function parsePythonStringList(text: string): unknown {
       i++;
       const out: unknown[] = [];
       for (skip(); text[i] !== close; skip()) {
-        if (i >= text.length) fail('unclosed list');
+        if (i >= text.length) fail({zh: '列表未闭合', en: 'unclosed list'});
         out.push(value());
       }
       i++;
       return out;
     }
-    if (ch !== "'" && ch !== '"') return fail('unexpected character');
+    if (ch !== "'" && ch !== '"') return fail({zh: '出现意外的字符', en: 'unexpected character'});
     const quote = ch;
     let s = '';
     for (i++; text[i] !== quote; i++) {
-      if (i >= text.length) fail('unclosed string');
+      if (i >= text.length) fail({zh: '字符串未闭合', en: 'unclosed string'});
       if (text[i] !== '\\') {
         s += text[i];
         continue;
@@ -155,7 +160,7 @@ export function parsePythonStringList(text: string): unknown {
       const width = e === 'x' ? 2 : e === 'u' ? 4 : e === 'U' ? 8 : 0;
       if (width) {
         const hex = text.slice(i + 1, i + 1 + width);
-        if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== width) fail('bad escape');
+        if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== width) fail({zh: '转义无效', en: 'bad escape'});
         s += String.fromCodePoint(parseInt(hex, 16));
         i += width;
       } else if (e !== undefined && e in simple) s += simple[e];
@@ -166,7 +171,7 @@ export function parsePythonStringList(text: string): unknown {
   };
   const result = value();
   skip();
-  if (i < text.length) fail('trailing text');
+  if (i < text.length) fail({zh: '末尾有多余的文本', en: 'trailing text'});
   return result;
 }
 
@@ -176,11 +181,11 @@ export function parseRlhfOutput(tsv: string): RlhfOutputRow[] {
   const rankColumns = (header ?? []).map((h, c) => [h.replace(/\s+/g, ''), c] as const).filter(([h]) => /^rank\d+$/.test(h));
   const col = (name: string): number => (header ?? []).indexOf(name);
   if (!header || col('id') < 0 || col('query') < 0 || col('history') < 0 || rankColumns.length < 2)
-    throw new Error('output TSV needs the header: id, query, history, rank1, rank2, …');
+    throw fileProblem('排序结果 TSV 需要表头：id、query、history、rank1、rank2、…', 'output TSV needs the header: id, query, history, rank1, rank2, …');
   rankColumns.sort((p, q) => Number(p[0].slice(4)) - Number(q[0].slice(4)));
   return rows.map((cells) => {
     const history = parsePythonStringList(cells[col('history')] ?? '[]');
-    if (!isPairList(history)) throw new Error(`row ${cells[col('id')]}: history is not [[q, a], …]`);
+    if (!isPairList(history)) throw fileProblem(`id 为 ${cells[col('id')]} 的行：history 不是 [[问, 答], …]`, `row ${cells[col('id')]}: history is not [[q, a], …]`);
     return {id: cells[col('id')]!, query: cells[col('query')] ?? '', history, texts: rankColumns.map(([, c]) => cells[c] ?? '')};
   });
 }
@@ -192,11 +197,11 @@ export function parseRlhfOutput(tsv: string): RlhfOutputRow[] {
  */
 export function decodeRlhfRanking(item: RankItem, row: RlhfOutputRow, semantics: RlhfColumnSemantics = 'tool-code'): {ranking: Ranking; ambiguous: boolean} {
   const k = item.candidates.length;
-  if (row.texts.length !== k) throw new Error(`row ${row.id}: ${row.texts.length} rank columns for ${k} responses`);
+  if (row.texts.length !== k) throw fileProblem(`id 为 ${row.id} 的行：${k} 个回答却有 ${row.texts.length} 个 rank 列`, `row ${row.id}: ${row.texts.length} rank columns for ${k} responses`);
   const used = new Set<number>();
   const t = row.texts.map((text, j) => {
     const index = item.candidates.findIndex((c, i) => c === text && !used.has(i));
-    if (index < 0) throw new Error(`row ${row.id}: rank${j + 1} text matches no (unused) response`);
+    if (index < 0) throw fileProblem(`id 为 ${row.id} 的行：rank${j + 1} 列的文本与任何（未用过的）回答都不一致`, `row ${row.id}: rank${j + 1} text matches no (unused) response`);
     used.add(index);
     return index;
   });
@@ -221,11 +226,11 @@ export function importRlhfLabelTool(inputJson: string, outputTsv: string | null,
   for (const row of outputTsv ? parseRlhfOutput(outputTsv) : []) {
     const item = items.get(row.id);
     if (!item) {
-      result.problems.push({id: row.id, reason: 'no input item with this id'});
+      result.problems.push({id: row.id, reason: {zh: '输入文件中没有这个 id 的条目', en: 'no input item with this id'}});
       continue;
     }
     if (row.query !== item.question) {
-      result.problems.push({id: row.id, reason: 'query differs from the input item (input file changed after annotating?)'});
+      result.problems.push({id: row.id, reason: {zh: 'query 与输入条目不同（标注后输入文件被改过？）', en: 'query differs from the input item (input file changed after annotating?)'}});
       continue;
     }
     try {
@@ -239,7 +244,8 @@ export function importRlhfLabelTool(inputJson: string, outputTsv: string | null,
         annotatedAt: options.annotatedAt ?? new Date(0).toISOString(),
       });
     } catch (error) {
-      result.problems.push({id: row.id, reason: (error as Error).message});
+      const message = (error as Error)?.message ?? String(error);
+      result.problems.push({id: row.id, reason: error instanceof AppError ? error.localised : {zh: `无法解读：${message}`, en: `Cannot decode: ${message}`}});
     }
   }
   return result;

@@ -6,8 +6,8 @@
 import {readFile} from 'node:fs/promises';
 import {basename} from 'node:path';
 import type {ItemAnnotation, RankItem} from '../../common/annotation.js';
-import {AppError} from '../../common/errors.js';
-import {parsePreferencePairsJsonl} from '../annotation/formats.js';
+import {AppError, type LocalisedText} from '../../common/errors.js';
+import {parsePreferencePairsJsonl, reasonOf} from '../annotation/formats.js';
 import {ANNOTATION_PACKAGE_FORMAT, itemContentHash, parsePackage} from '../annotation/package.js';
 import {importRlhfLabelTool} from '../annotation/rlhf-label-tool.js';
 import type {Store} from '../store/index.js';
@@ -23,18 +23,38 @@ export interface AnnotationImportResult {
   itemsAdded: number;
   itemsMatched: number;
   rankingsMerged: number;
+  /** what was left out or is uncertain, in both languages (the import screen shows the UI's one) */
+  warnings: LocalisedText[];
+  /** the same warnings in English only, for logs and the CLI's current output */
   problems: string[];
 }
 
-async function readEntries(paths: string[]): Promise<{entries: Entry[]; annotators: Map<string, string>; problems: string[]}> {
+/** Why a file could not be read, in both languages. */
+function unreadable(error: unknown): LocalisedText {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') return {zh: '找不到这个文件', en: 'no such file'};
+  if (code === 'EACCES' || code === 'EPERM') return {zh: '没有读取权限', en: 'permission denied'};
+  if (code === 'EISDIR') return {zh: '这是一个目录，不是文件', en: 'a directory, not a file'};
+  return reasonOf(error);
+}
+
+/** "<file> #<id>: reason" in each language. */
+const at = (where: string, reason: LocalisedText): LocalisedText => ({zh: `${where}：${reason.zh}`, en: `${where}: ${reason.en}`});
+
+async function readEntries(paths: string[]): Promise<{entries: Entry[]; annotators: Map<string, string>; warnings: LocalisedText[]}> {
   const entries: Entry[] = [];
   const annotators = new Map<string, string>();
-  const problems: string[] = [];
+  const warnings: LocalisedText[] = [];
   const tsv = paths.find((p) => p.toLowerCase().endsWith('.tsv'));
   for (const path of paths) {
     if (path === tsv) continue;
-    const text = await readFile(path, 'utf8');
     const name = basename(path);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      throw new AppError('io', at(name, unreadable(error)));
+    }
     let json: unknown = undefined;
     try {
       json = JSON.parse(text);
@@ -42,36 +62,55 @@ async function readEntries(paths: string[]): Promise<{entries: Entry[]; annotato
       // not one JSON document: JSON Lines
     }
     const record = json as Record<string, unknown> | undefined;
-    if (record && record.format === ANNOTATION_PACKAGE_FORMAT) {
-      const pkg = parsePackage(text);
-      for (const a of pkg.annotators) annotators.set(a.id, a.name ?? a.id);
-      for (const item of pkg.items) entries.push({item, annotations: pkg.rankings.filter((r) => r.itemHash === item.hash)});
-    } else if (record && typeof record === 'object' && !Array.isArray(record) && typeof (record['0'] as Record<string, unknown> | undefined)?.response_0 === 'string') {
-      const annotatorId = 'rlhf-label-tool';
-      annotators.set(annotatorId, '导入：RLHF-Label-Tool');
-      const result = importRlhfLabelTool(text, tsv ? await readFile(tsv, 'utf8') : null, {annotatorId, annotatedAt: nowIso(), source: name});
-      for (const [id, item] of result.items) entries.push({item, annotations: result.annotations.has(id) ? [result.annotations.get(id)!] : []});
-      problems.push(...result.problems.map((p) => `${name} #${p.id}: ${p.reason}`));
-      if (result.ambiguous.length) problems.push(`${name}: identical candidate texts in items ${result.ambiguous.join(', ')} (which copy got which rank is a guess)`);
-    } else if (text.includes('"response_chosen"')) {
-      const annotatorId = `pairs:${name}`.slice(0, 64).replace(/[^A-Za-z0-9_-]/g, '_');
-      annotators.set(annotatorId, `导入：${name}`);
-      const result = parsePreferencePairsJsonl(text, {annotatorId, source: name});
-      entries.push(...result.entries);
-      problems.push(...result.problems.map((p) => `${name}:${p.line}: ${p.reason}`));
-    } else {
+    const kind =
+      record && record.format === ANNOTATION_PACKAGE_FORMAT
+        ? 'package'
+        : record && typeof record === 'object' && !Array.isArray(record) && typeof (record['0'] as Record<string, unknown> | undefined)?.response_0 === 'string'
+          ? 'rlhf-label-tool'
+          : text.includes('"response_chosen"')
+            ? 'pairs'
+            : null;
+    if (!kind)
       throw new AppError('validation', {
         zh: `无法识别的标注文件：${name}（支持 RLHF-Label-Tool 的 input_file.json + 排序 TSV、偏好对 JSONL、仲景标注包）`,
         en: `Unrecognised annotation file: ${name} (RLHF-Label-Tool input_file.json + ranked TSV, preference-pair JSONL, and Zhongjing annotation packages are supported)`,
       });
+    // a file that cannot be read as its kind is refused whole, naming the file and why
+    try {
+      if (kind === 'package') {
+        const pkg = parsePackage(text);
+        for (const a of pkg.annotators) annotators.set(a.id, a.name ?? a.id);
+        for (const item of pkg.items) entries.push({item, annotations: pkg.rankings.filter((r) => r.itemHash === item.hash)});
+      } else if (kind === 'rlhf-label-tool') {
+        const annotatorId = 'rlhf-label-tool';
+        annotators.set(annotatorId, '导入：RLHF-Label-Tool');
+        const result = importRlhfLabelTool(text, tsv ? await readFile(tsv, 'utf8') : null, {annotatorId, annotatedAt: nowIso(), source: name});
+        for (const [id, item] of result.items) entries.push({item, annotations: result.annotations.has(id) ? [result.annotations.get(id)!] : []});
+        warnings.push(...result.problems.map((p) => at(`${name} #${p.id}`, p.reason)));
+        if (result.ambiguous.length)
+          warnings.push(
+            at(name, {
+              zh: `条目 ${result.ambiguous.join('、')} 中有完全相同的候选回答，TSV 无法区分它们，哪一份得到哪个名次只能推测`,
+              en: `items ${result.ambiguous.join(', ')} have identical candidate texts, which the TSV cannot tell apart: which copy got which rank is a guess`,
+            }),
+          );
+      } else {
+        const annotatorId = `pairs:${name}`.slice(0, 64).replace(/[^A-Za-z0-9_-]/g, '_');
+        annotators.set(annotatorId, `导入：${name}`);
+        const result = parsePreferencePairsJsonl(text, {annotatorId, source: name});
+        entries.push(...result.entries);
+        warnings.push(...result.problems.map((p) => at(`${name}:${p.line}`, p.reason)));
+      }
+    } catch (error) {
+      throw new AppError(error instanceof AppError && error.code !== 'validation' ? error.code : 'validation', at(name, reasonOf(error)));
     }
   }
-  return {entries, annotators, problems};
+  return {entries, annotators, warnings};
 }
 
 export async function importAnnotationFiles(store: Store, paths: string[]): Promise<AnnotationImportResult> {
-  const {entries, annotators, problems} = await readEntries(paths);
-  const result: AnnotationImportResult = {projectIds: [], itemsAdded: 0, itemsMatched: 0, rankingsMerged: 0, problems};
+  const {entries, annotators, warnings} = await readEntries(paths);
+  const result: AnnotationImportResult = {projectIds: [], itemsAdded: 0, itemsMatched: 0, rankingsMerged: 0, warnings, problems: warnings.map((w) => w.en)};
   store.db.transaction(() => {
     // annotators keep their ids across workstations; a clashing name gets the id appended
     for (const [id, name] of annotators) {

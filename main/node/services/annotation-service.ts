@@ -278,7 +278,7 @@ export class AnnotationService {
     if (!item) throw notFound(ITEM, itemId);
     const k = this.store.annotation.candidates(itemId).length;
     const problem = rankingProblem(ranking, k);
-    if (problem) throw new AppError('validation', {zh: `排序无效：${problem}`, en: `Invalid ranking: ${problem}`});
+    if (problem) throw new AppError('validation', {zh: `排序无效：${problem.zh}`, en: `Invalid ranking: ${problem.en}`});
     if (marks.length > k) throw new AppError('validation', {zh: '评分多于候选答案数。', en: 'More marks than candidates.'});
     return {item, k};
   }

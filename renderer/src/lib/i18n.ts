@@ -456,6 +456,9 @@ const en: Record<MessageKey, string> = {
 
 const tables: Record<Language, Record<MessageKey, string>> = {'zh-CN': zh, en};
 
+/** Every key, for the test that checks both tables are really in their language. */
+export const MESSAGE_KEYS = Object.keys(zh) as MessageKey[];
+
 export type Vars = Record<string, string | number>;
 
 export function translate(language: Language, key: MessageKey, vars?: Vars): string {
