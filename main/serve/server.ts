@@ -16,6 +16,10 @@ import {CONTENT_SECURITY_POLICY} from '../common/csp.js';
 
 /** Large enough for a 1 MB pasted message to reach validation and get a clear answer. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/** A body over the limit is still read to its end, up to this much more, and thrown away before
+ * the 413 is sent: a socket closed with unread bytes makes the kernel answer with a reset, and
+ * the client may lose the 413. Past this, the connection is cut. */
+const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
 const HOST = '127.0.0.1';
 
 const MIME: Record<string, string> = {
@@ -50,6 +54,25 @@ export function newToken(): string {
   return randomBytes(24).toString('hex');
 }
 
+/** A token given by the user (ZHONGJING_TOKEN) must carry at least 128 bits of randomness. We
+ * cannot measure randomness, so the rule is on its shape: only URL-safe characters (A–Z a–z 0–9
+ * - _, it goes into the URL), at least 32 characters if they are all hexadecimal (4 bits each),
+ * at least 22 otherwise (base64url, 6 bits each), and at least 8 different characters. */
+export function checkToken(token: string): void {
+  const hex = /^[0-9a-fA-F]*$/.test(token);
+  const minimum = hex ? 32 : 22;
+  if (/^[A-Za-z0-9_-]*$/.test(token) && token.length >= minimum && new Set(token).size >= 8) return;
+  throw new AppError('validation', {
+    zh:
+      `ZHONGJING_TOKEN 太弱或含有不允许的字符（长度 ${token.length}）：令牌至少要有 128 位随机性——32 个以上的十六进制字符，` +
+      '或 22 个以上的 base64url 字符（A–Z a–z 0–9 - _），且至少 8 种不同字符。可用 `openssl rand -hex 16` 生成；不设置它则由 serve 随机生成。',
+    en:
+      `ZHONGJING_TOKEN is too weak or has characters that are not allowed (length ${token.length}): a token needs at least 128 bits of randomness — ` +
+      'at least 32 hexadecimal characters, or at least 22 base64url characters (A–Z a–z 0–9 - _), with at least 8 different characters. ' +
+      'Make one with `openssl rand -hex 16`, or leave it unset and serve picks a random one.',
+  });
+}
+
 function tokensMatch(given: string | null | undefined, expected: string): boolean {
   if (!given) return false;
   const a = Buffer.from(given);
@@ -62,12 +85,14 @@ const UNAUTHORIZED = new AppError('unauthorized', {
   en: 'Missing or wrong token: open the URL printed by zhongjing serve.',
 });
 
-function sendJson(res: ServerResponse, status: number, body: CallEnvelope | object): void {
+function sendJson(res: ServerResponse, status: number, body: CallEnvelope | object, headers: Record<string, string> = {}): void {
   const data = JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(data),
     'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    ...headers,
   });
   res.end(data);
 }
@@ -88,15 +113,32 @@ function bearer(req: IncomingMessage): string | null {
   return header?.startsWith('Bearer ') ? header.slice(7) : null;
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new AppError('message_too_long', {zh: '请求体过大（上限 8 MB）。', en: 'Request body too large (limit 8 MB).'});
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+const TOO_LARGE = new AppError('message_too_long', {zh: '请求体过大（上限 8 MB）。', en: 'Request body too large (limit 8 MB).'});
+
+type Body = {text: string} | {tooLarge: true; drained: boolean};
+
+/** The body as text; a body over MAX_BODY_BYTES is read on and thrown away (see
+ * DRAIN_LIMIT_BYTES) and reported as too large. Rejects when the client goes away. */
+function readBody(req: IncomingMessage): Promise<Body> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = Number(req.headers['content-length']) > MAX_BODY_BYTES;
+    const stop = (body: Body) => {
+      req.off('end', onEnd);
+      resolve(body);
+    };
+    const onEnd = () => stop(tooLarge ? {tooLarge: true, drained: true} : {text: Buffer.concat(chunks).toString('utf8')});
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) tooLarge = true;
+      if (!tooLarge) chunks.push(chunk);
+      else if (size > MAX_BODY_BYTES + DRAIN_LIMIT_BYTES) stop({tooLarge: true, drained: false});
+    });
+    req.on('end', onEnd);
+    req.on('error', reject);
+    req.on('aborted', () => reject(new Error('request aborted')));
+  });
 }
 
 function serveStatic(res: ServerResponse, staticDir: string | null, urlPath: string): void {
@@ -128,6 +170,7 @@ function serveStatic(res: ServerResponse, staticDir: string | null, urlPath: str
 }
 
 export function startServer(options: ServeOptions): Promise<RunningServer> {
+  if (options.token !== undefined) checkToken(options.token);
   const token = options.token ?? newToken();
   let port = options.port;
   const sockets = new Set<WebSocket>();
@@ -148,13 +191,24 @@ export function startServer(options: ServeOptions): Promise<RunningServer> {
       return sendJson(res, 401, {ok: false, error: UNAUTHORIZED.toPayload()});
     if (req.method !== 'POST') return sendJson(res, 405, {ok: false, error: {code: 'validation', message: {zh: '只接受 POST。', en: 'Only POST is accepted.'}}});
     const method = url.pathname.slice(HTTP_API_PREFIX.length);
+    let body: Body;
+    try {
+      body = await readBody(req);
+    } catch {
+      return req.socket.destroy(); // the client went away mid-body: nobody to answer
+    }
+    if ('tooLarge' in body) {
+      // the connection is not reused: close it after the answer (its remaining bytes, if any,
+      // were drained; past the drain limit it is cut)
+      sendJson(res, 413, {ok: false, error: TOO_LARGE.toPayload()}, {Connection: 'close'});
+      if (!body.drained) res.once('finish', () => req.socket.destroy());
+      return;
+    }
     let input: unknown;
     try {
-      const body = await readBody(req);
-      input = body ? JSON.parse(body) : {};
-    } catch (error) {
-      const appError = error instanceof AppError ? error : new AppError('validation', {zh: '请求不是有效的 JSON。', en: 'The request is not valid JSON.'});
-      return sendJson(res, appError.code === 'message_too_long' ? 413 : 400, {ok: false, error: appError.toPayload()});
+      input = body.text ? JSON.parse(body.text) : {};
+    } catch {
+      return sendJson(res, 400, {ok: false, error: {code: 'validation', message: {zh: '请求不是有效的 JSON。', en: 'The request is not valid JSON.'}}});
     }
     const envelope = await options.dispatch(method, input);
     const status = !envelope.ok && envelope.error.code === 'not_found' && envelope.error.message.en.startsWith('Unknown API method') ? 404 : 200;
@@ -166,7 +220,7 @@ export function startServer(options: ServeOptions): Promise<RunningServer> {
     const authorised =
       url.pathname === HTTP_EVENTS_PATH && hostAllowed(req, port) && originAllowed(req, port) && tokensMatch(url.searchParams.get('token'), token);
     if (!authorised) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {

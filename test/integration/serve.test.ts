@@ -3,9 +3,10 @@
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {request} from 'node:http';
+import {connect} from 'node:net';
 import WebSocket from 'ws';
 import {methodNames, type ApiEvent} from '../../main/common/contract.js';
-import {startServe} from '../helpers/cli.js';
+import {runCli, startServe} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
 
@@ -86,6 +87,86 @@ test('serve: 401 without the right token on every route and the event socket; 12
   assert.equal(badJson.status, 400);
   const page = await fetch(`${serve.base}/`);
   assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+  assert.equal(page.headers.get('x-content-type-options'), 'nosniff', 'static answers are not sniffed');
+  // every API answer forbids MIME sniffing, whatever its status
+  for (const [what, answer] of Object.entries({
+    ok: await fetch(`${serve.base}/api/app.info`, {method: 'POST', headers: {Authorization: `Bearer ${serve.token}`}, body: '{}'}),
+    unauthorized: await fetch(`${serve.base}/api/app.info`, {method: 'POST', body: '{}'}),
+    badJson: await fetch(`${serve.base}/api/app.info`, {method: 'POST', headers: {Authorization: `Bearer ${serve.token}`}, body: '{oops'}),
+    unknown: await fetch(`${serve.base}/api/no.such`, {method: 'POST', headers: {Authorization: `Bearer ${serve.token}`}, body: '{}'}),
+    get: await fetch(`${serve.base}/api/app.info`, {headers: {Authorization: `Bearer ${serve.token}`}}),
+  })) {
+    assert.equal(answer.headers.get('x-content-type-options'), 'nosniff', what);
+    await answer.body?.cancel();
+  }
+});
+
+/** One raw HTTP/1.1 exchange on a fresh socket: what the server wrote, and how the socket ended. */
+function rawExchange(port: number, head: string, body: Buffer | Buffer[]): Promise<{response: string; ending: string}> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let response = '';
+    let ending = '';
+    const timer = setTimeout(() => {
+      ending ||= 'still open after 5 s';
+      socket.destroy();
+    }, 5_000);
+    socket.on('data', (chunk) => (response += chunk.toString('latin1')));
+    socket.on('end', () => (ending ||= 'end'));
+    socket.on('error', (error: NodeJS.ErrnoException) => (ending ||= `error ${error.code}`));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({response, ending});
+    });
+    socket.write(head);
+    for (const part of Array.isArray(body) ? body : [body]) socket.write(part);
+  });
+}
+
+test('serve: a body over 8 MB gets a 413 and a cleanly closed connection, declared or chunked', async (t) => {
+  const dir = tempDir();
+  const serve = await startServe(['--data-dir', dir.path]);
+  t.after(async () => {
+    await serve.stop();
+    dir.cleanup();
+  });
+  const port = Number(new URL(serve.base).port);
+  const big = Buffer.alloc(9 * 1024 * 1024, 0x20);
+  const headers = `Host: 127.0.0.1:${port}\r\nAuthorization: Bearer ${serve.token}\r\nContent-Type: application/json\r\n`;
+  const declared = await rawExchange(port, `POST /api/app.info HTTP/1.1\r\n${headers}Content-Length: ${big.length}\r\n\r\n`, big);
+  const chunks = [big.subarray(0, 5 << 20), big.subarray(5 << 20)].map((part) => Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n')]));
+  const chunked = await rawExchange(port, `POST /api/app.info HTTP/1.1\r\n${headers}Transfer-Encoding: chunked\r\n\r\n`, [...chunks, Buffer.from('0\r\n\r\n')]);
+  for (const [what, {response, ending}] of Object.entries({declared, chunked})) {
+    assert.match(response, /^HTTP\/1\.1 413 /, `${what}: 413`);
+    assert.match(response, /\r\nconnection: close\r\n/i, `${what}: the answer says the connection closes`);
+    assert.doesNotMatch(response, /keep-alive/i, `${what}: no keep-alive promised`);
+    assert.match(response, /\r\nx-content-type-options: nosniff\r\n/i, `${what}: nosniff`);
+    assert.match(response, /"code":"message_too_long"/, `${what}: the error in the body`);
+    assert.equal(ending, 'end', `${what}: the server closed the connection cleanly (no reset, not left open)`);
+  }
+  // and the server still answers
+  assert.equal((await post(serve.base, 'app.info', {}, serve.token)).status, 200);
+});
+
+test('serve: ZHONGJING_TOKEN must carry at least 128 bits (32 hex or 22 base64url characters)', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  for (const weak of ['a', '', '0123456789abcdef0123456789abcde' /* 31 hex */, 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'Abc-_123Abc-_123Abc-_', 'abcdefghijklmnopqrstuvwxyz/+=']) {
+    const refused = runCli(['serve', '--port', '0', '--data-dir', dir.path], {env: {ZHONGJING_TOKEN: weak, LANG: 'en_US.UTF-8', ZHONGJING_LANG: 'en'}});
+    assert.equal(refused.status, 2, `token ${JSON.stringify(weak)} is refused: ${refused.stderr}`);
+    assert.match(refused.stderr, /ZHONGJING_TOKEN is too weak.*128 bits.*32 hexadecimal.*22 base64url/, weak);
+    assert.equal(refused.stdout, '', 'nothing was served');
+  }
+  const zh = runCli(['serve', '--port', '0', '--data-dir', dir.path], {env: {ZHONGJING_TOKEN: 'a', ZHONGJING_LANG: 'zh-CN'}});
+  assert.match(zh.stderr, /ZHONGJING_TOKEN 太弱.*128 位随机性/);
+
+  // 32 hex characters (128 bits) are enough, and that token is the one required
+  const strong = '0123456789abcdef0fedcba987654321';
+  const serve = await startServe(['--data-dir', dir.path], {env: {ZHONGJING_TOKEN: strong}});
+  t.after(() => serve.stop());
+  assert.equal(serve.token, strong);
+  assert.equal((await post(serve.base, 'app.info', {}, strong)).status, 200);
+  assert.equal((await post(serve.base, 'app.info', {}, strong.slice(0, -1))).status, 401);
 });
 
 test('serve: a consultation over HTTP with the reply streamed on the WebSocket', async (t) => {

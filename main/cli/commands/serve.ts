@@ -6,7 +6,7 @@ import {createDispatch, createHandlers} from '../../node/api/handlers.js';
 import {forkEngine} from '../../node/engine/fork-engine.js';
 import {packageRoot} from '../../node/paths.js';
 import {Services} from '../../node/services/index.js';
-import {startServer} from '../../serve/server.js';
+import {checkToken, startServer} from '../../serve/server.js';
 import {AppError} from '../../common/errors.js';
 import {resolveDataDir, say, usageError} from '../context.js';
 
@@ -29,6 +29,9 @@ export async function serveCommand(argv: string[]): Promise<void> {
   });
   const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(USAGE);
+  // a weak token is refused before anything starts (store, engine, port)
+  const token = process.env.ZHONGJING_TOKEN;
+  if (token !== undefined) checkToken(token);
 
   const services = new Services({dataDir: resolveDataDir(values['data-dir']), spawnEngine: forkEngine});
   if (values.model) {
@@ -38,7 +41,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
   }
   const handlers = createHandlers(services);
   const staticDir = join(packageRoot(), 'dist', 'renderer');
-  const options = {dispatch: createDispatch(handlers), bus: services.bus, staticDir: existsSync(staticDir) ? staticDir : null, token: process.env.ZHONGJING_TOKEN};
+  const options = {dispatch: createDispatch(handlers), bus: services.bus, staticDir: existsSync(staticDir) ? staticDir : null, token};
   let server;
   try {
     server = await startServer({...options, port});
