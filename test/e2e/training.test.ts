@@ -61,3 +61,56 @@ test('an SFT run from the form: curve, completion, try in consultation', async (
   assert.match(await page.locator('body').innerText(), /LoRA 适配器（已选 1）/);
   assert.deepEqual(errors, [], 'no errors in the page');
 });
+
+test('a reward model from the form: preference data, accuracy curve, held-out accuracy with its interval, provenance', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  const file = join(dir.path, 'pairs.jsonl');
+  const symptoms = ['头痛', '发热', '咳嗽', '腹痛', '头晕', '恶心'];
+  writeFileSync(
+    file,
+    Array.from({length: 24}, (_, i) => {
+      const s = symptoms[i % symptoms.length]!;
+      return JSON.stringify({question: `我${s}${(i % 4) + 1}天了`, response_chosen: `请问${s}是持续的吗？`, response_rejected: '没事。'});
+    }).join('\n'),
+  );
+  assert.equal(runCli(['data', 'import', file, '--name', '问诊偏好', '--data-dir', dir.path]).status, 0);
+  assert.equal(runCli(['models', 'add', await tinyModelPath(), '--name', 'tiny', '--data-dir', dir.path]).status, 0);
+  const serve = await startServe(['--data-dir', dir.path], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+  });
+  const page = await (await browser.newContext({viewport: {width: 1366, height: 900}, locale: 'zh-CN'})).newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+
+  await page.goto(serve.url);
+  await page.getByRole('link', {name: '训练', exact: true}).click();
+  await page.getByRole('button', {name: '新建训练'}).click();
+  const form = page.getByRole('form', {name: '新建训练'});
+  await form.getByRole('radio', {name: '奖励模型'}).check();
+  // the objective brings its own defaults and settings
+  assert.equal(await form.getByLabel('学习率').inputValue(), '5e-5');
+  await form.getByLabel('间隔', {exact: true}).waitFor();
+  await form.getByRole('checkbox', {name: '问诊偏好', exact: true}).check();
+  await form.getByRole('radio', {name: '按步数'}).check();
+  await form.getByLabel('训练步数').fill('8');
+  await form.getByLabel('学习率').fill('5e-3');
+  await form.getByLabel('最大序列长度').fill('96');
+  await form.getByLabel('梯度累积').fill('1');
+  await form.getByText('高级设置').click();
+  await form.getByLabel('评估间隔').fill('4');
+  await form.getByRole('button', {name: '开始训练'}).click();
+
+  await page.getByText('训练完成').waitFor({timeout: 180_000});
+  await page.getByRole('img', {name: /^成对准确率/}).waitFor();
+  const main = await page.locator('main').innerText();
+  assert.match(main, /留出集成对准确率 \d+\.\d%（95% 置信区间 \d+\.\d%–\d+\.\d%，\d+ 对）/);
+  assert.match(main, /zhongjing train rm --model .* --data 问诊偏好/);
+  assert.match(main, /结果取自/);
+  assert.equal(await page.getByRole('button', {name: '在问诊中试用'}).count(), 0, 'a reward model is not a chat adapter');
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'tr-2-reward-model.png'), fullPage: true});
+  assert.deepEqual(errors, [], 'no errors in the page');
+});

@@ -6,7 +6,7 @@
 //
 // training.ts in main/common has no imports, so using its constants at runtime pulls nothing
 // else into the bundle.
-import {DEFAULT_TRAINING_CONFIG, type LoraTarget, type TrainingConfig, type TrainingKind, type TrainingMetric, type TrainingState} from '../../../main/common/training';
+import {DEFAULT_TRAINING_CONFIG, defaultTrainingConfig, type LoraTarget, type TrainingConfig, type TrainingKind, type TrainingMetric, type TrainingState} from '../../../main/common/training';
 import type {MessageKey} from './i18n';
 
 export type NumericKey = Exclude<keyof TrainingConfig, 'targets'>;
@@ -24,11 +24,13 @@ export interface ConfigField {
   exclusiveMin?: boolean;
   /** folded under 高级设置: rarely changed */
   advanced: boolean;
+  /** only these objectives use it (absent: every objective) */
+  kinds?: readonly TrainingKind[];
 }
 
-const field = (key: NumericKey, term: string, min: number, max: number, integer: boolean, advanced: boolean, exclusiveMin = false): ConfigField => {
+const field = (key: NumericKey, term: string, min: number, max: number, integer: boolean, advanced: boolean, exclusiveMin = false, kinds?: readonly TrainingKind[]): ConfigField => {
   const base = `tr${key.charAt(0).toUpperCase()}${key.slice(1)}` as MessageKey;
-  return {key, label: base, hint: `${base}Hint` as MessageKey, term, min, max, integer, advanced, ...(exclusiveMin ? {exclusiveMin} : {})};
+  return {key, label: base, hint: `${base}Hint` as MessageKey, term, min, max, integer, advanced, ...(exclusiveMin ? {exclusiveMin} : {}), ...(kinds ? {kinds} : {})};
 };
 
 export const CONFIG_FIELDS: Record<NumericKey, ConfigField> = {
@@ -48,7 +50,18 @@ export const CONFIG_FIELDS: Record<NumericKey, ConfigField> = {
   checkpointEvery: field('checkpointEvery', 'save_steps', 0, 1_000_000, true, true),
   evalEvery: field('evalEvery', 'eval_steps', 0, 1_000_000, true, true),
   validationFraction: field('validationFraction', 'val_size', 0, 0.5, false, true),
+  beta: field('beta', 'pref_beta', 0, 10, false, false, true, ['dpo']),
+  labelSmoothing: field('labelSmoothing', 'dpo_label_smoothing', 0, 0.49, false, false, false, ['dpo']),
+  margin: field('margin', 'margin', 0, 100, false, false, false, ['rm']),
+  centerRewards: field('centerRewards', 'center_rewards_coefficient', 0, 10, false, false, false, ['rm']),
 };
+
+/** Whether a setting takes part in runs of this objective. */
+export const fieldApplies = (spec: ConfigField, kind: TrainingKind): boolean => !spec.kinds || spec.kinds.includes(kind);
+
+/** The objective's own settings (DPO's β, the reward model's margin …), shown in their own group. */
+export const objectiveKeys = (kind: TrainingKind): NumericKey[] =>
+  (Object.keys(CONFIG_FIELDS) as NumericKey[]).filter((key) => CONFIG_FIELDS[key].kinds?.includes(kind));
 
 /** Attention projections first, then the feed-forward ones, as the form groups them. */
 export const ATTENTION_TARGETS: readonly LoraTarget[] = ['q', 'k', 'v', 'o'];
@@ -75,7 +88,8 @@ export interface ConfigDraft {
 export function draftFromConfig(config: TrainingConfig = DEFAULT_TRAINING_CONFIG): ConfigDraft {
   const numbers = {} as Record<NumericKey, string>;
   for (const key of Object.keys(CONFIG_FIELDS) as NumericKey[]) {
-    numbers[key] = configText(key, key === 'steps' ? (config.steps ?? 100) : config[key]);
+    // a run recorded before a setting existed has no value for it: the default stands in
+    numbers[key] = configText(key, key === 'steps' ? (config.steps ?? 100) : (config[key] ?? DEFAULT_TRAINING_CONFIG[key]));
   }
   return {numbers, targets: [...config.targets], duration: config.steps === null ? 'epochs' : 'steps'};
 }
@@ -103,14 +117,16 @@ export function fieldProblem(spec: ConfigField, text: string): MessageKey | null
   return spec.exclusiveMin ? 'trInvalidPositive' : 'invalidNumber';
 }
 
-/** Fields that take part in this draft: only one of epochs / steps counts. */
-export function activeKeys(draft: ConfigDraft): NumericKey[] {
-  return (Object.keys(CONFIG_FIELDS) as NumericKey[]).filter((key) => (draft.duration === 'steps' ? key !== 'epochs' : key !== 'steps'));
+/** Fields that take part in this draft: only one of epochs / steps counts, and only the
+ * objective's own settings. */
+export function activeKeys(draft: ConfigDraft, kind: TrainingKind = 'sft'): NumericKey[] {
+  return (Object.keys(CONFIG_FIELDS) as NumericKey[]).filter((key) => (draft.duration === 'steps' ? key !== 'epochs' : key !== 'steps') && fieldApplies(CONFIG_FIELDS[key], kind));
 }
 
-/** The draft as a config, or null while a field is invalid or no target module is chosen. */
-export function configFromDraft(draft: ConfigDraft): TrainingConfig | null {
-  const keys = activeKeys(draft);
+/** The draft as a config, or null while a field is invalid or no target module is chosen. The
+ * settings of other objectives keep their defaults. */
+export function configFromDraft(draft: ConfigDraft, kind: TrainingKind = 'sft'): TrainingConfig | null {
+  const keys = activeKeys(draft, kind);
   if (draft.targets.length === 0 || keys.some((key) => fieldProblem(CONFIG_FIELDS[key], draft.numbers[key]) !== null)) return null;
   const n = (key: NumericKey): number => Number(draft.numbers[key].trim());
   return {
@@ -132,7 +148,19 @@ export function configFromDraft(draft: ConfigDraft): TrainingConfig | null {
     checkpointEvery: n('checkpointEvery'),
     evalEvery: n('evalEvery'),
     validationFraction: n('validationFraction'),
+    beta: keys.includes('beta') ? n('beta') : DEFAULT_TRAINING_CONFIG.beta,
+    labelSmoothing: keys.includes('labelSmoothing') ? n('labelSmoothing') : DEFAULT_TRAINING_CONFIG.labelSmoothing,
+    margin: keys.includes('margin') ? n('margin') : DEFAULT_TRAINING_CONFIG.margin,
+    centerRewards: keys.includes('centerRewards') ? n('centerRewards') : DEFAULT_TRAINING_CONFIG.centerRewards,
   };
+}
+
+/** The objective's defaults as a draft (a changed objective brings its own learning rate …). */
+export const draftForKind = (kind: TrainingKind): ConfigDraft => draftFromConfig(defaultTrainingConfig(kind));
+
+/** Whether the draft still holds exactly the defaults of `kind` (then switching objective may replace it). */
+export function isDefaultDraft(draft: ConfigDraft, kind: TrainingKind): boolean {
+  return JSON.stringify(draft) === JSON.stringify(draftForKind(kind));
 }
 
 /** The steps a run over `rows` examples will take, roughly: the service knows better (rows too
@@ -144,7 +172,26 @@ export function estimateSteps(rows: number, config: TrainingConfig): number | nu
   return Math.max(1, Math.ceil((train * config.epochs) / (config.batchSize * config.gradientAccumulation)));
 }
 
-export const KIND_LABEL: Record<TrainingKind, MessageKey> = {sft: 'trKindSft', pt: 'trKindPt'};
+export const KIND_LABEL: Record<TrainingKind, MessageKey> = {sft: 'trKindSft', pt: 'trKindPt', rm: 'trKindRm', dpo: 'trKindDpo'};
+
+/** The objective's own curves: which metrics, how to label them, and whether they are rates. */
+export interface ObjectiveChart {
+  title: MessageKey;
+  series: {key: string; label: MessageKey; tone: 'main' | 'second' | 'faint'}[];
+  percent?: boolean;
+}
+
+export const OBJECTIVE_CHARTS: Partial<Record<TrainingKind, ObjectiveChart[]>> = {
+  rm: [
+    {title: 'trChartAccuracy', percent: true, series: [{key: 'accuracy', label: 'trSeriesTrain', tone: 'main'}, {key: 'eval/accuracy', label: 'trSeriesHeldOut', tone: 'second'}]},
+    {title: 'trChartMargin', series: [{key: 'margin', label: 'trSeriesTrain', tone: 'main'}, {key: 'eval/margin', label: 'trSeriesHeldOut', tone: 'second'}]},
+  ],
+  dpo: [
+    {title: 'trChartRewardMargin', series: [{key: 'rewards/margins', label: 'trSeriesTrain', tone: 'main'}, {key: 'eval/rewards/margins', label: 'trSeriesHeldOut', tone: 'second'}]},
+    {title: 'trChartAccuracy', percent: true, series: [{key: 'rewards/accuracies', label: 'trSeriesTrain', tone: 'main'}, {key: 'eval/rewards/accuracies', label: 'trSeriesHeldOut', tone: 'second'}]},
+    {title: 'trChartLogps', series: [{key: 'logps/chosen', label: 'trSeriesChosen', tone: 'main'}, {key: 'logps/rejected', label: 'trSeriesRejected', tone: 'second'}]},
+  ],
+};
 
 export const STATE_LABEL: Record<TrainingState, MessageKey> = {
   queued: 'trStateQueued',
@@ -195,6 +242,7 @@ function combine(held: TrainingMetric, incoming: TrainingMetric): TrainingMetric
     ...(evalOnly ? {} : incoming),
     loss: Number.isFinite(incoming.loss) ? incoming.loss : held.loss,
     evalLoss: incoming.evalLoss ?? held.evalLoss,
+    values: {...held.values, ...incoming.values},
   };
 }
 

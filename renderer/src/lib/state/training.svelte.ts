@@ -26,6 +26,8 @@ export interface RunTemplate {
   modelId: string | null;
   name: string;
   datasets: {datasetId: string; version: number}[];
+  annotationProjects: string[];
+  initAdapterModelId: string | null;
   config: TrainingConfig;
 }
 
@@ -218,6 +220,8 @@ class TrainingState {
       modelId: run.modelId,
       name: run.name,
       datasets: run.datasets.map((ref) => ({datasetId: ref.datasetId, version: ref.version})),
+      annotationProjects: run.sources.flatMap((s) => (s.type === 'annotation' ? [s.projectId] : [])),
+      initAdapterModelId: run.initAdapter ? (app.adapterModels.find((m) => m.path === run.initAdapter!.path)?.id ?? null) : null,
       config: run.config,
     };
     this.go({view: 'new'});
