@@ -111,6 +111,7 @@ export interface ConsultationSummary {
   modelId: string | null;
   createdAt: string;
   updatedAt: string;
+  /** messages on the branch on screen (what the person reads), not on every branch */
   messageCount: number;
   preview: string;
 }

@@ -57,7 +57,7 @@ test('a Chinese turn streams, is saved, and the stored reply equals the streamed
     assert.equal(reply.meta.seed, 7);
 
     const stored = await s.call('consultations.get', {id: c.id});
-    assert.equal(stored.title, '我头痛三天了，还有点发热。', 'an untitled consultation is named after its first question');
+    assert.equal(stored.title, '我头痛三天了，还有点发热', 'an untitled consultation is named after its first question (its closing 。 dropped)');
     assert.deepEqual(threadTo(stored.messages, stored.currentLeafId).map((m) => m.role), ['user', 'assistant']);
     assert.equal(stored.messages.find((m) => m.id === assistantMessage.id)?.content, reply.content);
 

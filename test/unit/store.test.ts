@@ -90,6 +90,13 @@ test('consultation message tree: branches, leaf, soft delete, restore, search', 
   assert.equal(consultation.preview, '太阳穴');
   repo.setCurrentLeaf(id, u2.id);
   assert.equal(repo.get(id)!.currentLeafId, u2.id);
+  // the list counts the messages of the branch on screen (u1 → a1 → u2), not of every branch
+  assert.equal(repo.list()[0]!.messageCount, 3);
+  const a1b = repo.addMessage(id, {parentId: u1.id, role: 'assistant', content: '重新生成的回答', status: 'complete'});
+  assert.equal(repo.get(id)!.currentLeafId, a1b.id);
+  assert.equal(repo.list()[0]!.messageCount, 2, 'a regenerated first reply: two messages on screen, five stored');
+  assert.equal(repo.get(id)!.messages.length, 5);
+  repo.setCurrentLeaf(id, u2.id);
 
   // LIKE wildcards in a search are literal
   assert.equal(repo.list('100%').length, 1);

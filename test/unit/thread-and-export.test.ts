@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type {Consultation, Message} from '../../main/common/contract.js';
 import {DEFAULT_SAMPLING} from '../../main/common/contract.js';
 import {newestLeafUnder, siblingsOf, threadTo} from '../../main/common/thread.js';
+import {titleFromFirstMessage} from '../../main/common/titles.js';
 import {consultationToJson, consultationToMarkdown, exportFileBase} from '../../main/node/services/export.js';
 
 let clock = 0;
@@ -65,5 +66,20 @@ test('JSON export keeps every branch and names a safe file', () => {
   assert.equal(parsed.format, 'zhongjing.consultation');
   assert.deepEqual(parsed.thread.map((m: Message) => m.id), ['u1', 'a1', 'u2', 'a2']);
   assert.equal(parsed.messages.length, 6);
-  assert.equal(exportFileBase(consultation), '头痛_发热_ 复诊_-2026-11-22');
+  assert.equal(exportFileBase(consultation), '头痛_发热_ 复诊-2026-11-22', 'the trailing "?" is dropped, not turned into "_"');
+  assert.equal(exportFileBase({...consultation, title: '我头痛三天了，'}), '我头痛三天了-2026-11-22', 'no dangling "，"');
+  assert.equal(exportFileBase({...consultation, title: '头痛（复诊）'}), '头痛（复诊）-2026-11-22', 'a closing bracket stays');
+  assert.equal(exportFileBase({...consultation, title: '？？'}), 'consultation-2026-11-22');
+});
+
+test('an untitled consultation is named after its first question, without dangling punctuation', () => {
+  assert.equal(titleFromFirstMessage('我头痛三天了，'), '我头痛三天了');
+  assert.equal(titleFromFirstMessage('  \n我头痛三天了。\n还有点发热'), '我头痛三天了', 'the first line with words');
+  assert.equal(titleFromFirstMessage('感冒能洗澡吗？'), '感冒能洗澡吗？', 'a question keeps its question mark');
+  // cut at 24 characters right after a comma: the comma goes, the ellipsis says it was cut
+  const long = `我从上周开始反复头痛，主要在太阳穴和后脑${'疼'.repeat(3)}，晚上更严重，请问需要做什么检查`;
+  assert.equal([...long][23], '，', 'the cut falls on a comma');
+  assert.equal(titleFromFirstMessage(long), '我从上周开始反复头痛，主要在太阳穴和后脑疼疼疼…');
+  assert.equal(titleFromFirstMessage('……'), null, 'nothing to name it by');
+  assert.equal(titleFromFirstMessage('head ache, '), 'head ache');
 });

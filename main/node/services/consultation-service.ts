@@ -19,6 +19,7 @@ import type {ChatTurn} from '../engine/protocol.js';
 import type {Store} from '../store/index.js';
 import type {EventBus} from './event-bus.js';
 import {consultationToJson, consultationToMarkdown, exportFileBase} from './export.js';
+import {titleFromFirstMessage} from '../../common/titles.js';
 
 const CONSULTATION = {zh: '问诊', en: 'consultation'};
 const UNTITLED = {zh: '新问诊', en: 'New consultation'};
@@ -143,8 +144,8 @@ export class ConsultationService {
       const user = this.store.consultations.addMessage(consultation.id, {parentId, role: 'user', content: input.text.trim(), status: 'complete'});
       // an untitled consultation is named after its first question, as a clinician would file it
       if (consultation.messages.length === 0 && (consultation.title === UNTITLED.zh || consultation.title === UNTITLED.en)) {
-        const firstLine = user.content.split('\n')[0]!.trim();
-        this.store.consultations.update(consultation.id, {title: firstLine.length > AUTO_TITLE_CHARS ? `${firstLine.slice(0, AUTO_TITLE_CHARS)}…` : firstLine});
+        const title = titleFromFirstMessage(user.content, AUTO_TITLE_CHARS);
+        if (title) this.store.consultations.update(consultation.id, {title});
       }
       return {userMessage: user, assistantMessage: this.addReplyPlaceholder(consultation, model, adapters, user)};
     })();

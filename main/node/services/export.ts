@@ -4,6 +4,7 @@
 import type {Consultation, Message, ModelInfo} from '../../common/contract.js';
 import {NOT_A_DOCTOR_NOTICE} from '../../common/prompts.js';
 import {threadTo} from '../../common/thread.js';
+import {titleForFileName} from '../../common/titles.js';
 
 export const CONSULTATION_EXPORT_FORMAT = 'zhongjing.consultation';
 export const CONSULTATION_EXPORT_VERSION = 1;
@@ -24,7 +25,8 @@ function statusNote(message: Message, language: Language): string {
 }
 
 export function exportFileBase(consultation: Consultation): string {
-  const safeTitle = consultation.title.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, '_').slice(0, 60).trim() || 'consultation';
+  // no trailing punctuation, before and after the cut: "头痛三天了，" names "头痛三天了-2026-….md"
+  const safeTitle = titleForFileName(titleForFileName(consultation.title).replace(/[\\/:*?"<>|\u0000-\u001f]+/g, '_').slice(0, 60)) || 'consultation';
   return `${safeTitle}-${consultation.createdAt.slice(0, 10)}`;
 }
 

@@ -39,8 +39,14 @@ interface MessageRow {
   created_at: string;
 }
 
+// message_count: the messages of the branch on screen (root → current leaf), not of every branch:
+// a thread of two turns that was regenerated five times still reads "4 条消息". UNION (not UNION
+// ALL) ends the walk even on a cycle, which only a corrupt store could hold.
 const SUMMARY_COLUMNS = `c.id, c.title, c.model_id, c.system_prompt, c.sampling, c.current_leaf_id, c.created_at, c.updated_at,
-  (SELECT count(*) FROM messages m WHERE m.consultation_id = c.id) AS message_count,
+  (WITH RECURSIVE branch(id, parent_id) AS (
+     SELECT m.id, m.parent_id FROM messages m WHERE m.id = c.current_leaf_id
+     UNION SELECT p.id, p.parent_id FROM messages p JOIN branch b ON p.id = b.parent_id
+   ) SELECT count(*) FROM branch) AS message_count,
   (SELECT substr(m.content, 1, 80) FROM messages m WHERE m.id = c.current_leaf_id) AS preview`;
 
 function toSummary(row: ConsultationRow): ConsultationSummary {
