@@ -10,6 +10,7 @@ import {serveCommand} from './commands/serve.js';
 import {dataCommand} from './commands/data.js';
 import {annotateCommand} from './commands/annotate.js';
 import {trainCommand} from './commands/train.js';
+import {rewardCommand} from './commands/reward.js';
 
 const HELP = {
   zh: `仲景工作站 ${APP_VERSION} —— 离线中文医学大模型工作站
@@ -20,7 +21,8 @@ const HELP = {
   models add 路径.gguf [--name 名称] | list [--json] | inspect 路径.gguf | make-tiny 输出.gguf [--arch llama|qwen2]
   data import 文件 [--format 格式] [--name 名称] [--no-deid] [--json] | list | show 名称 | mix … | export 名称 --format 格式 输出目录
   annotate import 文件... | export --format pairs|ranking|corrections 输出 | stats [--json]
-  train sft|pt --model 模型 --data 数据集或文件[,…] --out 适配器.gguf [--steps N | --epochs E] [--rank R] [--lr X] [--json] | train --resume 运行ID
+  train sft|pt|rm|dpo --model 模型 --data 数据集、标注项目或文件[,…] --out 适配器.gguf [--init-adapter SFT.gguf] [--beta B] [--steps N | --epochs E] [--json] | train --resume 运行ID
+  reward score --rm 奖励模型 --model 模型 < 答案.jsonl        用奖励模型给答案打分
 
 所有命令都接受 --data-dir，也读取环境变量 ZHONGJING_DATA_DIR。`,
   en: `Zhongjing Workstation ${APP_VERSION} — offline workstation for Chinese medical LLMs
@@ -31,7 +33,8 @@ Commands:
   models add PATH.gguf [--name NAME] | list [--json] | inspect PATH.gguf | make-tiny OUT.gguf [--arch llama|qwen2]
   data import FILE [--format F] [--name N] [--no-deid] [--json] | list | show NAME | mix … | export NAME --format F OUT_DIR
   annotate import FILE... | export --format pairs|ranking|corrections OUT | stats [--json]
-  train sft|pt --model M --data NAME_OR_FILE[,…] --out ADAPTER.gguf [--steps N | --epochs E] [--rank R] [--lr X] [--json] | train --resume RUN_ID
+  train sft|pt|rm|dpo --model M --data DATASET_PROJECT_OR_FILE[,…] --out ADAPTER.gguf [--init-adapter SFT.gguf] [--beta B] [--steps N | --epochs E] [--json] | train --resume RUN_ID
+  reward score --rm RM --model M < answers.jsonl        score answers with a reward model
 
 Every command takes --data-dir and honours ZHONGJING_DATA_DIR.`,
 };
@@ -43,6 +46,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   data: dataCommand,
   annotate: annotateCommand,
   train: trainCommand,
+  reward: rewardCommand,
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -9,9 +9,10 @@ function cliArgs(built: boolean): string[] {
   return built ? [CLI_BUILT] : ['--import', 'tsx', CLI_SOURCE];
 }
 
-export function runCli(args: string[], options: {env?: NodeJS.ProcessEnv; built?: boolean} = {}) {
+export function runCli(args: string[], options: {env?: NodeJS.ProcessEnv; built?: boolean; input?: string} = {}) {
   const result = spawnSync(process.execPath, [...cliArgs(options.built ?? false), ...args], {
     encoding: 'utf8',
+    ...(options.input !== undefined ? {input: options.input} : {}),
     env: {...process.env, ZHONGJING_THREADS: '1', ...options.env},
     timeout: 120_000,
   });

@@ -21,6 +21,7 @@ import {RunDir, type EvalMetrics, type Metrics, type StepMetrics, type TrainConf
 import {ExampleTokenizer} from '../../main/node/training/render.js';
 import {runTraining} from '../../main/node/training/run.js';
 import {LocalisedError, scoreAnswers} from '../../main/node/training/score.js';
+import {runCli} from '../helpers/cli.js';
 import {startServices, waitFor} from '../helpers/services.js';
 import {THREADS, llamaCppLogits, tinyModel, trainerEnv, type TrainerEnv} from './training-support.js';
 
@@ -253,4 +254,44 @@ test('bad input: identical answers, rankings longer than the context, an RM on a
   );
   const same = await scoreAnswers({model: rm.record.config.model, rewardModel: rm.record.result!.out, items: [{turns: [{role: 'user', content: '头痛'}], answer: '请问多久了？'}], threads: THREADS, nCtx: 96});
   assert.equal(same.length, 1);
+});
+
+test('CLI: train rm and dpo (from an SFT adapter) with --json, then reward score from stdin; wrong base refused', async (t) => {
+  if (env.skip) return t.skip(env.skip);
+  const dataDir = join(dir, 'cli');
+  const model = await tinyModel(env.addon!, 'llama');
+  const pairs = pairsFile(16);
+  const common = ['--model', model, '--data', pairs, '--steps', '4', '--lr', '5e-3', '--ctx', '96', '--accum', '1', '--val', '0.25', '--eval-every', '2', '--data-dir', dataDir, '--json'];
+  const rmOut = join(dir, 'cli-rm.gguf');
+  const rm = runCli(['train', 'rm', ...common, '--out', rmOut, '--center-rewards', '0.01']);
+  assert.equal(rm.status, 0, rm.stderr);
+  const lines = rm.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const step = lines.find((l) => l.type === 'step')!;
+  for (const key of ['loss', 'accuracy', 'margin', 'rewards/chosen', 'rewards/rejected']) assert.equal(typeof step[key], 'number', `${key} in ${JSON.stringify(step)}`);
+  assert.equal(typeof lines.find((l) => l.type === 'eval')!['eval/accuracy_low'], 'number');
+  assert.equal(lines.at(-1)!.adapter, rmOut);
+
+  // DPO from an SFT adapter: the policy starts from it, the frozen reference is it
+  const sft = join(dir, 'cli-sft.gguf');
+  const sftRun = runCli(['train', 'sft', '--model', model, '--data', pairs, '--steps', '1', '--ctx', '96', '--out', sft, '--data-dir', dataDir, '--json']);
+  // preference rows are not SFT data: a clear refusal, then an SFT run on dialogues
+  assert.notEqual(sftRun.status, 0);
+  assert.match(sftRun.stderr, /No dialogues to fine-tune on|没有可用于 SFT 的对话/);
+  const dialogues = join(dir, 'dialogues.jsonl');
+  writeFileSync(dialogues, Array.from({length: 8}, (_, i) => JSON.stringify({query: item(i).question, response: item(i).asks})).join('\n') + '\n');
+  assert.equal(runCli(['train', 'sft', '--model', model, '--data', dialogues, '--steps', '2', '--ctx', '96', '--out', sft, '--data-dir', dataDir]).status, 0);
+  const dpo = runCli(['train', 'dpo', ...common, '--out', join(dir, 'cli-dpo.gguf'), '--init-adapter', sft, '--beta', '0.2']);
+  assert.equal(dpo.status, 0, dpo.stderr);
+  const dpoStep = dpo.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.type === 'step')!;
+  for (const key of ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected']) assert.equal(typeof dpoStep[key], 'number', key);
+
+  const input = [JSON.stringify({prompt: '我头痛三天了', answer: '请问头痛是持续的吗？'}), JSON.stringify({messages: [{role: 'user', content: '我发热'}], response: '没事。'})].join('\n');
+  const scored = runCli(['reward', 'score', '--rm', rmOut, '--model', model, '--ctx', '96'], {input});
+  assert.equal(scored.status, 0, scored.stderr);
+  const scores = scored.stdout.trim().split('\n').map((l) => (JSON.parse(l) as {score: number}).score);
+  assert.equal(scores.length, 2);
+  t.diagnostic(`reward score: ${scores.map((s) => s.toFixed(3)).join(', ')}`);
+  const wrong = runCli(['reward', 'score', '--rm', rmOut, '--model', await tinyModel(env.addon!, 'llama', 'f16')], {input, env: {LANG: 'zh_CN.UTF-8'}});
+  assert.equal(wrong.status, 2);
+  assert.match(wrong.stderr, /另一个基础模型/);
 });
