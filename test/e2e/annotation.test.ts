@@ -186,3 +186,61 @@ test('in the browser: import a preference-pair file, twice, without duplicates',
   await page.getByText('新增 0 条，匹配已有 2 条，合并排序 0 个。').waitFor();
   assert.equal(await page.getByRole('link', {name: /^导入 pairs\.jsonl/}).count(), 1, 'one imported project in the list');
 });
+
+test('in the browser at 1440×900: the ranking screen does not scroll the window, the ranking sits beside the answers', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  const file = join(dir.path, 'dialogues.jsonl');
+  writeFileSync(file, JSON.stringify({conversation: [{role: 'user', content: '孩子咳嗽三天，晚上加重，有痰'}, {role: 'assistant', content: '有没有发热？'}]}));
+  assert.equal(runCli(['data', 'import', file, '--name', '儿科咳嗽', '--data-dir', dir.path]).status, 0);
+  assert.equal(runCli(['models', 'add', await tinyModelPath(), '--name', 'tiny', '--data-dir', dir.path]).status, 0);
+  const serve = await startServe(['--data-dir', dir.path], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+  });
+  const viewport = {width: 1440, height: 900};
+  const page = await (await browser.newContext({viewport, locale: 'zh-CN', reducedMotion: 'reduce'})).newPage();
+  await page.goto(serve.url);
+  await page.getByRole('link', {name: '标注'}).click();
+  await addAnnotator(page, '李医生', '标注员');
+  await page.getByRole('button', {name: '新建标注项目'}).click();
+  const form = page.getByRole('form', {name: '新建标注项目'});
+  await form.getByLabel('项目名称').fill('版面');
+  await form.getByLabel('数据集', {exact: true}).selectOption({label: '儿科咳嗽'});
+  await form.getByLabel('最大生成长度 (max tokens)').fill('64');
+  await form.getByRole('button', {name: '创建项目'}).click();
+  await page.getByRole('button', {name: '生成候选回答'}).click();
+  await page.getByText('候选回答已生成完毕。').waitFor({timeout: 120_000});
+  await page.getByRole('tab', {name: '排序标注'}).click();
+  await page.getByRole('region', {name: '第 1 条'}).waitFor();
+  // work the list by keyboard as an annotator does: the window itself must never scroll
+  const last = page.getByRole('button', {name: '排序：回答 D'});
+  await last.focus();
+  await last.press('1');
+  await last.press('End');
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'an-3-layout-1440.png')});
+
+  const layout = await page.evaluate(() => ({
+    documentHeight: document.documentElement.scrollHeight,
+    bodyHeight: document.body.scrollHeight,
+    scrollY: window.scrollY,
+    headerTop: document.querySelector('header.topbar')!.getBoundingClientRect().top,
+  }));
+  assert.ok(layout.documentHeight <= viewport.height, `document height ${layout.documentHeight} px ≤ ${viewport.height} px`);
+  assert.ok(layout.bodyHeight <= viewport.height, `body height ${layout.bodyHeight} px`);
+  assert.equal(layout.scrollY, 0, 'the window does not scroll');
+  assert.equal(layout.headerTop, 0, 'the header stays in place');
+
+  // the ranking list is beside the answers, on the first screen, not a screen below them
+  const list = await page.getByRole('list', {name: '回答排序（从好到差）'}).boundingBox();
+  const cards = await Promise.all(['A', 'B', 'C', 'D'].map((l) => page.getByRole('region', {name: `回答 ${l}`, exact: true}).boundingBox()));
+  assert.ok(list && cards.every(Boolean));
+  const answersRight = Math.max(...cards.map((c) => c!.x + c!.width));
+  const answersTop = Math.min(...cards.map((c) => c!.y));
+  assert.ok(list.x >= answersRight, `the list (x ${list.x}) is right of the answers (right edge ${answersRight})`);
+  assert.ok(list.y < viewport.height && list.y + list.height <= viewport.height, `the whole list is on screen (y ${list.y}, height ${list.height})`);
+  assert.ok(Math.abs(list.y - answersTop) < 200, `the list starts level with the answers (list ${list.y}, answers ${answersTop})`);
+  assert.equal(await page.locator('.legend dt').first().innerText(), 'A–D', 'key legend');
+});
