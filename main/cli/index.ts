@@ -19,7 +19,7 @@ const HELP = {
   serve [--data-dir 目录] [--port 端口] [--model 模型]   启动界面与 API（仅 127.0.0.1，需令牌）
   chat --model 模型 [--adapter A.gguf]... [--system 提示词] [--temperature T] [--max-tokens N] [--seed N] [--json] "消息"
   models add 路径.gguf [--name 名称] | list [--json] | inspect 路径.gguf | make-tiny 输出.gguf [--arch llama|qwen2]
-  data import 文件 [--format 格式] [--name 名称] [--no-deid] [--json] | list | show 名称 | mix … | export 名称 --format 格式 输出目录
+  data import 文件 [--format 格式] [--name 名称] [--no-deid] [--strict] [--json] | list | show 名称 | mix … | export 名称 --format 格式 输出目录
   annotate import 文件... | export --format pairs|ranking|corrections 输出 | stats [--json]
   train sft|pt|rm|dpo --model 模型 --data 数据集、标注项目或文件[,…] --out 适配器.gguf [--init-adapter SFT.gguf] [--beta B] [--steps N | --epochs E] [--json] | train --resume 运行ID
   reward score --rm 奖励模型 --model 模型 < 答案.jsonl        用奖励模型给答案打分
@@ -31,7 +31,7 @@ Commands:
   serve [--data-dir DIR] [--port PORT] [--model M]   serve the UI and API (127.0.0.1 only, token required)
   chat --model M [--adapter A.gguf]... [--system S] [--temperature T] [--max-tokens N] [--seed N] [--json] "message"
   models add PATH.gguf [--name NAME] | list [--json] | inspect PATH.gguf | make-tiny OUT.gguf [--arch llama|qwen2]
-  data import FILE [--format F] [--name N] [--no-deid] [--json] | list | show NAME | mix … | export NAME --format F OUT_DIR
+  data import FILE [--format F] [--name N] [--no-deid] [--strict] [--json] | list | show NAME | mix … | export NAME --format F OUT_DIR
   annotate import FILE... | export --format pairs|ranking|corrections OUT | stats [--json]
   train sft|pt|rm|dpo --model M --data DATASET_PROJECT_OR_FILE[,…] --out ADAPTER.gguf [--init-adapter SFT.gguf] [--beta B] [--steps N | --epochs E] [--json] | train --resume RUN_ID
   reward score --rm RM --model M < answers.jsonl        score answers with a reward model

@@ -1,7 +1,8 @@
 // The `zhongjing` CLI as a person runs it: real processes, real files, one-line errors.
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {writeFileSync} from 'node:fs';
+import {execFileSync} from 'node:child_process';
+import {mkdirSync, truncateSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {runCli} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
@@ -74,6 +75,63 @@ test('bad input: one clear line on stderr and a non-zero exit', async () => {
     const help = runCli(['--help'], {env: zh});
     assert.equal(help.status, 0);
     assert.match(help.stdout, /serve/);
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('data import: the rejected count always on stderr; --strict fails and keeps nothing when a row is rejected', () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir.path, 'mixed.jsonl');
+    const good = JSON.stringify({conversation: [{role: 'user', content: '头痛三天'}, {role: 'assistant', content: '有发热吗？'}]});
+    writeFileSync(file, `${good}\n{broken\n${good.replace('三', '五')}\n`);
+    const en = {LANG: 'en_US.UTF-8'};
+
+    const strict = runCli(['data', 'import', file, '--strict', '--json', '--data-dir', dir.path], {env: en});
+    assert.equal(strict.status, 1, strict.stderr);
+    assert.equal(strict.stdout, '', 'no report of a dataset that was not kept');
+    assert.match(strict.stderr, /^rejected 1 of 3 rows$/m);
+    assert.match(strict.stderr, /#2: invalid JSON/);
+    assert.match(strict.stderr, /^zhongjing: --strict: 1 row was rejected; nothing was imported\.$/m);
+    assert.equal(JSON.parse(runCli(['data', 'list', '--json', '--data-dir', dir.path]).stdout).length, 0, 'nothing kept');
+
+    const lenient = runCli(['data', 'import', file, '--json', '--data-dir', dir.path], {env: en});
+    assert.equal(lenient.status, 0, lenient.stderr);
+    assert.equal(JSON.parse(lenient.stdout).rowsImported, 2);
+    assert.equal(lenient.stderr, 'rejected 1 of 3 rows\n');
+
+    writeFileSync(file, `${good}\n`);
+    const clean = runCli(['data', 'import', file, '--strict', '--data-dir', dir.path], {env: {LANG: 'zh_CN.UTF-8'}});
+    assert.equal(clean.status, 0, clean.stderr);
+    assert.equal(clean.stderr, '拒绝 0 行（共读取 1 行）\n');
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('annotate import refuses devices, FIFOs, /proc and over-large files before reading; make-tiny refuses a folder', () => {
+  const dir = tempDir();
+  try {
+    const en = {LANG: 'en_US.UTF-8'};
+    const annotate = (path: string) => runCli(['annotate', 'import', path, '--data-dir', dir.path], {env: en});
+    assertOneLineError(annotate('/dev/zero'), /\/dev\/zero: a device .*not a regular file/);
+    const fifo = join(dir.path, 'pairs.fifo');
+    execFileSync('mkfifo', [fifo]);
+    assertOneLineError(annotate(fifo), /pairs\.fifo: a pipe \(FIFO\), not a regular file/); // used to block on open
+    assertOneLineError(annotate('/proc/self/status'), /a pseudo-file in \/proc, not a regular file/);
+    const huge = join(dir.path, 'huge.jsonl');
+    writeFileSync(huge, '');
+    truncateSync(huge, 300 * 1024 * 1024); // sparse: no disk used
+    assertOneLineError(annotate(huge), /huge\.jsonl: the file is too large: 300\.0 MB, the limit is 256 MB/);
+    assertOneLineError(annotate(dir.path), /a directory, not a file/);
+
+    const folder = join(dir.path, 'tiny-out');
+    mkdirSync(folder);
+    const made = runCli(['models', 'make-tiny', folder], {env: en});
+    assert.equal(made.status, 2);
+    assertOneLineError(made, /The output path is an existing directory: .*tiny-out\. Give a file name, e\.g\. .*tiny-out\/tiny\.gguf/);
+    assertOneLineError(runCli(['models', 'make-tiny', folder], {env: {LANG: 'zh_CN.UTF-8'}}), /输出路径是一个已有的目录/);
   } finally {
     dir.cleanup();
   }

@@ -11,13 +11,13 @@ import {resolveDataDir, say, usageError} from '../context.js';
 
 const USAGE = {
   zh: `用法：
-  zhongjing data import 文件 [--format ${DATASET_FORMATS.join('|')}] [--name 名称] [--no-deid] [--json]
+  zhongjing data import 文件 [--format ${DATASET_FORMATS.join('|')}] [--name 名称] [--no-deid] [--strict] [--json]
   zhongjing data list [--json]
   zhongjing data show 名称 [--version N] [--json]
   zhongjing data mix --name 名称 --from 数据集[:比例[:single|multi|any]] ... [--unit examples|tokens] [--total N] [--seed S] [--val 0.05]
   zhongjing data export 名称 --format sharegpt|alpaca|llamafactory|pairs 输出目录 [--version N]`,
   en: `usage:
-  zhongjing data import FILE [--format ${DATASET_FORMATS.join('|')}] [--name N] [--no-deid] [--json]
+  zhongjing data import FILE [--format ${DATASET_FORMATS.join('|')}] [--name N] [--no-deid] [--strict] [--json]
   zhongjing data list [--json]
   zhongjing data show NAME [--version N] [--json]
   zhongjing data mix --name N --from DATASET[:RATIO[:single|multi|any]] ... [--unit examples|tokens] [--total N] [--seed S] [--val 0.05]
@@ -30,8 +30,14 @@ function reportLines(report: ImportReport): string {
     say({zh: `格式 ${report.format}；读取 ${report.rowsRead} 行，导入 ${report.rowsImported} 行（${report.dialogues} 段对话，${report.turns} 轮），拒绝 ${report.rejected} 行`, en: `format ${report.format}; read ${report.rowsRead} rows, imported ${report.rowsImported} (${report.dialogues} dialogues, ${report.turns} turns), rejected ${report.rejected}`}),
     say({zh: `完全重复 ${report.exactDuplicates}，近似重复 ${report.nearDuplicates}；去标识化替换：${replaced}`, en: `exact duplicates ${report.exactDuplicates}, near duplicates ${report.nearDuplicates}; de-identification replacements: ${replaced}`}),
   ];
-  for (const row of report.rejectedRows.slice(0, 10)) lines.push(`  #${row.position}: ${say(row.reason)}`);
+  lines.push(...rejectedRowLines(report));
   return lines.join('\n');
+}
+
+function rejectedRowLines(report: ImportReport): string[] {
+  const lines = report.rejectedRows.slice(0, 10).map((row) => `  #${row.position}: ${say(row.reason)}`);
+  if (report.rejected > 10) lines.push(`  … ${say({zh: `另有 ${report.rejected - 10} 行`, en: `${report.rejected - 10} more`})}`);
+  return lines;
 }
 
 export async function dataCommand(argv: string[]): Promise<void> {
@@ -44,6 +50,7 @@ export async function dataCommand(argv: string[]): Promise<void> {
       format: {type: 'string'},
       name: {type: 'string'},
       'no-deid': {type: 'boolean'},
+      strict: {type: 'boolean'},
       json: {type: 'boolean'},
       version: {type: 'string'},
       from: {type: 'string', multiple: true},
@@ -64,6 +71,21 @@ export async function dataCommand(argv: string[]): Promise<void> {
       if (values.format && !DATASET_FORMATS.includes(values.format as DatasetFormat)) throw usageError(USAGE);
       const input = parseInput(methods['datasets.import'].input, {path: resolve(file), format: values.format, name: values.name, deidentify: !values['no-deid']});
       const {datasetId, report} = await services.datasets.importNow(input);
+      // always on stderr, whatever stdout holds (--json), so a script sees rejected rows
+      process.stderr.write(`${say({zh: `拒绝 ${report.rejected} 行（共读取 ${report.rowsRead} 行）`, en: `rejected ${report.rejected} of ${report.rowsRead} rows`})}\n`);
+      if (values.strict && report.rejected > 0) {
+        // all or nothing: the rows that passed are not kept either
+        services.datasets.delete(datasetId);
+        process.stderr.write(`${rejectedRowLines(report).join('\n')}\n`);
+        process.stderr.write(
+          `zhongjing: ${say({
+            zh: `--strict：有 ${report.rejected} 行被拒绝，未导入任何数据。`,
+            en: `--strict: ${report.rejected} ${report.rejected === 1 ? 'row was' : 'rows were'} rejected; nothing was imported.`,
+          })}\n`,
+        );
+        process.exitCode = 1;
+        return;
+      }
       const summary = services.datasets.get(datasetId).summary;
       out({datasetId, name: summary.name, version: summary.latest.version, contentHash: summary.latest.contentHash, ...report}, `${summary.name} v${summary.latest.version}\n${reportLines(report)}`);
     } else if (sub === 'list') {

@@ -14,8 +14,10 @@
 // normal-ish samples use only + and × (Irwin–Hall), never Math.log/cos, whose last bits may
 // differ between JavaScript engines.
 
+import {statSync} from 'node:fs';
 import {mkdir} from 'node:fs/promises';
-import {dirname} from 'node:path';
+import {dirname, join} from 'node:path';
+import {AppError} from '../../common/errors.js';
 import {gguf, writeGguf, type GgufTensor, type GgufValue} from './gguf-writer.js';
 import {mulberry32} from '../../common/random.js';
 
@@ -196,9 +198,49 @@ export async function makeTinyModel(outPath: string, options: TinyModelOptions =
   tensors.push(matrix('output.weight', nEmbd, nVocab));
 
   // The writer calls data() in tensor order, so the PRNG stream is consumed deterministically.
-  await mkdir(dirname(outPath), {recursive: true});
-  const written = await writeGguf(outPath, {metadata, tensors, alignment: 32});
-  return {path: outPath, sha256: written.sha256, vocabSize: nVocab};
+  checkOutputPath(outPath);
+  try {
+    await mkdir(dirname(outPath), {recursive: true});
+    const written = await writeGguf(outPath, {metadata, tensors, alignment: 32});
+    return {path: outPath, sha256: written.sha256, vocabSize: nVocab};
+  } catch (error) {
+    throw cannotWrite(outPath, error);
+  }
+}
+
+/** The output must name a file: an existing directory is refused before anything is written
+ * (the writer would only fail at its final rename, with a raw EISDIR). */
+function checkOutputPath(outPath: string): void {
+  let stats;
+  try {
+    stats = statSync(outPath);
+  } catch {
+    return; // a new file
+  }
+  if (stats.isDirectory())
+    throw new AppError('validation', {
+      zh: `输出路径是一个已有的目录：${outPath}。请给出文件名，例如 ${join(outPath, 'tiny.gguf')}`,
+      en: `The output path is an existing directory: ${outPath}. Give a file name, e.g. ${join(outPath, 'tiny.gguf')}`,
+    });
+  if (!stats.isFile())
+    throw new AppError('validation', {zh: `输出路径不是普通文件：${outPath}`, en: `The output path is not a regular file: ${outPath}`});
+}
+
+/** The file system's reason, in words, instead of a raw errno message. */
+function cannotWrite(outPath: string, error: unknown): AppError {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  const reasons: Record<string, {zh: string; en: string}> = {
+    EACCES: {zh: '没有写入权限', en: 'permission denied'},
+    EPERM: {zh: '没有写入权限', en: 'permission denied'},
+    EROFS: {zh: '文件系统是只读的', en: 'the file system is read-only'},
+    ENOSPC: {zh: '磁盘空间不足', en: 'the disk is full'},
+    ENOTDIR: {zh: '路径中的某一级不是目录', en: 'a part of the path is not a directory'},
+    EEXIST: {zh: '路径中的某一级已作为文件存在', en: 'a part of the path exists as a file'},
+    EISDIR: {zh: '这是一个目录', en: 'it is a directory'},
+    ENOENT: {zh: '无法在这个位置创建文件', en: 'a file cannot be created there'},
+  };
+  const reason = (code && reasons[code]) || {zh: (error as Error)?.message ?? String(error), en: (error as Error)?.message ?? String(error)};
+  return new AppError('io', {zh: `无法写入 ${outPath}：${reason.zh}`, en: `Cannot write ${outPath}: ${reason.en}`});
 }
 
 

@@ -3,7 +3,6 @@
 // workstation. Items are matched by content hash, so importing the same thing twice adds nothing
 // and a package's rankings merge into the items they belong to (newest per annotator wins).
 
-import {readFile} from 'node:fs/promises';
 import {basename} from 'node:path';
 import type {ItemAnnotation, RankItem} from '../../common/annotation.js';
 import {AppError, type LocalisedText} from '../../common/errors.js';
@@ -12,6 +11,10 @@ import {ANNOTATION_PACKAGE_FORMAT, itemContentHash, parsePackage} from '../annot
 import {importRlhfLabelTool} from '../annotation/rlhf-label-tool.js';
 import type {Store} from '../store/index.js';
 import {nowIso} from '../ids.js';
+import {checkRegularFile, readRegularTextFile} from '../files.js';
+
+/** Annotation files are read whole (JSON documents); 256 MB holds far more than any project. */
+export const MAX_ANNOTATION_FILE_BYTES = 256 * 1024 * 1024;
 
 interface Entry {
   item: RankItem;
@@ -41,20 +44,36 @@ function unreadable(error: unknown): LocalisedText {
 /** "<file> #<id>: reason" in each language. */
 const at = (where: string, reason: LocalisedText): LocalisedText => ({zh: `${where}：${reason.zh}`, en: `${where}: ${reason.en}`});
 
+/** The error, prefixed with the file's path. */
+const naming = (path: string, error: unknown): AppError =>
+  error instanceof AppError ? new AppError(error.code, at(path, error.localised)) : new AppError('io', at(path, unreadable(error)));
+
+/** The file's text, or an error naming it: only regular files up to the limit are read. */
+async function readAnnotationFile(path: string): Promise<string> {
+  try {
+    return await readRegularTextFile(path, MAX_ANNOTATION_FILE_BYTES);
+  } catch (error) {
+    throw naming(path, error);
+  }
+}
+
 async function readEntries(paths: string[]): Promise<{entries: Entry[]; annotators: Map<string, string>; warnings: LocalisedText[]}> {
   const entries: Entry[] = [];
   const annotators = new Map<string, string>();
   const warnings: LocalisedText[] = [];
   const tsv = paths.find((p) => p.toLowerCase().endsWith('.tsv'));
+  // every named file is checked before any is read: a device, FIFO or huge file is refused at once
+  for (const path of paths) {
+    try {
+      await checkRegularFile(path, MAX_ANNOTATION_FILE_BYTES);
+    } catch (error) {
+      throw naming(path, error);
+    }
+  }
   for (const path of paths) {
     if (path === tsv) continue;
     const name = basename(path);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      throw new AppError('io', at(name, unreadable(error)));
-    }
+    const text = await readAnnotationFile(path);
     let json: unknown = undefined;
     try {
       json = JSON.parse(text);
@@ -84,7 +103,7 @@ async function readEntries(paths: string[]): Promise<{entries: Entry[]; annotato
       } else if (kind === 'rlhf-label-tool') {
         const annotatorId = 'rlhf-label-tool';
         annotators.set(annotatorId, '导入：RLHF-Label-Tool');
-        const result = importRlhfLabelTool(text, tsv ? await readFile(tsv, 'utf8') : null, {annotatorId, annotatedAt: nowIso(), source: name});
+        const result = importRlhfLabelTool(text, tsv ? await readAnnotationFile(tsv) : null, {annotatorId, annotatedAt: nowIso(), source: name});
         for (const [id, item] of result.items) entries.push({item, annotations: result.annotations.has(id) ? [result.annotations.get(id)!] : []});
         warnings.push(...result.problems.map((p) => at(`${name} #${p.id}`, p.reason)));
         if (result.ambiguous.length)

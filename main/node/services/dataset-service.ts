@@ -3,12 +3,12 @@
 // validation, de-identification, mix planning, writers) lives in main/node/datasets/.
 
 import {basename, join} from 'node:path';
-import {statSync} from 'node:fs';
 import type {MethodInput, MethodOutput} from '../../common/contract.js';
 import type {DatasetOrigin, DatasetRow, DatasetSummary, DatasetVersionInfo, Replacement, PhiType} from '../../common/datasets.js';
 import {PHI_PLACEHOLDERS} from '../../common/datasets.js';
 import {AppError, notFound, toAppError} from '../../common/errors.js';
 import {newId} from '../ids.js';
+import {checkRegularFile} from '../files.js';
 import type {DataPaths} from '../paths.js';
 import type {Store} from '../store/index.js';
 import type {EventBus} from './event-bus.js';
@@ -109,10 +109,12 @@ export class DatasetService {
     onProgress: (p: {bytesRead: number; totalBytes: number; rowsRead: number; rowsPerSecond: number; etaSeconds: number | null}) => void,
   ) {
     if (input.path) {
+      // streamed, so no size limit; but a device, FIFO or /proc file would never end
       try {
-        if (!statSync(input.path).isFile()) throw new Error('not a file');
-      } catch {
-        throw new AppError('not_found', {zh: `找不到文件：${input.path}`, en: `No such file: ${input.path}`});
+        await checkRegularFile(input.path);
+      } catch (error) {
+        const reason = toAppError(error);
+        throw new AppError(reason.code, {zh: `${input.path}：${reason.localised.zh}`, en: `${input.path}: ${reason.localised.en}`});
       }
     }
     const name = this.uniqueName(input.name ?? fileName.replace(/\.(jsonl?|txt|json)$/i, ''));
