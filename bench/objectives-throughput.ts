@@ -20,6 +20,7 @@ import {loadTrainer} from '../main/node/training/native.js';
 import {RunDir, type StepMetrics} from '../main/node/training/record.js';
 import {runTraining} from '../main/node/training/run.js';
 import {defaultThreads} from '../main/node/threads.js';
+import {shapeNamed} from './shapes.js';
 import {tinyModelPath} from '../test/helpers/tiny-model.js';
 
 const {values} = parseArgs({
@@ -28,12 +29,7 @@ const {values} = parseArgs({
 });
 const threads = Number(values.threads ?? defaultThreads());
 const steps = Number(values.steps);
-const SHAPES = {
-  tiny: {nEmbd: 64, nLayer: 2, nHead: 4, nHeadKv: 2, nFf: 128},
-  small: {nEmbd: 512, nLayer: 4, nHead: 8, nHeadKv: 4, nFf: 1536},
-} as const;
-const shape = SHAPES[values.shape as keyof typeof SHAPES];
-if (!shape) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(', ')}`);
+const shape = shapeNamed(values.shape);
 
 const llama = await getLlama({gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: threads});
 const trainer = loadTrainer(llama);

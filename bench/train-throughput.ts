@@ -20,6 +20,7 @@ import {getLlama, LlamaLogLevel} from 'node-llama-cpp';
 import {tinyModelPath} from '../test/helpers/tiny-model.js';
 import {loadTrainer, trainerAddonPath, type TrainingBatch} from '../main/node/training/native.js';
 import {defaultThreads} from '../main/node/threads.js';
+import {shapeNamed} from './shapes.js';
 
 const {values} = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -34,14 +35,7 @@ const {values} = parseArgs({
 const threads = Number(values.threads ?? defaultThreads());
 const nCtx = Number(values.ctx);
 const steps = Number(values.steps);
-const SHAPES = {
-  tiny: {nEmbd: 64, nLayer: 2, nHead: 4, nHeadKv: 2, nFf: 128},
-  small: {nEmbd: 512, nLayer: 4, nHead: 8, nHeadKv: 4, nFf: 1536},
-  // Qwen2-0.5B's layer shape (24 layers of 896 wide, 14/2 heads, 4864 FFN), tiny vocabulary
-  qwen05: {nEmbd: 896, nLayer: 24, nHead: 14, nHeadKv: 2, nFf: 4864},
-} as const;
-const shape = SHAPES[values.shape as keyof typeof SHAPES];
-if (!shape) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(', ')}`);
+const shape = shapeNamed(values.shape);
 
 const llama = await getLlama({gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: threads});
 const trainer = loadTrainer(llama);

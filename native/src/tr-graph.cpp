@@ -25,18 +25,11 @@ int64_t tr_batch::n_real_tokens() const {
 
 std::vector<int32_t> tr_batch::sequence_ends() const {
     std::vector<int32_t> ends;
-    for (int32_t r = 0; r < n_rows; ++r) {
-        int32_t current = -1;
-        for (int32_t i = 0; i < n_ctx; ++i) {
-            const int32_t k = r * n_ctx + i;
-            if (seg[k] < 0) continue;
-            if (seg[k] != current) {
-                ends.push_back(k);
-                current = seg[k];
-            } else {
-                ends.back() = k;
-            }
-        }
+    const std::vector<int32_t> of = sequence_of_position();
+    for (int32_t k = 0; k < (int32_t) of.size(); ++k) {
+        if (of[k] < 0) continue;
+        if (of[k] == (int32_t) ends.size()) ends.push_back(k);
+        else ends[of[k]] = k;
     }
     return ends;
 }

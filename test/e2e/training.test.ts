@@ -1,7 +1,7 @@
 // Training end to end in Chromium against the built `zhongjing serve` and the real native
 // trainer: start an SFT run on the tiny model from the form, watch the loss curve get points,
 // see it complete, and try the adapter in a consultation.
-import {test} from 'node:test';
+import {test, type TestContext} from 'node:test';
 import assert from 'node:assert/strict';
 import {writeFileSync} from 'node:fs';
 import {join} from 'node:path';
@@ -12,15 +12,14 @@ import {tinyModelPath} from '../helpers/tiny-model.js';
 
 const SCREENSHOTS = process.env.ZHONGJING_SCREENSHOTS;
 
-test('an SFT run from the form: curve, completion, try in consultation', async (t) => {
+/** A data dir with one dataset imported from `rows` and the tiny model, `serve` on it, and a
+ * Chinese page on the training screen's new-run form. */
+async function openNewRunForm(t: TestContext, dataset: {name: string; rows: object[]}) {
   const dir = tempDir();
   t.after(() => dir.cleanup());
-  const file = join(dir.path, 'fever.jsonl');
-  writeFileSync(
-    file,
-    Array.from({length: 12}, (_, i) => JSON.stringify({conversation: [{role: 'user', content: `发热${i + 1}天怎么办？`}, {role: 'assistant', content: '多喝水，超过38.5度用退热药。'}]})).join('\n'),
-  );
-  assert.equal(runCli(['data', 'import', file, '--name', '发热对话', '--data-dir', dir.path]).status, 0);
+  const file = join(dir.path, 'data.jsonl');
+  writeFileSync(file, dataset.rows.map((row) => JSON.stringify(row)).join('\n'));
+  assert.equal(runCli(['data', 'import', file, '--name', dataset.name, '--data-dir', dir.path]).status, 0);
   assert.equal(runCli(['models', 'add', await tinyModelPath(), '--name', 'tiny', '--data-dir', dir.path]).status, 0);
   const serve = await startServe(['--data-dir', dir.path], {built: true});
   const browser = await launchChromium();
@@ -31,11 +30,15 @@ test('an SFT run from the form: curve, completion, try in consultation', async (
   const page = await (await browser.newContext({viewport: {width: 1366, height: 900}, locale: 'zh-CN'})).newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
-
   await page.goto(serve.url);
   await page.getByRole('link', {name: '训练', exact: true}).click();
   await page.getByRole('button', {name: '新建训练'}).click();
-  const form = page.getByRole('form', {name: '新建训练'});
+  return {page, errors, form: page.getByRole('form', {name: '新建训练'})};
+}
+
+test('an SFT run from the form: curve, completion, try in consultation', async (t) => {
+  const rows = Array.from({length: 12}, (_, i) => ({conversation: [{role: 'user', content: `发热${i + 1}天怎么办？`}, {role: 'assistant', content: '多喝水，超过38.5度用退热药。'}]}));
+  const {page, errors, form} = await openNewRunForm(t, {name: '发热对话', rows});
   await form.getByRole('checkbox', {name: '发热对话', exact: true}).check();
   await form.getByRole('radio', {name: '按步数'}).check();
   await form.getByLabel('训练步数').fill('6');
@@ -63,33 +66,12 @@ test('an SFT run from the form: curve, completion, try in consultation', async (
 });
 
 test('a reward model from the form: preference data, accuracy curve, held-out accuracy with its interval, provenance', async (t) => {
-  const dir = tempDir();
-  t.after(() => dir.cleanup());
-  const file = join(dir.path, 'pairs.jsonl');
   const symptoms = ['头痛', '发热', '咳嗽', '腹痛', '头晕', '恶心'];
-  writeFileSync(
-    file,
-    Array.from({length: 24}, (_, i) => {
-      const s = symptoms[i % symptoms.length]!;
-      return JSON.stringify({question: `我${s}${(i % 4) + 1}天了`, response_chosen: `请问${s}是持续的吗？`, response_rejected: '没事。'});
-    }).join('\n'),
-  );
-  assert.equal(runCli(['data', 'import', file, '--name', '问诊偏好', '--data-dir', dir.path]).status, 0);
-  assert.equal(runCli(['models', 'add', await tinyModelPath(), '--name', 'tiny', '--data-dir', dir.path]).status, 0);
-  const serve = await startServe(['--data-dir', dir.path], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
+  const rows = Array.from({length: 24}, (_, i) => {
+    const s = symptoms[i % symptoms.length]!;
+    return {question: `我${s}${(i % 4) + 1}天了`, response_chosen: `请问${s}是持续的吗？`, response_rejected: '没事。'};
   });
-  const page = await (await browser.newContext({viewport: {width: 1366, height: 900}, locale: 'zh-CN'})).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-
-  await page.goto(serve.url);
-  await page.getByRole('link', {name: '训练', exact: true}).click();
-  await page.getByRole('button', {name: '新建训练'}).click();
-  const form = page.getByRole('form', {name: '新建训练'});
+  const {page, errors, form} = await openNewRunForm(t, {name: '问诊偏好', rows});
   await form.getByRole('radio', {name: '奖励模型'}).check();
   // the objective brings its own defaults and settings
   assert.equal(await form.getByLabel('学习率').inputValue(), '5e-5');
