@@ -44,6 +44,9 @@ tr_batch parse_batch(napi_env env, napi_value v) {
         b.pair_weights = napi_to_float_vector(env, napi_prop(env, v, "pairWeights"), "batch.pairWeights");
         b.pair_offsets = napi_to_float_vector(env, napi_prop(env, v, "pairOffsets"), "batch.pairOffsets");
     }
+    if (!napi_is_undefined(env, napi_prop(env, v, "targetValues"))) {
+        b.target_values = napi_to_float_vector(env, napi_prop(env, v, "targetValues"), "batch.targetValues");
+    }
     if (!napi_is_undefined(env, napi_prop(env, v, "sequenceWeights"))) {
         b.seq_weights = napi_to_float_vector(env, napi_prop(env, v, "sequenceWeights"), "batch.sequenceWeights");
     }
@@ -285,14 +288,15 @@ napi_value session_load_state(napi_env env, napi_callback_info info) {
 
 napi_value session_export_adapter(napi_env env, napi_callback_info info) {
     return napi_guard(env, [&]() -> napi_value {
-        napi_args a = napi_get_args(env, info, 3);
+        napi_args a = napi_get_args(env, info, 4);
         session_wrap * w = unwrap(env, a.self);
         struct task : session_task {
             std::string path;
             const tr_lora * lora = nullptr;
+            bool with_head = true;
             std::vector<std::pair<std::string, std::string>> metadata;
             using session_task::session_task;
-            void execute() override { tr_lora_export(*lora, *w->s->model, path.c_str(), metadata); }
+            void execute() override { tr_lora_export(*lora, *w->s->model, path.c_str(), metadata, with_head); }
             napi_value resolve(napi_env env) override { return nullptr; }
         };
         auto * t = new task(w);
@@ -302,6 +306,7 @@ napi_value session_export_adapter(napi_env env, napi_callback_info info) {
             t->lora = !napi_is_undefined(env, a[2]) ? tr_session_adapter(*w->s, napi_to_string(env, a[2], "adapter"))
                     : !w->s->train_set.empty()      ? w->s->train_set.front()
                                                     : w->s->adapters.front();
+            if (!napi_is_undefined(env, a[3])) t->with_head = napi_prop_bool(env, a[3], "head", true);
         } catch (...) { delete t; throw; }
         return queue_session_task(env, a.self, w, "zhongjing.exportAdapter", t);
     });

@@ -59,6 +59,9 @@ napi_value create_session(napi_env env, napi_callback_info info) {
             p.loss_params.beta            = (float) napi_prop_double(env, loss, "beta", p.loss_params.beta);
             p.loss_params.label_smoothing = (float) napi_prop_double(env, loss, "labelSmoothing", p.loss_params.label_smoothing);
             p.loss_params.center_coef     = (float) napi_prop_double(env, loss, "centerRewards", p.loss_params.center_coef);
+            p.loss_params.clip_range       = (float) napi_prop_double(env, loss, "clipRange", p.loss_params.clip_range);
+            p.loss_params.clip_range_value = (float) napi_prop_double(env, loss, "clipRangeValue", p.loss_params.clip_range_value);
+            p.loss_params.vf_coef          = (float) napi_prop_double(env, loss, "vfCoef", p.loss_params.vf_coef);
         }
         // `adapters` (named, trainable or frozen, optional head / init file), or the single
         // trainable adapter described by `lora`

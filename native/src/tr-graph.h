@@ -32,6 +32,8 @@ struct tr_batch {
     std::vector<float>   pair_weights;  // 1 per pair
     std::vector<float>   pair_offsets;  // 1 per pair
     std::vector<float>   seq_weights;   // empty, or 1 per sequence
+    // PPO: per target position (target order), 4 runs of n_targets values (see tr-loss.h)
+    std::vector<float>   target_values;
 
     int64_t n_tokens() const { return (int64_t) n_rows * n_ctx; }
     int64_t n_pairs() const { return (int64_t) pair_weights.size(); }

@@ -195,21 +195,21 @@ int64_t tr_lora_n_params(const tr_lora & lora) {
 }
 
 void tr_lora_export(const tr_lora & lora, const tr_model & model, const char * path,
-                    const std::vector<std::pair<std::string, std::string>> & metadata) {
+                    const std::vector<std::pair<std::string, std::string>> & metadata, bool with_head) {
     tr_gguf_out out;
     gguf_set_val_str(out.gguf, "general.type", "adapter");
     gguf_set_val_str(out.gguf, "general.architecture", model.arch_name.c_str());
     gguf_set_val_str(out.gguf, "adapter.type", "lora");
     gguf_set_val_f32(out.gguf, "adapter.lora.alpha", lora.params.alpha);
     gguf_set_val_u32(out.gguf, "adapter.lora.rank", (uint32_t) lora.params.rank);
-    if (lora.head) {
+    if (lora.head && with_head) {
         gguf_set_val_str(out.gguf, "zhongjing.head", "score");
     }
     for (const auto & kv : metadata) {
         gguf_set_val_str(out.gguf, kv.first.c_str(), kv.second.c_str());
     }
     for (ggml_tensor * t : lora.tensors) {
-        out.add(t);
+        if (t != lora.head || with_head) out.add(t);
     }
     out.write(path);
     TR_LOG_INFO("exported LoRA adapter %s (%zu tensors)", path, lora.tensors.size());

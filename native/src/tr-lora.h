@@ -80,5 +80,7 @@ int64_t       tr_lora_n_params(const tr_lora & lora);
 // Writes a LoRA GGUF that llama.cpp (and so node-llama-cpp) loads: general.type=adapter,
 // adapter.type=lora, adapter.lora.alpha, tensors blk.N.<target>.weight.lora_{a,b} in F32.
 // `metadata` pairs are stored as strings (provenance). Written to a temporary file, then renamed.
+// with_head = false leaves the scalar head out: llama.cpp refuses any tensor that is not a LoRA
+// pair, so a policy with a value head is exported for inference without it.
 void tr_lora_export(const tr_lora & lora, const tr_model & model, const char * path,
-                    const std::vector<std::pair<std::string, std::string>> & metadata);
+                    const std::vector<std::pair<std::string, std::string>> & metadata, bool with_head = true);

@@ -150,6 +150,85 @@ struct tr_loss_pairwise : tr_loss_head {
     }
 };
 
+// relu-built helpers (no backward for min/max/clamp in this ggml)
+ggml_tensor * clip_between(ggml_context * ctx, ggml_tensor * x, ggml_tensor * lo, ggml_tensor * hi) {
+    // lo + relu(x - lo) - relu(x - hi), for lo <= hi
+    return ggml_sub(ctx, ggml_add(ctx, lo, ggml_relu(ctx, ggml_sub(ctx, x, lo))), ggml_relu(ctx, ggml_sub(ctx, x, hi)));
+}
+
+ggml_tensor * max_of(ggml_context * ctx, ggml_tensor * a, ggml_tensor * b) {
+    return ggml_add(ctx, b, ggml_relu(ctx, ggml_sub(ctx, a, b)));
+}
+
+struct tr_loss_ppo : tr_loss_head {
+    tr_loss_params hp;
+    tr_score_builder policy;  // kind "policy": logp [M], value [M], entropy [M]
+    ggml_tensor * inputs = nullptr;  // F32 [M, 4]: logp_old, advantage, return, value_old
+    ggml_tensor * ones = nullptr;    // F32 [M]: 1 (for 1±ε and clip bounds)
+    int64_t M = 0;
+
+    explicit tr_loss_ppo(const tr_loss_params & hp) : hp(hp) { policy.kind = "policy"; }
+
+    const char * name() const override { return "ppo"; }
+
+    double n_items(const tr_batch & batch) const override { return (double) batch.n_targets(); }
+
+    ggml_tensor * build(ggml_context * ctx, const tr_model & model, const tr_lora_set & loras, ggml_tensor * hidden,
+                        const tr_batch & batch) override {
+        M = batch.n_targets();
+        GGML_ASSERT(M > 0);
+        policy.build(ctx, model, loras, hidden, batch);  // scores [3M] for metrics
+        ggml_tensor * logp = policy.logp_node;
+        ggml_tensor * value = policy.value_node;
+        inputs = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, M, 4);
+        ones = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, M);
+        ggml_set_name(inputs, "ppo_inputs");
+        ggml_set_name(ones, "ppo_ones");
+        ggml_set_input(inputs);
+        ggml_set_input(ones);
+        const size_t row = M * sizeof(float);
+        ggml_tensor * logp_old = ggml_view_1d(ctx, inputs, M, 0);
+        ggml_tensor * adv      = ggml_view_1d(ctx, inputs, M, row);
+        ggml_tensor * ret      = ggml_view_1d(ctx, inputs, M, 2 * row);
+        ggml_tensor * v_old    = ggml_view_1d(ctx, inputs, M, 3 * row);
+
+        // policy: max(-A·r, -A·clip(r, 1-ε, 1+ε))
+        ggml_tensor * ratio = ggml_exp(ctx, ggml_sub(ctx, logp, logp_old));
+        ggml_tensor * lo = ggml_scale(ctx, ones, 1.0f - hp.clip_range);
+        ggml_tensor * hi = ggml_scale(ctx, ones, 1.0f + hp.clip_range);
+        ggml_tensor * pg1 = ggml_neg(ctx, ggml_mul(ctx, adv, ratio));
+        ggml_tensor * pg2 = ggml_neg(ctx, ggml_mul(ctx, adv, clip_between(ctx, ratio, lo, hi)));
+        ggml_tensor * pg = max_of(ctx, pg1, pg2);
+
+        // value: ½·max((v - R)², (v_old + clip(v - v_old, -ε_v, ε_v) - R)²)
+        ggml_tensor * dv = ggml_sub(ctx, value, v_old);
+        ggml_tensor * v_clipped = ggml_add(ctx, v_old, clip_between(ctx, dv, ggml_scale(ctx, ones, -hp.clip_range_value), ggml_scale(ctx, ones, hp.clip_range_value)));
+        ggml_tensor * vf1 = ggml_sqr(ctx, ggml_sub(ctx, value, ret));
+        ggml_tensor * vf2 = ggml_sqr(ctx, ggml_sub(ctx, v_clipped, ret));
+        ggml_tensor * vf = ggml_scale(ctx, max_of(ctx, vf1, vf2), 0.5f);
+
+        return ggml_add(ctx, ggml_sum(ctx, pg), ggml_scale(ctx, ggml_sum(ctx, vf), hp.vf_coef));
+    }
+
+    void set_inputs(const tr_batch & batch) override {
+        policy.set_inputs(batch);
+        if ((int64_t) batch.target_values.size() != 4 * M) {
+            throw tr_error(tr_format("ppo needs 4 values per target token (%lld), got %zu", (long long) M, batch.target_values.size()));
+        }
+        ggml_backend_tensor_set(inputs, batch.target_values.data(), 0, ggml_nbytes(inputs));
+        std::vector<float> one((size_t) M, 1.0f);
+        ggml_backend_tensor_set(ones, one.data(), 0, ggml_nbytes(ones));
+    }
+
+    std::vector<float> scores() const override {
+        std::vector<float> out((size_t) ggml_nelements(policy.out));
+        ggml_backend_tensor_get(policy.out, out.data(), 0, ggml_nbytes(policy.out));
+        return out;
+    }
+
+    ggml_tensor * extra_output() const override { return policy.out; }
+};
+
 } // namespace
 
 ggml_tensor * tr_score_builder::build(ggml_context * ctx, const tr_model & model, const tr_lora_set & loras,
@@ -157,6 +236,35 @@ ggml_tensor * tr_score_builder::build(ggml_context * ctx, const tr_model & model
     const int64_t S = (int64_t) batch.sequence_ends().size();
     if (S == 0) {
         throw tr_error("the batch has no sequences to score");
+    }
+    if (kind == "tokens" || kind == "policy") {
+        const int64_t M = batch.n_targets();
+        if (M == 0) {
+            throw tr_error("token scores need target tokens");
+        }
+        target_logp gather;
+        ggml_tensor * picked = ggml_reshape_1d(ctx, gather.build(ctx, model, hidden, batch), M);  // [M]
+        rows = gather.rows;
+        picks = gather.picks;
+        n_vocab = gather.n_vocab;
+        if (kind == "tokens") {
+            out = picked;
+        } else {
+            const tr_lora * l = head_adapter(loras);
+            ggml_tensor * h = ggml_get_rows(ctx, hidden, rows);                                // [n_embd, M]
+            ggml_tensor * value = ggml_reshape_1d(ctx, ggml_mul_mat(ctx, l->head, h), M);     // [M]
+            // entropy of the next-token distribution: -Σ p log p (a metric: no gradient is asked of it)
+            ggml_tensor * logits = tr_graph_lm_head(ctx, model, h);
+            ggml_tensor * p = ggml_soft_max(ctx, logits);
+            // (log of p + 1e-30: a probability that underflows to 0 adds 0, not 0·-inf = NaN)
+            ggml_tensor * entropy = ggml_reshape_1d(ctx, ggml_neg(ctx, ggml_sum_rows(ctx, ggml_mul(ctx, p, ggml_log(ctx, ggml_scale_bias(ctx, p, 1.0f, 1e-30f))))), M);
+            logp_node = picked;
+            value_node = value;
+            out = ggml_concat(ctx, ggml_concat(ctx, picked, value, 0), entropy, 0);        // [3M]
+        }
+        ggml_set_name(out, "scores");
+        ggml_set_output(out);
+        return out;
     }
     if (kind == "reward") {
         const tr_lora * l = head_adapter(loras);
@@ -180,7 +288,7 @@ ggml_tensor * tr_score_builder::build(ggml_context * ctx, const tr_model & model
         ggml_set_input(member);
         out = ggml_reshape_1d(ctx, ggml_mul_mat(ctx, member, ggml_reshape_2d(ctx, picked, M, 1)), S);
     } else {
-        throw tr_error(tr_format("unknown score kind '%s' (reward, logp)", kind.c_str()));
+        throw tr_error(tr_format("unknown score kind '%s' (reward, logp, tokens, policy)", kind.c_str()));
     }
     ggml_set_name(out, "scores");
     ggml_set_output(out);
@@ -188,6 +296,14 @@ ggml_tensor * tr_score_builder::build(ggml_context * ctx, const tr_model & model
 }
 
 void tr_score_builder::set_inputs(const tr_batch & batch) {
+    if (kind == "tokens" || kind == "policy") {
+        target_logp gather;
+        gather.rows = rows;
+        gather.picks = picks;
+        gather.n_vocab = n_vocab;
+        gather.set_inputs(batch);
+        return;
+    }
     if (kind == "reward") {
         const std::vector<int32_t> e = batch.sequence_ends();
         ggml_backend_tensor_set(ends, e.data(), 0, ggml_nbytes(ends));
@@ -221,5 +337,11 @@ std::unique_ptr<tr_loss_head> tr_loss_head_init(const std::string & kind, const 
         }
         return std::make_unique<tr_loss_pairwise>(kind, params);
     }
-    throw tr_error(tr_format("unknown loss head '%s' (lm, reward, dpo)", kind.c_str()));
+    if (kind == "ppo") {
+        if (!(params.clip_range > 0.0f && params.clip_range < 1.0f) || !(params.clip_range_value > 0.0f) || !(params.vf_coef >= 0.0f)) {
+            throw tr_error("ppo: clip range in (0, 1), value clip range > 0, value coefficient >= 0");
+        }
+        return std::make_unique<tr_loss_ppo>(params);
+    }
+    throw tr_error(tr_format("unknown loss head '%s' (lm, reward, dpo, ppo)", kind.c_str()));
 }

@@ -21,6 +21,9 @@ struct tr_loss_params {
     float beta            = 1.0f;  // preference heads: z = beta * (score difference - offset)
     float label_smoothing = 0.0f;  // preference heads: weight of the flipped-label term
     float center_coef     = 0.0f;  // reward head: weight of the score² centering term
+    float clip_range       = 0.2f;  // ppo: the policy ratio is clipped to [1-ε, 1+ε]
+    float clip_range_value = 0.2f;  // ppo: the value may move at most this far from its rollout value
+    float vf_coef          = 0.1f;  // ppo: weight of the value loss
 };
 
 struct tr_loss_head {
@@ -36,14 +39,22 @@ struct tr_loss_head {
     virtual void set_inputs(const tr_batch & batch) = 0;
     // Per-sequence scores of the last computed graph (reward or summed log-prob); empty for "lm".
     virtual std::vector<float> scores() const { return {}; }
+    // A metrics output off the loss path that the graph must compute too (null: none).
+    virtual ggml_tensor * extra_output() const { return nullptr; }
 };
 
 // Per-sequence scores without a loss, for scoring and for DPO's reference log-probs:
 //   "reward": the scalar head of the first applied adapter that has one, on each sequence's last token;
-//   "logp":   the sum of log p(target) over each sequence's target positions.
+//   "logp":   the sum of log p(target) over each sequence's target positions;
+//   "tokens": log p(target) at every target position, in target order [M];
+//   "policy": log p(target) [M], then the value head of the first applied adapter that has one at
+//             the same positions [M], then the entropy of the next-token distribution there [M].
 struct tr_score_builder {
     std::string kind;
-    ggml_tensor * out = nullptr;  // F32 [S]
+    ggml_tensor * out = nullptr;  // F32 [S] (or [M] / [3M] for the per-token kinds)
+    // "policy": the log-prob and value nodes themselves (a loss must not go through the concat,
+    // which has no backward here)
+    ggml_tensor * logp_node = nullptr, * value_node = nullptr;
     // inputs
     ggml_tensor * ends = nullptr, * rows = nullptr, * picks = nullptr, * member = nullptr;
     int64_t n_vocab = 0;
@@ -61,4 +72,9 @@ struct tr_score_builder {
 // "reward": the reward model's ranking loss on the scalar head (the paper's K-wise loss when a
 // K-ranking's C(K,2) ordered pairs each weigh 1/C(K,2)), with an optional margin and centering.
 // "dpo": sigmoid DPO on summed log-probs, the offset holding the reference log-ratio.
+// "ppo": per response token, the clipped surrogate −min(r·A, clip(r, 1±ε)·A) with r = exp(logp −
+// logp_old), plus vf_coef · ½·max((v − R)², (clip(v, v_old ± ε_v) − R)²) on the value head of the
+// policy adapter (shared body); inputs per target token come in tr_batch::target_values as four
+// runs of M values: logp_old, advantage, return, value_old. min/max/clip are written with relu
+// (ggml has no backward for them).
 std::unique_ptr<tr_loss_head> tr_loss_head_init(const std::string & kind, const tr_loss_params & params = {});

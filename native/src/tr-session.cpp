@@ -118,6 +118,7 @@ double accumulate_one(tr_session & s, const tr_batch & batch, bool train, std::v
 
     ggml_cgraph * gf = ggml_new_graph_custom(g.ctx, s.graph_size, /*grads =*/ true);
     ggml_build_forward_expand(gf, loss);
+    if (ggml_tensor * extra = s.loss->extra_output()) ggml_build_forward_expand(gf, extra);
 
     // Our accumulators: each LoRA tensor's gradient is added into tr_optim's tensor in place,
     // and the loss node's incoming gradient is the seed 1/items. Nothing else is persistent.
@@ -267,6 +268,7 @@ tr_eval_result tr_session_eval(tr_session & s, const tr_batch & batch) {
     ggml_set_output(loss);
     ggml_cgraph * gf = ggml_new_graph_custom(g.ctx, s.graph_size, false);
     ggml_build_forward_expand(gf, loss);
+    if (ggml_tensor * extra = s.loss->extra_output()) ggml_build_forward_expand(gf, extra);
     graph_alloc(s, gf);
     tr_graph_set_inputs(inp, batch, gp);
     s.loss->set_inputs(batch);

@@ -201,3 +201,72 @@ test('a step whose gradient norm passes the bound is skipped and counted', async
     s.dispose();
   }
 });
+
+/** Two prompt + response rows; response tokens are the targets (as the PPO feeder builds them). */
+function rollouts(): TrainingBatch {
+  const prompt = [310, 322, 345];
+  const responses = [[400, 401, 402, 403], [410, 411]];
+  const T = prompt.length + Math.max(...responses.map((r) => r.length));
+  const n = responses.length * T;
+  const b: TrainingBatch = {nRows: responses.length, nCtx: T, tokens: new Int32Array(n), positions: new Int32Array(n), segments: new Int32Array(n).fill(-1), targets: new Int32Array(n).fill(-1)};
+  responses.forEach((response, r) => {
+    const seq = [...prompt, ...response];
+    seq.forEach((tok, i) => {
+      b.tokens[r * T + i] = tok;
+      b.positions[r * T + i] = i;
+      b.segments[r * T + i] = 0;
+      if (i + 1 < seq.length && i + 1 >= prompt.length) b.targets[r * T + i] = seq[i + 1]!;
+    });
+  });
+  return b;
+}
+
+test('PPO head: ratio 1 and no clipping on a fresh rollout, losses equal a hand computation, gradients equal finite differences', async (t) => {
+  if (env.skip) return t.skip(env.skip);
+  const hp = {clipRange: 0.2, clipRangeValue: 0.2, vfCoef: 0.1};
+  const s = await session(await tinyModel(env.addon!, 'llama'), {lossHead: 'ppo', loss: hp, adapters: [{name: 'policy', trainable: true, head: true, lora: {rank: 4, alpha: 8}}]});
+  try {
+    randomiseB(s);
+    const batch = rollouts();
+    const policy = await s.scores(batch, 'policy', ['policy']);
+    const M = policy.length / 3;
+    assert.equal(M, 6, 'one value per response token');
+    const logp = [...policy.subarray(0, M)];
+    const value = [...policy.subarray(M, 2 * M)];
+    const entropy = [...policy.subarray(2 * M)];
+    assert.ok(entropy.every((e) => e > 0 && e <= Math.log(env.addon ? s.info().nVocab : 1) + 1e-4), 'entropies are in (0, log V]');
+    // a fresh rollout: logp_old = logp, so the ratio is exactly 1, nothing is clipped, and the
+    // policy loss is -mean(A)
+    const adv = [0.5, -1, 2, 0.3, -0.7, 1.1];
+    const ret = value.map((v, i) => v + adv[i]! * 0.5);
+    const fresh = {...batch, targetValues: Float32Array.from([...logp, ...adv, ...ret, ...value])};
+    const e = await s.evaluate(fresh);
+    const hand = adv.reduce((sum, a, i) => sum - a + hp.vfCoef * 0.5 * (value[i]! - ret[i]!) ** 2, 0) / M;
+    t.diagnostic(`fresh rollout: loss ${(e.lossSum / e.nItems).toFixed(6)} vs hand ${hand.toFixed(6)}; ratio ${[...e.scores.subarray(0, M)].map((x, i) => Math.exp(x - logp[i]!).toFixed(6)).join(' ')}`);
+    assert.ok(Math.abs(e.lossSum / e.nItems - hand) < 1e-5, `loss ${e.lossSum / e.nItems} vs ${hand}`);
+    for (let i = 0; i < M; i++) assert.equal(e.scores[i], logp[i], 'the same forward gives the same log-probs: ratio exactly 1');
+
+    // an old policy far from this one: clipping and the value clip take over (hand computed)
+    const old = logp.map((x, i) => x + [0.5, -0.5, 0.05, -0.3, 0.4, 0][i]!);
+    const vOld = value.map((v, i) => v + [0.5, -0.1, 0, 0.3, -0.4, 0.05][i]!);
+    const moved = {...batch, targetValues: Float32Array.from([...old, ...adv, ...ret, ...vOld])};
+    const clip = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
+    const expected = adv.reduce((sum, a, i) => {
+      const r = Math.exp(logp[i]! - old[i]!);
+      const pg = Math.max(-a * r, -a * clip(r, 1 - hp.clipRange, 1 + hp.clipRange));
+      const vc = vOld[i]! + clip(value[i]! - vOld[i]!, -hp.clipRangeValue, hp.clipRangeValue);
+      const vf = 0.5 * Math.max((value[i]! - ret[i]!) ** 2, (vc - ret[i]!) ** 2);
+      return sum + pg + hp.vfCoef * vf;
+    }, 0) / M;
+    const got = await meanLoss(s, moved);
+    t.diagnostic(`off-policy: loss ${got.toFixed(6)} vs hand ${expected.toFixed(6)}`);
+    assert.ok(Math.abs(got - expected) < 1e-5, `loss ${got} vs ${expected}`);
+    for (const name of ['zhongjing.score.weight', 'blk.0.attn_q.weight.lora_a', 'blk.1.ffn_down.weight.lora_b']) {
+      const rel = await directionalError(s, moved, name, 1e-2);
+      t.diagnostic(`ppo ${name}: relative error ${rel.toExponential(2)}`);
+      assert.ok(rel < 2e-2, `${name}: ${rel}`);
+    }
+  } finally {
+    s.dispose();
+  }
+});

@@ -34,6 +34,9 @@ export interface TrainingBatch {
   pairOffsets?: Float32Array;
   /** Reward centering: weight of score² per sequence (TRL's center_rewards_coefficient). */
   sequenceWeights?: Float32Array;
+  /** PPO: per target token (target order), four runs of M values: the rollout's log-prob, the
+   * advantage, the return and the rollout's value. */
+  targetValues?: Float32Array;
 }
 
 /** Which adapters a forward pass applies: true = the trainable ones, false = none (the bare base),
@@ -51,7 +54,11 @@ export interface AdapterSpec {
 }
 
 /** The loss head (the objective's end of the graph). */
-export type LossHead = 'lm' | 'reward' | 'dpo';
+export type LossHead = 'lm' | 'reward' | 'dpo' | 'ppo';
+
+/** What `scores` computes: per sequence ('reward', 'logp') or per target token ('tokens': log-probs
+ * [M]; 'policy': log-probs [M], the value head [M], the next-token entropy [M]). */
+export type ScoreKind = 'reward' | 'logp' | 'tokens' | 'policy';
 
 export {LORA_TARGETS, type LoraTarget};
 
@@ -65,7 +72,7 @@ export interface SessionOptions {
   gpu?: boolean;
   /** 'lm': next-token NLL on target positions; 'reward' / 'dpo': preference loss over pairs. */
   lossHead?: LossHead;
-  loss?: {beta?: number; labelSmoothing?: number; centerRewards?: number};
+  loss?: {beta?: number; labelSmoothing?: number; centerRewards?: number; clipRange?: number; clipRangeValue?: number; vfCoef?: number};
   /** Several named adapters on one base; without it, one trainable adapter from `lora`. */
   adapters?: readonly AdapterSpec[];
   lora?: {rank?: number; alpha?: number; dropout?: number; targets?: readonly LoraTarget[]; seed?: number};
@@ -130,7 +137,7 @@ export interface NativeTrainingSession {
   logits(batch: TrainingBatch, adapters?: AdapterSelection): Promise<Float32Array>;
   /** Per-sequence scores without a loss: 'reward' (the scalar head of the first applied adapter
    * that has one, at each sequence's last token) or 'logp' (summed log-probs of its targets). */
-  scores(batch: TrainingBatch, kind: 'reward' | 'logp', adapters?: AdapterSelection): Promise<Float32Array>;
+  scores(batch: TrainingBatch, kind: ScoreKind, adapters?: AdapterSelection): Promise<Float32Array>;
   /** Tensor names of an adapter (default: the first trainable), e.g. blk.0.attn_q.weight.lora_a;
    * getTensor/getGradient/setTensor take them bare or as "adapter/name". */
   tensorNames(adapter?: string): string[];
@@ -142,7 +149,7 @@ export interface NativeTrainingSession {
   loadState(path: string): Promise<{step: number; microStep: number}>;
   /** A LoRA GGUF that llama.cpp / node-llama-cpp loads (default: the first trainable adapter; a
    * scalar head is written too, as zhongjing.score.weight); metadata is stored as strings. */
-  exportAdapter(path: string, metadata?: Record<string, string>, adapter?: string): Promise<void>;
+  exportAdapter(path: string, metadata?: Record<string, string>, adapter?: string, options?: {head?: boolean}): Promise<void>;
   /** Frees the model, LoRA and optimizer memory. Throws while a call is in flight. */
   dispose(): void;
   readonly disposed: boolean;
