@@ -15,6 +15,7 @@ import type {
   Replacement,
   StoredRow,
 } from './datasets.js';
+import {MIX_MAX_ROWS, MIX_MAX_TOKENS, mixTooLarge} from './datasets.js';
 import type {TrainingCapabilities, TrainingMetric, TrainingRun, TrainingRunSummary} from './training.js';
 import {LORA_TARGETS, TRAINING_KINDS} from './training.js';
 import type {AnnotationDashboard, AnnotationProjectSummary, Annotator, DisagreementView, ItemView} from './annotation-views.js';
@@ -380,24 +381,31 @@ export const methods = {
   /** Confirms every pending replacement and erases the originals from the store. */
   'datasets.finishReview': {input: byId, output: {} as {confirmed: number}},
   'datasets.mix': {
-    input: z.strictObject({
-      name: z.string().trim().min(1).max(120),
-      components: z
-        .array(
-          z.strictObject({
-            datasetId: id,
-            version: z.number().int().min(1).optional(),
-            ratio: z.number().positive().max(1000),
-            filter: z.enum(['single', 'multi', 'any']).optional(),
-          }),
-        )
-        .min(1)
-        .max(16),
-      unit: z.enum(['examples', 'tokens']).default('examples'),
-      total: z.number().int().positive().max(10_000_000).optional(),
-      seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
-      validationFraction: z.number().min(0).max(0.5).default(0.05),
-    }),
+    input: z
+      .strictObject({
+        name: z.string().trim().min(1).max(120),
+        components: z
+          .array(
+            z.strictObject({
+              datasetId: id,
+              version: z.number().int().min(1).optional(),
+              ratio: z.number().positive().max(1000),
+              filter: z.enum(['single', 'multi', 'any']).optional(),
+            }),
+          )
+          .min(1)
+          .max(16),
+        unit: z.enum(['examples', 'tokens']).default('examples'),
+        /** examples: at most MIX_MAX_ROWS; tokens: at most MIX_MAX_TOKENS (and the service refuses
+         * a token total that would make more than MIX_MAX_ROWS rows) */
+        total: z.number().int().positive().max(MIX_MAX_TOKENS).optional(),
+        seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+        validationFraction: z.number().min(0).max(0.5).default(0.05),
+      })
+      .superRefine((mix, ctx) => {
+        if (mix.unit === 'examples' && mix.total !== undefined && mix.total > MIX_MAX_ROWS)
+          ctx.addIssue({code: 'custom', path: ['total'], message: `at most ${MIX_MAX_ROWS} examples`, params: {localised: mixTooLarge(mix.total)}});
+      }),
     output: {} as DatasetSummary,
   },
   'datasets.export': {

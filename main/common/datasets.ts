@@ -153,6 +153,24 @@ export interface MixRecipe {
   validationFraction: number;
 }
 
+/** The most rows a mix may have. Every row of a mix is copied into the store in one
+ * transaction: a million rows is already >10× CMtMedQA, and `total: 10000000` on a 12-row
+ * dataset used to run for minutes and then run out of memory. */
+export const MIX_MAX_ROWS = 1_000_000;
+/** The largest total a mix counted in (character-approximated) tokens may ask for; the row
+ * limit above still applies to what that total becomes. */
+export const MIX_MAX_TOKENS = 1_000_000_000;
+
+/** Why a mix of this many rows is refused, in both languages. */
+export function mixTooLarge(rows: number, repeats?: {name: string; available: number; times: number}): {zh: string; en: string} {
+  const zhRepeat = repeats ? `；“${repeats.name}”只有 ${repeats.available.toLocaleString('zh-CN')} 行可用，每行要重复约 ${repeats.times.toLocaleString('zh-CN')} 次` : '';
+  const enRepeat = repeats ? `; "${repeats.name}" has ${repeats.available.toLocaleString('en')} usable rows, each would be repeated about ${repeats.times.toLocaleString('en')} times` : '';
+  return {
+    zh: `这个配比会生成约 ${rows.toLocaleString('zh-CN')} 行，超过混合数据集的上限 ${MIX_MAX_ROWS.toLocaleString('zh-CN')} 行${zhRepeat}。请减小总量（total）。`,
+    en: `This recipe would make about ${rows.toLocaleString('en')} rows, more than a mix may hold (${MIX_MAX_ROWS.toLocaleString('en')})${enRepeat}. Lower the total.`,
+  };
+}
+
 export interface Replacement {
   id: string;
   position: number;

@@ -172,3 +172,44 @@ test('CLI: data import, list, show, mix, export', () => {
     dir.cleanup();
   }
 });
+
+test('mix: a total too large is refused with a clear error before any work; a mix that fails leaves no dataset and freezes nothing', async (t) => {
+  const s = startServices();
+  t.after(() => s.close());
+  const content = Array.from({length: 12}, (_, i) => JSON.stringify({conversation: [{role: 'user', content: `发热${i + 1}天怎么办？`}, {role: 'assistant', content: '多喝水，超过38.5度用退热药。'}]})).join('\n');
+  const {jobId} = await s.call('datasets.import', {content, fileName: 'fever.jsonl', name: '发热'});
+  const done = await waitFor(() => s.events.find((e) => e.type === 'dataset.imported' && e.jobId === jobId), 10_000, 'import');
+  const id = done.type === 'dataset.imported' ? done.datasetId! : '';
+  const names = async () => (await s.call('datasets.list', {})).map((d) => d.name);
+  const state = async () => (await s.call('datasets.get', {id})).version.state;
+
+  // 10,000,000 examples from 12 rows: refused by the contract, in both languages
+  const started = performance.now();
+  const examples = await s.callRaw('datasets.mix', {name: '太大', components: [{datasetId: id, ratio: 1}], total: 10_000_000});
+  assert.equal(!examples.ok && examples.error.code, 'validation');
+  assert.match(!examples.ok ? examples.error.message.zh : '', /约 10,000,000 行，超过混合数据集的上限 1,000,000 行/);
+  assert.match(!examples.ok ? examples.error.message.en : '', /about 10,000,000 rows, more than a mix may hold \(1,000,000\)/);
+  // counted in tokens, the total passes the contract; the service counts the rows it would make
+  const tokens = await s.callRaw('datasets.mix', {name: '太大', components: [{datasetId: id, ratio: 1}], unit: 'tokens', total: 500_000_000});
+  assert.equal(!tokens.ok && tokens.error.code, 'validation');
+  assert.match(!tokens.ok ? tokens.error.message.en : '', /more than a mix may hold \(1,000,000\); "发热" has 12 usable rows, each would be repeated about [\d,]+ times\. Lower the total\./);
+  assert.match(!tokens.ok ? tokens.error.message.zh : '', /“发热”只有 12 行可用，每行要重复约 [\d,]+ 次/);
+  t.diagnostic(`both refusals took ${(performance.now() - started).toFixed(0)} ms`);
+  assert.deepEqual(await names(), ['发热'], 'nothing created');
+  assert.equal(await state(), 'open', 'a refused mix freezes nothing');
+
+  // a mix that fails while its rows are written: the dataset row, its version and the freeze
+  // all roll back, so the same name works on the next try
+  const insertRows = s.services.store.datasets.insertRows;
+  s.services.store.datasets.insertRows = () => {
+    throw new Error('disk full (simulated)');
+  };
+  const failed = await s.callRaw('datasets.mix', {name: '发热混合', components: [{datasetId: id, ratio: 1}], total: 24});
+  s.services.store.datasets.insertRows = insertRows;
+  assert.equal(failed.ok, false);
+  assert.deepEqual(await names(), ['发热'], 'no half-made mix left behind');
+  assert.equal(await state(), 'open', 'a failed mix freezes nothing');
+  const made = await s.call('datasets.mix', {name: '发热混合', components: [{datasetId: id, ratio: 1}], total: 24});
+  assert.equal(made.latest.rows, 24, 'the name was free again');
+  assert.equal(await state(), 'frozen', 'a mix that is made freezes what it used');
+});

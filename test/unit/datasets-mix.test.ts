@@ -3,7 +3,7 @@
 
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {planMix, type MixComponentInput, type RowShape} from '../../main/node/datasets/index.js';
+import {mixSize, planMix, type MixComponentInput, type RowShape} from '../../main/node/datasets/index.js';
 
 function rows(n: number, userTurns: (i: number) => number, chars: (i: number) => number = () => 100): RowShape[] {
   return Array.from({length: n}, (_, i) => ({position: i, kind: 'dialogue', userTurns: userTurns(i), chars: chars(i)}));
@@ -72,4 +72,26 @@ test('an explicit total is split exactly by the ratios; an empty component gives
   assert.deepEqual(plan.achieved.map((a) => a.examples), [701, 100]);
   const none = planMix([{datasetId: 'x', rows: rows(10, () => 1), ratio: 1, filter: 'multi'}], {unit: 'examples', seed: 1, validationFraction: 0});
   assert.deepEqual(none.picks, []);
+});
+
+test('mixSize counts the rows a plan would have without making it', () => {
+  const single = [{datasetId: 'a', rows: rows(12, () => 1), ratio: 1}];
+  // the total that used to run for minutes and then out of memory: counted, not planned
+  const started = performance.now();
+  const huge = mixSize(single, {unit: 'examples', total: 10_000_000, seed: 42, validationFraction: 0.05});
+  assert.equal(huge.rows, 10_000_000);
+  assert.deepEqual(huge.mostRepeated, {componentIndex: 0, available: 12, times: 833_334});
+  assert.ok(performance.now() - started < 1_000, 'no row list was built');
+  // the same count as the plan: by examples exactly, by tokens within one row per component and pass
+  for (const recipe of [
+    {unit: 'examples' as const, seed: 42, validationFraction: 0.05},
+    {unit: 'examples' as const, total: 30_000, seed: 42, validationFraction: 0.05},
+    {unit: 'tokens' as const, seed: 42, validationFraction: 0.05},
+    {unit: 'tokens' as const, total: 9_000_000, seed: 42, validationFraction: 0.05},
+  ]) {
+    const size = mixSize(paper, recipe);
+    const plan = planMix(paper, recipe);
+    assert.ok(Math.abs(size.rows - plan.picks.length) <= (recipe.unit === 'examples' ? 0 : 2 * size.mostRepeated!.times), `${JSON.stringify(recipe)}: ${size.rows} vs ${plan.picks.length}`);
+  }
+  assert.equal(mixSize([{datasetId: 'a', rows: [], ratio: 1}], {unit: 'examples', seed: 1, validationFraction: 0}).rows, 0);
 });

@@ -62,13 +62,19 @@ function apportion(total: number, weights: number[]): number[] {
   return parts;
 }
 
-export function planMix(components: MixComponentInput[], recipe: MixPlanRecipe): MixPlan {
+interface Prepared {
+  pools: RowShape[][];
+  targets: number[];
+  size: (r: RowShape) => number;
+}
+
+/** The shuffled pools and each component's target (examples, or tokens); null when nothing can be drawn. */
+function prepare(components: MixComponentInput[], recipe: MixPlanRecipe): Prepared | null {
   const seed = Math.trunc(recipe.seed);
   const pools = components.map((c, i) => shuffleInPlace([...eligible(c.rows, c.filter)], mulberry32(seed ^ ((i + 1) * 0x9e3779b1))));
   const weights = components.map((c) => Math.max(0, c.ratio));
   const weightSum = weights.reduce((a, b) => a + b, 0);
-  if (components.length === 0 || weightSum === 0 || pools.some((p, i) => p.length === 0 && weights[i]! > 0))
-    return {picks: [], achieved: components.map((_, componentIndex) => ({componentIndex, examples: 0, tokens: 0}))};
+  if (components.length === 0 || weightSum === 0 || pools.some((p, i) => p.length === 0 && weights[i]! > 0)) return null;
 
   const size = (r: RowShape) => (recipe.unit === 'tokens' ? Math.max(1, r.chars) : 1);
   const available = pools.map((p) => p.reduce((n, r) => n + size(r), 0));
@@ -79,6 +85,40 @@ export function planMix(components: MixComponentInput[], recipe: MixPlanRecipe):
   const exactUnits = wholeRatios ? Math.min(...weights.map((w, i) => (w > 0 ? Math.floor(available[i]! / w) : Infinity))) : 0;
   const total = recipe.total ?? (exactUnits >= 1 ? exactUnits * weightSum : largest);
   const targets = recipe.unit === 'examples' ? apportion(total, weights) : weights.map((w) => (total * w) / weightSum);
+  return {pools, targets, size};
+}
+
+export interface MixSize {
+  /** rows the plan would have (tokens: estimated from each component's mean row size) */
+  rows: number;
+  /** the component whose rows would repeat most, and about how many times each */
+  mostRepeated: {componentIndex: number; available: number; times: number} | null;
+}
+
+/** How many rows planMix would pick, without picking them: a total can ask for far more rows
+ * than fit in memory (`total: 10000000` on a 12-row dataset), so the caller checks this first. */
+export function mixSize(components: MixComponentInput[], recipe: MixPlanRecipe): MixSize {
+  const prepared = prepare(components, recipe);
+  if (!prepared) return {rows: 0, mostRepeated: null};
+  let rows = 0;
+  let mostRepeated: MixSize['mostRepeated'] = null;
+  prepared.pools.forEach((pool, componentIndex) => {
+    const target = prepared.targets[componentIndex]!;
+    if (target <= 0) return;
+    const available = pool.reduce((n, r) => n + prepared.size(r), 0);
+    const picked = recipe.unit === 'examples' ? target : Math.ceil((target * pool.length) / available);
+    rows += picked;
+    const times = Math.ceil(picked / pool.length);
+    if (!mostRepeated || times > mostRepeated.times) mostRepeated = {componentIndex, available: pool.length, times};
+  });
+  return {rows, mostRepeated};
+}
+
+export function planMix(components: MixComponentInput[], recipe: MixPlanRecipe): MixPlan {
+  const seed = Math.trunc(recipe.seed);
+  const prepared = prepare(components, recipe);
+  if (!prepared) return {picks: [], achieved: components.map((_, componentIndex) => ({componentIndex, examples: 0, tokens: 0}))};
+  const {pools, targets, size} = prepared;
 
   const picks: MixPick[] = [];
   const achieved = components.map((_, componentIndex) => ({componentIndex, examples: 0, tokens: 0}));

@@ -5,14 +5,14 @@
 import {basename, join} from 'node:path';
 import type {MethodInput, MethodOutput} from '../../common/contract.js';
 import type {DatasetOrigin, DatasetRow, DatasetSummary, DatasetVersionInfo, Replacement, PhiType} from '../../common/datasets.js';
-import {PHI_PLACEHOLDERS} from '../../common/datasets.js';
+import {MIX_MAX_ROWS, PHI_PLACEHOLDERS, mixTooLarge} from '../../common/datasets.js';
 import {AppError, notFound, toAppError} from '../../common/errors.js';
 import {newId} from '../ids.js';
 import {checkRegularFile} from '../files.js';
 import type {DataPaths} from '../paths.js';
 import type {Store} from '../store/index.js';
 import type {EventBus} from './event-bus.js';
-import {importDataset, undoReplacement, planMix, exportRows, type ExportResult, type ImportedRow} from '../datasets/index.js';
+import {importDataset, undoReplacement, planMix, mixSize, exportRows, type ExportResult, type ImportedRow} from '../datasets/index.js';
 import {exportFit, mixComponentEmpty} from '../../common/dataset-fit.js';
 
 const DATASET = {zh: '数据集', en: 'dataset'};
@@ -310,29 +310,39 @@ export class DatasetService {
       return {component: c, name, version, shapes: this.store.datasets.rowShapes(version.id)};
     });
     const recipe = {components: input.components, unit: input.unit ?? 'examples', total: input.total, seed: input.seed ?? 42, validationFraction: input.validationFraction ?? 0.05};
-    const plan = planMix(
-      parts.map((p) => ({datasetId: p.component.datasetId, rows: p.shapes, ratio: p.component.ratio, filter: p.component.filter})),
-      recipe,
-    );
+    const sources = parts.map((p) => ({datasetId: p.component.datasetId, rows: p.shapes, ratio: p.component.ratio, filter: p.component.filter}));
+    // counted before anything is planned: the plan itself would hold every row in memory
+    const size = mixSize(sources, recipe);
+    if (size.rows > MIX_MAX_ROWS) {
+      const most = size.mostRepeated;
+      throw new AppError('validation', mixTooLarge(size.rows, most && most.times > 1 ? {name: parts[most.componentIndex]!.name, available: most.available, times: most.times} : undefined), {rows: size.rows, limit: MIX_MAX_ROWS});
+    }
+    const plan = planMix(sources, recipe);
     if (plan.picks.length === 0)
       throw new AppError('validation', {zh: '按此配比选不出任何数据行（筛选条件下某个组成部分为空）。', en: 'This recipe selects no rows (a component is empty under its filter).'});
-    // only a mix that is made uses (and so freezes) its versions
-    for (const p of parts) p.version = this.freeze(p.component.datasetId, p.version.version);
-    const datasetId = this.store.datasets.create(input.name);
-    this.store.db.transaction(() => {
+    // One transaction: the versions used are frozen, and the dataset, its version and rows
+    // written, together or not at all — a mix that fails half-way leaves no dataset behind whose
+    // name would block the next try, and freezes nothing.
+    const datasetId = this.store.db.transaction(() => {
+      for (const p of parts) p.version = this.freeze(p.component.datasetId, p.version.version);
+      const datasetId = this.store.datasets.create(input.name);
       const origin: DatasetOrigin = {
         type: 'mix',
         recipe,
         components: parts.map((p) => ({datasetId: p.component.datasetId, name: p.name, version: p.version.version, contentHash: p.version.contentHash, rows: p.version.rows})),
       };
       const version = this.store.datasets.createVersion(datasetId, origin, 'open');
-      const rows = plan.picks.map((pick, position) => {
-        const source = this.store.datasets.getRow(parts[pick.componentIndex]!.version.id, pick.position)!;
-        const {position: _p, hash, split: _s, ...row} = source;
-        return {position, row, hash, split: pick.split};
-      });
-      this.store.datasets.insertRows(version.id, rows);
+      // copied in batches: the rows of a large mix need not all be in memory at once
+      for (let from = 0; from < plan.picks.length; from += INSERT_BATCH) {
+        const rows = plan.picks.slice(from, from + INSERT_BATCH).map((pick, i) => {
+          const source = this.store.datasets.getRow(parts[pick.componentIndex]!.version.id, pick.position)!;
+          const {position: _p, hash, split: _s, ...row} = source;
+          return {position: from + i, row, hash, split: pick.split};
+        });
+        this.store.datasets.insertRows(version.id, rows);
+      }
       this.store.datasets.refreshVersion(version.id);
+      return datasetId;
     })();
     this.bus.emit({type: 'datasets.changed', id: datasetId});
     return this.store.datasets.summary(datasetId)!;
