@@ -5,6 +5,7 @@ import type {Consultation, Message, ModelInfo} from '../../common/contract.js';
 import {NOT_A_DOCTOR_NOTICE} from '../../common/prompts.js';
 import {threadTo} from '../../common/thread.js';
 import {titleForFileName} from '../../common/titles.js';
+import {safeInline, safeMarkdown} from './export-markdown.js';
 
 export const CONSULTATION_EXPORT_FORMAT = 'zhongjing.consultation';
 export const CONSULTATION_EXPORT_VERSION = 1;
@@ -38,7 +39,7 @@ export function consultationToMarkdown(
 ): string {
   const labels = LABELS[language];
   const lines = [
-    `# ${consultation.title}`,
+    `# ${safeInline(consultation.title)}`,
     '',
     `- ${labels.model}: ${models.model ? `${models.model.name} (${models.model.architecture}, ${models.model.quantization})` : labels.none}`,
     `- ${labels.adapters}: ${models.adapters.length ? models.adapters.map((a) => a.name).join(', ') : labels.none}`,
@@ -48,14 +49,15 @@ export function consultationToMarkdown(
     '',
     `<details><summary>${labels.system}</summary>`,
     '',
-    consultation.systemPrompt,
+    safeMarkdown(consultation.systemPrompt),
     '',
     '</details>',
     '',
   ];
   for (const message of threadTo(consultation.messages, consultation.currentLeafId)) {
     const who = message.role === 'user' ? labels.user : labels.assistant;
-    lines.push(`### ${who}${statusNote(message, language)}`, '', message.content, '');
+    // each message keeps its Markdown, made safe to sit inside this document (export-markdown.ts)
+    lines.push(`### ${who}${statusNote(message, language)}`, '', safeMarkdown(message.content), '');
   }
   return lines.join('\n');
 }
