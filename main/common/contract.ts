@@ -133,6 +133,15 @@ export interface Settings {
   /** 'auto' uses CUDA/Vulkan/Metal when present; 'cpu' never offloads */
   gpuMode: 'auto' | 'cpu';
   defaultModelId: string | null;
+  /** what a new consultation starts with, saved from a consultation's settings drawer; null =
+   * the app's own (DEFAULT_SAMPLING and the default prompt in the UI language) */
+  consultationDefaults: ConsultationDefaults | null;
+}
+
+export interface ConsultationDefaults {
+  /** null = the app's default prompt, in the UI language at the time the consultation is made */
+  systemPrompt: string | null;
+  sampling: Sampling;
 }
 
 export interface EngineStatus {
@@ -212,6 +221,27 @@ export const trainingConfigSchema = z.strictObject({
   labelSmoothing: z.number().min(0).max(0.49),
   margin: z.number().min(0).max(100),
   centerRewards: z.number().min(0).max(10),
+  ppoEpochs: z.number().int().min(1).max(32),
+  miniBatches: z.number().int().min(1).max(256),
+  klCoef: z.number().min(0).max(10),
+  klTarget: z.number().min(0).max(1000),
+  klEstimator: z.union([z.literal(1), z.literal(3)]),
+  clipRange: z.number().gt(0).lt(1),
+  clipRangeValue: z.number().gt(0).max(100),
+  vfCoef: z.number().min(0).max(100),
+  gamma: z.number().min(0).max(1),
+  lam: z.number().min(0).max(1),
+  whitenAdvantages: z.union([z.literal(0), z.literal(1)]),
+  temperature: z.number().min(0).max(2),
+  topP: z.number().gt(0).max(1),
+  maxNewTokens: z.number().int().min(1).max(4096),
+  missingEosPenalty: z.number().min(0).max(100),
+  rewardClip: z.number().min(0).max(1000),
+  normalizeRewards: z.union([z.literal(0), z.literal(1)]),
+  klStop: z.number().min(0).max(10_000),
+  rewardDropChecks: z.number().int().min(0).max(100),
+  minResponseTokens: z.number().min(0).max(4096),
+  minDistinct2: z.number().min(0).max(1),
 });
 const datasetFormats = ['cmtmedqa', 'single', 'disc', 'sharegpt', 'alpaca', 'pairs', 'text'] as const;
 const turnSchema = z.strictObject({role: z.enum(['system', 'user', 'assistant']), content: z.string().max(MAX_MESSAGE_CHARS)});
@@ -238,6 +268,11 @@ export const methods = {
       hfEndpoint: z.url({protocol: /^https?$/}).max(500).optional(),
       gpuMode: z.enum(['auto', 'cpu']).optional(),
       defaultModelId: id.nullable().optional(),
+      /** null goes back to the app's own defaults */
+      consultationDefaults: z
+        .strictObject({systemPrompt: z.string().max(MAX_SYSTEM_PROMPT_CHARS).nullable(), sampling: samplingSchema})
+        .nullable()
+        .optional(),
     }),
     output: {} as Settings,
   },
@@ -517,13 +552,15 @@ export const methods = {
   'training.start': {
     input: z
       .strictObject({
-        kind: z.enum(TRAINING_KINDS as unknown as ['sft', 'pt', 'rm', 'dpo']),
+        kind: z.enum(TRAINING_KINDS as unknown as ['sft', 'pt', 'rm', 'dpo', 'ppo']),
         modelId: id,
         name: z.string().trim().min(1).max(120).optional(),
         datasets: z.array(z.strictObject({datasetId: id, version: z.number().int().min(1).optional()})).max(16).default([]),
         annotationProjects: z.array(id).max(16).default([]),
-        /** an adapter (registered model id) to start from: DPO's policy and reference, or an RM initialised from SFT */
+        /** an adapter (registered model id) to start from: DPO's / PPO's policy and reference, or an RM initialised from SFT */
         initAdapterModelId: id.optional(),
+        /** PPO: the completed reward-model run to optimise against */
+        rewardRunId: id.optional(),
         config: trainingConfigSchema.partial().optional(),
       })
       .refine((v) => v.datasets.length + v.annotationProjects.length > 0, {message: 'datasets or annotationProjects: at least one'}),

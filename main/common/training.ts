@@ -3,8 +3,8 @@
 // The ONE configuration type and its defaults per objective live here, used by the form, the API
 // and the CLI alike.
 
-export type TrainingKind = 'sft' | 'pt' | 'rm' | 'dpo';
-export const TRAINING_KINDS: readonly TrainingKind[] = ['sft', 'pt', 'rm', 'dpo'];
+export type TrainingKind = 'sft' | 'pt' | 'rm' | 'dpo' | 'ppo';
+export const TRAINING_KINDS: readonly TrainingKind[] = ['sft', 'pt', 'rm', 'dpo', 'ppo'];
 /** Objectives that learn from preferences (rankings or chosen/rejected pairs). */
 export const PREFERENCE_KINDS: readonly TrainingKind[] = ['rm', 'dpo'];
 export const isPreferenceKind = (kind: TrainingKind): boolean => PREFERENCE_KINDS.includes(kind);
@@ -40,6 +40,43 @@ export interface TrainingConfig {
   margin: number;
   /** reward model: weight of mean(score²), which keeps rewards centred on 0 (TRL's center_rewards_coefficient; 0 = off) */
   centerRewards: number;
+  // ── PPO (defaults mirror TRL's ppo_config and LLaMA-Factory's ppo_target; numbers only, so one
+  //    form, one schema and one flag table cover them)
+  /** optimisation passes over each rollout batch */
+  ppoEpochs: number;
+  /** mini-batches each pass splits the rollout batch into */
+  miniBatches: number;
+  /** KL penalty coefficient (the start value when adaptive) */
+  klCoef: number;
+  /** adaptive KL controller's target KL per response (LLaMA-Factory's ppo_target); 0 = fixed coefficient */
+  klTarget: number;
+  /** per-token KL estimator: 1 = k1 (log-ratio), 3 = k3 (unbiased, always ≥ 0) */
+  klEstimator: number;
+  clipRange: number;
+  clipRangeValue: number;
+  vfCoef: number;
+  gamma: number;
+  lam: number;
+  /** 1 = whiten advantages over the rollout batch */
+  whitenAdvantages: number;
+  /** sampling of the rollouts */
+  temperature: number;
+  topP: number;
+  maxNewTokens: number;
+  /** subtracted from the score of a response that never ends (no end-of-turn token); 0 = off */
+  missingEosPenalty: number;
+  /** reward-model scores are clipped to ±this; 0 = off */
+  rewardClip: number;
+  /** 1 = normalise scores by a running mean and standard deviation */
+  normalizeRewards: number;
+  /** guard-rails: stop when held-out KL to the reference passes this (0 = off) */
+  klStop: number;
+  /** guard-rails: stop when held-out reward falls this many checks in a row (0 = off) */
+  rewardDropChecks: number;
+  /** guard-rails: stop when held-out responses average fewer tokens than this (0 = off) */
+  minResponseTokens: number;
+  /** guard-rails: stop when the share of distinct bigrams in held-out responses falls below this (0 = off) */
+  minDistinct2: number;
 }
 
 /** Settings shared by every objective; each objective's own values come from TRAINING_DEFAULTS. */
@@ -65,6 +102,27 @@ const COMMON_DEFAULTS: TrainingConfig = {
   labelSmoothing: 0,
   margin: 0,
   centerRewards: 0,
+  ppoEpochs: 4,
+  miniBatches: 1,
+  klCoef: 0.05,
+  klTarget: 6,
+  klEstimator: 1,
+  clipRange: 0.2,
+  clipRangeValue: 0.2,
+  vfCoef: 0.1,
+  gamma: 1,
+  lam: 0.95,
+  whitenAdvantages: 1,
+  temperature: 0.7,
+  topP: 1,
+  maxNewTokens: 128,
+  missingEosPenalty: 0,
+  rewardClip: 10,
+  normalizeRewards: 0,
+  klStop: 0,
+  rewardDropChecks: 3,
+  minResponseTokens: 2,
+  minDistinct2: 0.1,
 };
 
 /** The defaults of each objective (the paper holds out 10 % for the reward model and keeps the best
@@ -74,6 +132,8 @@ export const TRAINING_DEFAULTS: Readonly<Record<TrainingKind, TrainingConfig>> =
   pt: {...COMMON_DEFAULTS, maxSequenceLength: 1024},
   rm: {...COMMON_DEFAULTS, learningRate: 5e-5, validationFraction: 0.1, gradientAccumulation: 4, warmupSteps: 5},
   dpo: {...COMMON_DEFAULTS, learningRate: 5e-5, validationFraction: 0.1, gradientAccumulation: 4, warmupSteps: 5},
+  // a step is one rollout batch of `batchSize` prompts; evaluation = the guard-rail check
+  ppo: {...COMMON_DEFAULTS, learningRate: 1e-5, batchSize: 8, gradientAccumulation: 1, warmupSteps: 0, validationFraction: 0.1, evalEvery: 10, checkpointEvery: 10, dropout: 0},
 };
 
 /** Kept for callers that predate objectives: SFT's defaults. */
@@ -151,12 +211,26 @@ export interface TrainingRun extends TrainingRunSummary {
   initAdapter: {path: string; sha256: string | null} | null;
   /** the equivalent `zhongjing train …` command */
   cliCommand: string;
+  /** a run that stopped itself (PPO's guard-rails): at which step and why */
+  stopped: {step: number; reason: {zh: string; en: string}} | null;
+  /** PPO: the held-out samples of every guard-rail check, with their reward-model scores */
+  samples: RolloutSample[];
 }
 
 /** A training data source as the run's provenance shows it. */
 export type TrainingSource =
   | {type: 'dataset'; datasetId: string; name: string; version: number; contentHash: string}
-  | {type: 'annotation'; projectId: string; name: string; rankings: number; annotators: string[]; adjudicated: number};
+  | {type: 'annotation'; projectId: string; name: string; rankings: number; annotators: string[]; adjudicated: number}
+  /** PPO: the reward model it optimises against, and where that came from */
+  | {type: 'reward-model'; runId: string | null; name: string; path: string; sources: TrainingSource[]};
+
+/** PPO's held-out samples at each guard-rail check (the first check is the starting model's). */
+export interface RolloutSample {
+  step: number;
+  prompt: string;
+  response: string;
+  score: number;
+}
 
 export interface TrainingCapabilities {
   available: boolean;

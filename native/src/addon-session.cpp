@@ -135,11 +135,11 @@ napi_value session_train_step(napi_env env, napi_callback_info info) {
         struct task : session_task {
             std::vector<tr_batch> batches;
             float lr;
-            double skip_above = 0.0;
+            double max_norm = 0.0;
             tr_step_result r;
             using session_task::session_task;
             void execute() override {
-                r = tr_session_train_step(*w->s, batches, lr, [this](int d, int t) { report(d, t); }, skip_above);
+                r = tr_session_train_step(*w->s, batches, lr, [this](int d, int t) { report(d, t); }, max_norm);
             }
             napi_value resolve(napi_env env) override {
                 napi_value o = napi_make_object(env);
@@ -149,7 +149,7 @@ napi_value session_train_step(napi_env env, napi_callback_info info) {
                 napi_set(env, o, "gradNorm", napi_make_double(env, r.grad_norm));
                 napi_set(env, o, "gradScale", napi_make_double(env, r.grad_scale));
                 napi_set(env, o, "step", napi_make_double(env, (double) r.iter));
-                napi_set(env, o, "skipped", napi_make_bool(env, r.skipped));
+                napi_set(env, o, "downscaled", napi_make_bool(env, r.downscaled));
                 napi_set(env, o, "scores", napi_make_float32_array(env, r.scores.data(), r.scores.size()));
                 return o;
             }
@@ -158,7 +158,7 @@ napi_value session_train_step(napi_env env, napi_callback_info info) {
         try {
             t->batches = parse_batches(env, a[0]);
             t->lr = (float) napi_to_double(env, a[1], "lr");
-            if (!napi_is_undefined(env, a[3])) t->skip_above = napi_prop_double(env, a[3], "skipAboveGradNorm", 0.0);
+            if (!napi_is_undefined(env, a[3])) t->max_norm = napi_prop_double(env, a[3], "maxGradNorm", 0.0);
         } catch (...) {
             delete t;
             throw;

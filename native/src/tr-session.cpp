@@ -3,6 +3,7 @@
 #include "tr-common.h"
 #include "tr-state.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -182,7 +183,7 @@ tr_eval_result accumulate(tr_session & s, const std::vector<tr_batch> & batches,
 } // namespace
 
 tr_step_result tr_session_train_step(tr_session & s, const std::vector<tr_batch> & batches, float lr,
-                                     const tr_progress_fn & progress, double skip_above) {
+                                     const tr_progress_fn & progress, double max_norm) {
     const int64_t t0 = ggml_time_us();
     const tr_eval_result acc = accumulate(s, batches, /*train =*/ true, progress);
     const int64_t t1 = ggml_time_us();
@@ -197,15 +198,13 @@ tr_step_result tr_session_train_step(tr_session & s, const std::vector<tr_batch>
     }
     const float clip = s.optim->hp.grad_clip;
     r.grad_scale = (clip > 0.0f && r.grad_norm > clip) ? (float) (clip / r.grad_norm) : 1.0f;
-    const int64_t t2 = ggml_time_us();
-    if (skip_above > 0.0 && r.grad_norm > skip_above) {
-        // counted as a step (the schedule and the data move on) but no weight changes
-        r.skipped = true;
-        s.optim->iter++;
-        TR_LOG_WARN("step %lld skipped: gradient norm %.4g > %.4g", (long long) s.optim->iter, r.grad_norm, skip_above);
-    } else {
-        tr_optim_step(*s.optim, s.backend, lr, r.grad_scale);
+    if (max_norm > 0.0 && r.grad_norm > max_norm) {
+        r.downscaled = true;
+        r.grad_scale = std::min(r.grad_scale, (float) (max_norm / r.grad_norm));
+        TR_LOG_WARN("step %lld: gradient norm %.4g exploded past %.4g, scaled down to it", (long long) s.optim->iter + 1, r.grad_norm, max_norm);
     }
+    const int64_t t2 = ggml_time_us();
+    tr_optim_step(*s.optim, s.backend, lr, r.grad_scale);
     const int64_t t3 = ggml_time_us();
     TR_LOG_DEBUG("step %lld: forward+backward %.2f ms, grad norm %.2f ms, AdamW %.2f ms", (long long) s.optim->iter,
         (t1 - t0) / 1e3, (t2 - t1) / 1e3, (t3 - t2) / 1e3);

@@ -59,7 +59,7 @@ struct tr_step_result {
     double  grad_norm  = 0.0;  // before clipping
     float   grad_scale = 1.0f; // clipping factor applied
     int64_t iter       = 0;    // optimizer steps after this one
-    bool    skipped    = false; // the gradient norm passed skip_above: no update was applied
+    bool    downscaled = false; // the gradient norm passed max_norm and was scaled down to it
     std::vector<float> scores;  // per-sequence scores of the window's micro-batches, in order
 };
 
@@ -76,10 +76,11 @@ tr_session * tr_session_init(const tr_session_params & params);  // throws tr_er
 void         tr_session_free(tr_session * session);
 
 // Zeroes the gradient, accumulates it over `batches` (dropout on), clips and takes one AdamW step.
-// When skip_above > 0 and the gradient norm exceeds it, the step counts but changes no weight
-// (the paper's habit of skipping a step whose gradient explodes).
+// When max_norm > 0 and the gradient norm exceeds it, the gradient is scaled down to max_norm for
+// this step (on top of the configured clipping): the habit of taming a step whose gradient
+// explodes, without losing the step.
 tr_step_result tr_session_train_step(tr_session & s, const std::vector<tr_batch> & batches, float lr,
-                                     const tr_progress_fn & progress = nullptr, double skip_above = 0.0);
+                                     const tr_progress_fn & progress = nullptr, double max_norm = 0.0);
 // Zeroes the gradient and accumulates it over `batches` without dropout and without a step:
 // for gradient checks. The gradients stay readable through tr_session_grad().
 tr_eval_result tr_session_accumulate(tr_session & s, const std::vector<tr_batch> & batches);

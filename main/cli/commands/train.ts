@@ -22,16 +22,18 @@ import {Services} from '../../node/services/index.js';
 import {CONFIG_FLAGS} from '../../node/training/cli-command.js';
 import type {JobResult} from '../../node/training/job.js';
 import type {TrainEvent} from '../../node/training/run.js';
-import {resolveDataDir} from '../context.js';
+import {resolveDataDir, say} from '../context.js';
 
 export const TRAIN_USAGE = {
-  zh: `用法：zhongjing train sft|pt|rm|dpo --model 模型 --data 数据集、标注项目或文件[,…] --out 适配器.gguf [--steps N | --epochs E] [--rank R] [--lr X] [--json]
+  zh: `用法：zhongjing train sft|pt|rm|dpo|ppo --model 模型 --data 数据集、标注项目或文件[,…] --out 适配器.gguf [--steps N | --epochs E] [--rank R] [--lr X] [--json]
        zhongjing train rm|dpo … [--init-adapter SFT.gguf] [--beta B] [--label-smoothing E] [--margin M] [--center-rewards C]
+       zhongjing train ppo … --policy-init SFT.gguf --rm 奖励模型 [--kl-target X] [--kl-coef C] [--temperature T] [--max-new-tokens N] [--ppo-epochs E] [--kl-stop K]
        zhongjing train --resume 运行ID [--json]
 选项：--alpha A --dropout P --targets q,k,v,o,gate,up,down --ctx N --batch 行数 --accum N --val 比例 --warmup N
       --weight-decay W --clip C --eval-every N --checkpoint-every N --seed S --name 名称 --data-dir 目录`,
-  en: `usage: zhongjing train sft|pt|rm|dpo --model M --data DATASET_PROJECT_OR_FILE[,…] --out ADAPTER.gguf [--steps N | --epochs E] [--rank R] [--lr X] [--json]
+  en: `usage: zhongjing train sft|pt|rm|dpo|ppo --model M --data DATASET_PROJECT_OR_FILE[,…] --out ADAPTER.gguf [--steps N | --epochs E] [--rank R] [--lr X] [--json]
        zhongjing train rm|dpo … [--init-adapter SFT.gguf] [--beta B] [--label-smoothing E] [--margin M] [--center-rewards C]
+       zhongjing train ppo … --policy-init SFT.gguf --rm RM [--kl-target X] [--kl-coef C] [--temperature T] [--max-new-tokens N] [--ppo-epochs E] [--kl-stop K]
        zhongjing train --resume RUN_ID [--json]
 options: --alpha A --dropout P --targets q,k,v,o,gate,up,down --ctx N --batch ROWS --accum N --val FRACTION --warmup N
          --weight-decay W --clip C --eval-every N --checkpoint-every N --seed S --name NAME --data-dir DIR`,
@@ -106,11 +108,11 @@ export function cliJson(event: TrainEvent): Record<string, unknown> | null {
     case 'started':
       return {type: 'started', run_id: event.runId, total_steps: event.totalSteps, resumed_from: event.resumedFrom, device: event.device, train_examples: event.trainExamples, val_examples: event.valExamples};
     case 'step':
-      return {type: 'step', step: event.step, loss: event.loss, lr: event.lr, tokens_per_s: event.tokensPerS, grad_norm: event.gradNorm, tokens: event.tokens, epoch: event.epoch, elapsed_s: event.elapsedS, ...(event.skipped ? {skipped: true} : {}), ...event.values};
+      return {type: 'step', step: event.step, loss: event.loss, lr: event.lr, tokens_per_s: event.tokensPerS, grad_norm: event.gradNorm, tokens: event.tokens, epoch: event.epoch, elapsed_s: event.elapsedS, ...(event.downscaled ? {downscaled: true} : {}), ...event.values};
     case 'eval':
       return {type: 'eval', step: event.step, eval_loss: event.evalLoss, eval_tokens: event.evalTokens, ...event.values};
     case 'done':
-      return {type: 'done', run_id: event.runId, status: event.status, adapter: event.adapter, steps: event.step, loss: event.loss, eval_loss: event.evalLoss};
+      return {type: 'done', run_id: event.runId, status: event.status, adapter: event.adapter, steps: event.step, loss: event.loss, eval_loss: event.evalLoss, ...(event.stopped ? {stopped: {step: event.stopped.step, reason: say(event.stopped.reason)}} : {})};
     default:
       return null;
   }
@@ -130,6 +132,8 @@ export async function runTrainCommand(argv: string[], hooks: TrainCommandHooks =
       data: {type: 'string', multiple: true},
       out: {type: 'string', short: 'o'},
       'init-adapter': {type: 'string'},
+      'policy-init': {type: 'string'},
+      rm: {type: 'string'},
       name: {type: 'string'},
       resume: {type: 'string'},
       json: {type: 'boolean'},
@@ -146,7 +150,18 @@ export async function runTrainCommand(argv: string[], hooks: TrainCommandHooks =
       if (!kind || !TRAINING_KINDS.includes(kind) || !values.model || !dataRefs.length || !values.out) throw new AppError('validation', TRAIN_USAGE);
       const out = resolve(String(values.out));
       if (!out.endsWith('.gguf')) throw new AppError('validation', {zh: '--out 必须以 .gguf 结尾。', en: 'The adapter path (--out) must end with .gguf.'});
-      const initAdapter = values['init-adapter'] ? resolve(String(values['init-adapter'])) : undefined;
+      const initFlag = values['init-adapter'] ?? values['policy-init'];
+      const initAdapter = initFlag ? resolve(String(initFlag)) : undefined;
+      // PPO's reward model: a completed reward-model run (id or name) or an RM file
+      let rewardRunId: string | undefined;
+      let rewardModelPath: string | undefined;
+      if (values.rm) {
+        const ref = String(values.rm);
+        const run = services.training.list().find((r) => (r.id === ref || r.name === ref) && r.kind === 'rm');
+        if (run) rewardRunId = run.id;
+        else if (existsSync(ref)) rewardModelPath = resolve(ref);
+        else throw new AppError('not_found', {zh: `找不到奖励模型“${ref}”（既不是奖励模型训练，也不是文件）。`, en: `No reward model "${ref}" (neither a reward-model run nor a file).`});
+      }
       if (initAdapter && !existsSync(initAdapter)) throw new AppError('not_found', {zh: `找不到适配器文件：${initAdapter}`, en: `No adapter file: ${initAdapter}`});
       const data = await resolveData(services, dataRefs);
       const input = parseInput(methods['training.start'].input, {
@@ -154,9 +169,10 @@ export async function runTrainCommand(argv: string[], hooks: TrainCommandHooks =
         modelId: await resolveModelId(services, String(values.model)),
         ...(values.name ? {name: String(values.name)} : {}),
         ...data,
+        ...(rewardRunId ? {rewardRunId} : {}),
         config: configFromFlags(values),
       });
-      runId = (await services.training.start(input, {out, ...(initAdapter ? {initAdapterPath: initAdapter} : {})})).id;
+      runId = (await services.training.start(input, {out, ...(initAdapter ? {initAdapterPath: initAdapter} : {}), ...(rewardModelPath ? {rewardModelPath} : {})})).id;
     }
     const json = values.json ?? false;
     services.training.onJobEvent(runId, (event) => {
@@ -170,11 +186,12 @@ export async function runTrainCommand(argv: string[], hooks: TrainCommandHooks =
         err(`run ${event.runId}: ${event.totalSteps} steps on ${event.device}; ${event.trainExamples} training / ${event.valExamples} validation items${event.resumedFrom !== null ? `; resumed at step ${event.resumedFrom}` : ''}`);
       } else if (event.type === 'step') {
         const extra = Object.entries(event.values ?? {}).filter(([k]) => !k.includes('pairs')).map(([k, v]) => `  ${k} ${v.toFixed(4)}`).join('');
-        out(`step ${event.step}  loss ${event.loss.toFixed(4)}  lr ${event.lr.toExponential(2)}  ${Math.round(event.tokensPerS)} tok/s${extra}${event.skipped ? '  (skipped: gradient exploded)' : ''}`);
+        out(`step ${event.step}  loss ${event.loss.toFixed(4)}  lr ${event.lr.toExponential(2)}  ${Math.round(event.tokensPerS)} tok/s${extra}${event.downscaled ? '  (gradient exploded: scaled down)' : ''}`);
       } else if (event.type === 'eval') {
         const extra = Object.entries(event.values ?? {}).filter(([k]) => !k.includes('pairs')).map(([k, v]) => `  ${k} ${v.toFixed(4)}`).join('');
         out(`eval  step ${event.step}  loss ${event.evalLoss.toFixed(4)}${extra}`);
       } else if (event.type === 'done') {
+        if (event.stopped) err(say(event.stopped.reason));
         out(event.status === 'completed' ? `adapter ${event.adapter} (run ${event.runId})` : `stopped at step ${event.step}; resume with: zhongjing train --resume ${event.runId}`);
       }
     });

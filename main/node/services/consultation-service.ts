@@ -62,12 +62,14 @@ export class ConsultationService {
     const settings = this.store.settings.get();
     const modelId = input.modelId === undefined ? settings.defaultModelId : input.modelId;
     if (modelId) this.requireModel(modelId);
-    const defaultPrompt = settings.language === 'en' ? DEFAULT_SYSTEM_PROMPT.en : DEFAULT_SYSTEM_PROMPT.zh;
+    // the defaults saved from a settings drawer, else the app's own
+    const saved = settings.consultationDefaults;
+    const defaultPrompt = saved?.systemPrompt ?? (settings.language === 'en' ? DEFAULT_SYSTEM_PROMPT.en : DEFAULT_SYSTEM_PROMPT.zh);
     const id = this.store.consultations.create({
       title: input.title?.trim() || (settings.language === 'en' ? UNTITLED.en : UNTITLED.zh),
       modelId: modelId && this.store.models.get(modelId) ? modelId : null,
       systemPrompt: input.systemPrompt ?? defaultPrompt,
-      sampling: DEFAULT_SAMPLING,
+      sampling: saved ? {...DEFAULT_SAMPLING, ...saved.sampling} : DEFAULT_SAMPLING,
     });
     this.bus.emit({type: 'consultations.changed', id});
     return this.get(id);

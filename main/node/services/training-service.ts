@@ -8,7 +8,7 @@ import {existsSync, mkdirSync, readdirSync, readFileSync} from 'node:fs';
 import {join} from 'node:path';
 import type {MethodInput} from '../../common/contract.js';
 import {AppError, notFound} from '../../common/errors.js';
-import {defaultTrainingConfig, isPreferenceKind, type TrainingCapabilities, type TrainingConfig, type TrainingDatasetRef, type TrainingRun, type TrainingRunSummary, type TrainingSource} from '../../common/training.js';
+import {defaultTrainingConfig, isPreferenceKind, type RolloutSample, type TrainingCapabilities, type TrainingConfig, type TrainingDatasetRef, type TrainingRun, type TrainingRunSummary, type TrainingSource} from '../../common/training.js';
 import type {DataPaths} from '../paths.js';
 import type {Store} from '../store/index.js';
 import type {RunIndex} from '../store/training-repo.js';
@@ -107,6 +107,8 @@ export class TrainingService {
       best: record?.best ?? null,
       initAdapter: run.initAdapter ? {path: run.initAdapter, sha256: record?.provenance?.initAdapter?.sha256 ?? null} : null,
       cliCommand: cliCommandFor(run, this.store.models.get(run.modelId ?? '')?.path ?? run.modelName),
+      stopped: record?.stopped ?? null,
+      samples: readSamples(run.runDir),
     };
   }
 
@@ -151,7 +153,7 @@ export class TrainingService {
    * Starts a run. `local` holds what only a caller on this machine gives (the CLI): an adapter
    * file to start from, where to copy the result.
    */
-  async start(input: MethodInput<'training.start'>, local: {initAdapterPath?: string; out?: string} = {}): Promise<TrainingRunSummary> {
+  async start(input: MethodInput<'training.start'>, local: {initAdapterPath?: string; rewardModelPath?: string; out?: string} = {}): Promise<TrainingRunSummary> {
     const capabilities = this.capabilities();
     if (!capabilities.available) throw new AppError('training_unavailable', capabilities.reason!);
     const model = this.models.get(input.modelId);
@@ -160,8 +162,9 @@ export class TrainingService {
     const preference = isPreferenceKind(input.kind);
     const datasets = input.datasets ?? [];
     const projects = input.annotationProjects ?? [];
-    if (!preference && projects.length)
-      throw new AppError('validation', {zh: '标注项目的排序用于奖励模型和 DPO，不能用于 SFT 或继续预训练。', en: 'Annotation rankings train a reward model or DPO, not SFT or continued pre-training.'});
+    if (!preference && input.kind !== 'ppo' && projects.length)
+      throw new AppError('validation', {zh: '标注项目的排序用于奖励模型、DPO 和 PPO（作提示），不能用于 SFT 或继续预训练。', en: 'Annotation rankings train a reward model or DPO (or give PPO its prompts), not SFT or continued pre-training.'});
+    const reward = input.kind === 'ppo' ? await this.rewardModelFor(input.rewardRunId, local.rewardModelPath, model) : null;
     if (preference) {
       for (const d of datasets) {
         const summary = this.datasets.list().find((s) => s.id === d.datasetId);
@@ -188,8 +191,9 @@ export class TrainingService {
     const sources: TrainingSource[] = [
       ...parts.map((p): TrainingSource => ({type: 'dataset', ...p.ref})),
       ...annotated.map((a) => a.source),
+      ...(reward ? [reward.source] : []),
     ];
-    const name = input.name ?? `${input.kind.toUpperCase()} ${model.name} · ${sources.map((s) => s.name).join('+')}`;
+    const name = input.name ?? `${input.kind.toUpperCase()} ${model.name} · ${sources.filter((s) => s.type !== 'reward-model').map((s) => s.name).join('+')}`;
     const adaptersDir = join(this.paths.root, 'adapters');
     const job = startTrainingJob({
       runsDir: this.runsDir,
@@ -198,6 +202,7 @@ export class TrainingService {
         model: model.path,
         inputs,
         initAdapter,
+        rewardModel: reward?.path ?? null,
         out: local.out ?? join(adaptersDir, `${name.replace(/[\\/:*?"<>|\s·+]+/g, '_').slice(0, 80)}-${Date.now().toString(36)}.gguf`),
         threads: this.threads,
       }),
@@ -208,6 +213,24 @@ export class TrainingService {
     });
     this.follow(job.runId, job);
     return summaryOf(this.store.training.get(job.runId)!);
+  }
+
+  /** PPO's reward model: a completed RM run of the same base model (or, from the CLI, a file). */
+  private async rewardModelFor(runId: string | undefined, path: string | undefined, base: {id: string; sha256: string | null}): Promise<{path: string; source: TrainingSource}> {
+    if (runId) {
+      const run = this.store.training.get(runId);
+      if (!run) throw notFound(RUN, runId);
+      if (run.kind !== 'rm' || run.state !== 'completed' || !run.adapterPath || !existsSync(run.adapterPath))
+        throw new AppError('validation', {zh: 'PPO 需要一个已完成的奖励模型训练。', en: 'PPO needs a completed reward-model run.'});
+      if (run.modelId !== base.id)
+        throw new AppError('validation', {zh: '此奖励模型是在另一个基础模型上训练的，不能用于这次 PPO。', en: 'This reward model was trained on another base model; it cannot guide this PPO run.'});
+      return {path: run.adapterPath, source: {type: 'reward-model', runId, name: run.name, path: run.adapterPath, sources: run.sources}};
+    }
+    if (path) {
+      if (!existsSync(path)) throw new AppError('not_found', {zh: `找不到奖励模型文件：${path}`, en: `No reward-model file: ${path}`});
+      return {path, source: {type: 'reward-model', runId: null, name: path.split(/[\\/]/).at(-1)!, path, sources: []}};
+    }
+    throw new AppError('validation', {zh: 'PPO 需要选择一个奖励模型。', en: 'PPO needs a reward model.'});
   }
 
   /** Every event of a run's job as it happens (the CLI prints them); returns an unsubscribe. */
@@ -349,6 +372,23 @@ export class TrainingService {
 function summaryOf(run: RunIndex): TrainingRunSummary {
   const {runDir: _dir, config: _config, datasets: _datasets, adapterPath: _adapter, error: _error, sources: _sources, initAdapter: _init, ...summary} = run;
   return summary;
+}
+
+/** PPO's held-out samples; a check repeated after a resume replaces the earlier lines of its step. */
+function readSamples(runDir: string): RolloutSample[] {
+  const path = join(runDir, 'samples.jsonl');
+  if (!existsSync(path)) return [];
+  const byKey = new Map<string, RolloutSample>();
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const sample = JSON.parse(line) as RolloutSample;
+      byKey.set(`${sample.step}\u0000${sample.prompt}`, sample);
+    } catch {
+      // a line cut by a kill mid-write
+    }
+  }
+  return [...byKey.values()].sort((a, b) => a.step - b.step);
 }
 
 function parseLocalised(message: string): {zh: string; en: string} | null {

@@ -8,6 +8,7 @@ export const DEFAULT_SETTINGS: Settings = {
   hfEndpoint: DEFAULT_HF_ENDPOINT,
   gpuMode: 'auto',
   defaultModelId: null,
+  consultationDefaults: null,
 };
 
 /** Key/value settings, each value JSON. Unknown keys in the table are ignored, so an older build

@@ -26,6 +26,27 @@ export const CONFIG_FLAGS: readonly {key: keyof TrainingConfig; flag: string}[] 
   {key: 'labelSmoothing', flag: 'label-smoothing'},
   {key: 'margin', flag: 'margin'},
   {key: 'centerRewards', flag: 'center-rewards'},
+  {key: 'ppoEpochs', flag: 'ppo-epochs'},
+  {key: 'miniBatches', flag: 'mini-batches'},
+  {key: 'klCoef', flag: 'kl-coef'},
+  {key: 'klTarget', flag: 'kl-target'},
+  {key: 'klEstimator', flag: 'kl-estimator'},
+  {key: 'clipRange', flag: 'clip-range'},
+  {key: 'clipRangeValue', flag: 'clip-range-value'},
+  {key: 'vfCoef', flag: 'vf-coef'},
+  {key: 'gamma', flag: 'gamma'},
+  {key: 'lam', flag: 'lam'},
+  {key: 'whitenAdvantages', flag: 'whiten-advantages'},
+  {key: 'temperature', flag: 'temperature'},
+  {key: 'topP', flag: 'top-p'},
+  {key: 'maxNewTokens', flag: 'max-new-tokens'},
+  {key: 'missingEosPenalty', flag: 'missing-eos-penalty'},
+  {key: 'rewardClip', flag: 'reward-clip'},
+  {key: 'normalizeRewards', flag: 'normalize-rewards'},
+  {key: 'klStop', flag: 'kl-stop'},
+  {key: 'rewardDropChecks', flag: 'reward-drop-checks'},
+  {key: 'minResponseTokens', flag: 'min-response-tokens'},
+  {key: 'minDistinct2', flag: 'min-distinct-2'},
 ];
 
 const quote = (s: string) => (/^[\p{L}\p{N}_./:,@+-]+$/u.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
@@ -34,9 +55,11 @@ const quote = (s: string) => (/^[\p{L}\p{N}_./:,@+-]+$/u.test(s) ? s : `'${s.rep
 export function cliCommandFor(run: {kind: TrainingKind; config: TrainingConfig; sources: TrainingSource[]; datasets: {name: string}[]; initAdapter: string | null}, modelPath: string): string {
   const defaults = defaultTrainingConfig(run.kind);
   const parts = ['zhongjing', 'train', run.kind, '--model', quote(modelPath)];
-  const names = run.sources.length ? run.sources.map((s) => s.name) : run.datasets.map((d) => d.name);
+  const data = run.sources.filter((s) => s.type !== 'reward-model');
+  const names = data.length ? data.map((s) => s.name) : run.datasets.map((d) => d.name);
   parts.push('--data', quote(names.join(',')));
   if (run.initAdapter) parts.push('--init-adapter', quote(run.initAdapter));
+  for (const s of run.sources) if (s.type === 'reward-model') parts.push('--rm', quote(s.runId ?? s.path));
   for (const {key, flag} of CONFIG_FLAGS) {
     const value = run.config[key];
     const fallback = defaults[key];

@@ -26,6 +26,7 @@ export interface RunTarget {
   inputs: TrainingInputFile[];
   out: string;
   initAdapter?: string | null;
+  rewardModel?: string | null;
   threads?: number;
   gpu?: boolean;
   /** pack several sequences per row (default: continued pre-training packs, SFT pads one dialogue per row) */
@@ -65,6 +66,14 @@ export function trainConfigFrom(c: TrainingConfig, run: RunTarget): TrainConfig 
     labelSmoothing: c.labelSmoothing,
     margin: c.margin,
     centerRewards: c.centerRewards,
+    rewardModel: run.rewardModel ?? null,
+    ppo: {
+      ppoEpochs: c.ppoEpochs, miniBatches: c.miniBatches, klCoef: c.klCoef, klTarget: c.klTarget, klEstimator: c.klEstimator,
+      clipRange: c.clipRange, clipRangeValue: c.clipRangeValue, vfCoef: c.vfCoef, gamma: c.gamma, lam: c.lam,
+      whitenAdvantages: c.whitenAdvantages, temperature: c.temperature, topP: c.topP, maxNewTokens: c.maxNewTokens,
+      missingEosPenalty: c.missingEosPenalty, rewardClip: c.rewardClip, normalizeRewards: c.normalizeRewards,
+      klStop: c.klStop, rewardDropChecks: c.rewardDropChecks, minResponseTokens: c.minResponseTokens, minDistinct2: c.minDistinct2,
+    },
   };
 }
 
@@ -223,6 +232,15 @@ export function validateConfig(c: TrainConfig): void {
   if (!(c.beta > 0)) problems.push('beta must be > 0');
   if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 0.5)) problems.push('label smoothing must be in [0, 0.5)');
   if (!(c.margin >= 0) || !(c.centerRewards >= 0)) problems.push('margin and reward centering must be >= 0');
+  if (c.kind === 'ppo') {
+    if (!c.rewardModel) problems.push('PPO needs a reward model');
+    else if (!existsSync(c.rewardModel)) problems.push(`reward model ${c.rewardModel} does not exist`);
+    if (!(c.ppo.clipRange > 0 && c.ppo.clipRange < 1)) problems.push('clip range must be in (0, 1)');
+    int(c.ppo.ppoEpochs, 1, 'ppo epochs');
+    int(c.ppo.miniBatches, 1, 'mini-batches');
+    int(c.ppo.maxNewTokens, 1, 'max new tokens');
+    if (c.ppo.klEstimator !== 1 && c.ppo.klEstimator !== 3) problems.push('the KL estimator is 1 (k1) or 3 (k3)');
+  }
   if (!c.out.endsWith('.gguf')) problems.push('the adapter path (--out) must end with .gguf');
   if (c.steps !== null) int(c.steps, 1, 'steps');
   if (!(c.epochs > 0)) problems.push('epochs must be > 0');

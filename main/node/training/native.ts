@@ -113,8 +113,8 @@ export interface StepResult {
   gradScale: number;
   /** Optimizer steps after this one. */
   step: number;
-  /** The gradient norm passed `skipAboveGradNorm`: the step counted but changed nothing. */
-  skipped: boolean;
+  /** The gradient norm passed `maxGradNorm` and was scaled down to it. */
+  downscaled: boolean;
   /** Per-sequence scores of the step's micro-batches in order (reward or summed log-prob); empty for 'lm'. */
   scores: Float32Array;
 }
@@ -129,7 +129,7 @@ export interface EvalResult {
 export interface NativeTrainingSession {
   info(): SessionInfo;
   /** One optimizer step: gradient accumulated over all `batches`, clipped, AdamW at `lr`. */
-  trainStep(batches: readonly TrainingBatch[], lr: number, onProgress?: (done: number, total: number) => void, options?: {skipAboveGradNorm?: number}): Promise<StepResult>;
+  trainStep(batches: readonly TrainingBatch[], lr: number, onProgress?: (done: number, total: number) => void, options?: {maxGradNorm?: number}): Promise<StepResult>;
   /** Gradient over `batches` without dropout and without a step (read with getGradient). */
   accumulate(batches: readonly TrainingBatch[]): Promise<EvalResult>;
   evaluate(batch: TrainingBatch): Promise<EvalResult>;

@@ -22,6 +22,31 @@ export type RunStatus = 'running' | 'completed' | 'failed' | 'interrupted';
 
 /** The job's configuration: the common TrainingConfig (main/common/training.ts) in the job's own
  * terms, made by trainConfigFrom (job.ts), plus what only the job needs. */
+/** PPO's settings in the job (the TrainingConfig fields of the same names). */
+export interface PpoSettings {
+  ppoEpochs: number;
+  miniBatches: number;
+  klCoef: number;
+  klTarget: number;
+  klEstimator: number;
+  clipRange: number;
+  clipRangeValue: number;
+  vfCoef: number;
+  gamma: number;
+  lam: number;
+  whitenAdvantages: number;
+  temperature: number;
+  topP: number;
+  maxNewTokens: number;
+  missingEosPenalty: number;
+  rewardClip: number;
+  normalizeRewards: number;
+  klStop: number;
+  rewardDropChecks: number;
+  minResponseTokens: number;
+  minDistinct2: number;
+}
+
 export interface TrainConfig {
   kind: TrainingKind;
   /** Base model GGUF (llama or qwen2). */
@@ -36,6 +61,9 @@ export interface TrainConfig {
   labelSmoothing: number;
   margin: number;
   centerRewards: number;
+  /** PPO: the reward-model file (LoRA + head) and PPO's settings */
+  rewardModel: string | null;
+  ppo: PpoSettings;
   /** Where the finished adapter is copied. */
   out: string;
   /** Optimizer steps; when absent, `epochs` over the training split decide. */
@@ -87,6 +115,7 @@ export interface RunRecord {
     datasets: DatasetProvenance[];
     baseModel: {path: string; sha256: string; bytes: number};
     initAdapter: {path: string; sha256: string} | null;
+    rewardModel?: {path: string; sha256: string} | null;
     seed: number;
     code: {app: string; commit: string | null; nodeLlamaCpp: string; llamaCpp: string; addon: Record<string, string>};
     device: string;
@@ -94,8 +123,10 @@ export interface RunRecord {
   data: {trainExamples: number; valExamples: number; trainTokens: number; trainTargets: number; truncated: number; dropped: number; notes?: string[]} | null;
   progress: {step: number; totalSteps: number; epoch: number; lastCheckpoint: number | null; resumes: number};
   result: {adapter: string; adapterSha256: string; out: string; finalLoss: number | null; evalLoss: number | null} | null;
-  /** The checkpoint kept as the result: the best by validation loss when there is validation data. */
+  /** The checkpoint kept as the result: the best by validation (loss, or PPO's held-out reward) when there is validation data. */
   best: {step: number; metric: string; value: number} | null;
+  /** The run stopped itself (PPO's guard-rails): at which step and why. */
+  stopped?: {step: number; reason: {zh: string; en: string}} | null;
   error: string | null;
 }
 
@@ -111,8 +142,8 @@ export interface StepMetrics {
   elapsedS: number;
   /** the objective's own metrics (RM accuracy and margin, DPO rewards/logps …) */
   values?: Record<string, number>;
-  /** the gradient norm exploded: the step counted but changed no weight */
-  skipped?: boolean;
+  /** the gradient norm exploded: the step's gradient was scaled down to the bound */
+  downscaled?: boolean;
 }
 
 export interface EvalMetrics {
@@ -121,6 +152,8 @@ export interface EvalMetrics {
   evalLoss: number;
   evalTokens: number;
   values?: Record<string, number>;
+  /** what picks the best checkpoint when it is not the lowest loss (PPO: the held-out reward) */
+  rank?: {metric: string; value: number; higherIsBetter: boolean};
 }
 
 export type Metrics = StepMetrics | EvalMetrics;
@@ -130,6 +163,8 @@ export interface CheckpointInfo {
   dir: string;
   cursor: Cursor;
   epoch: number;
+  /** the objective's own state (PPO: KL coefficient, reward statistics, guard-rail history) */
+  objective?: unknown;
 }
 
 /** Writes `content` to `path` durably and atomically. */

@@ -69,6 +69,23 @@ export class ExampleTokenizer {
     return {items, stats};
   }
 
+  /** The prompt inference builds to generate the next reply after `turns` (which end with a user
+   * turn): what rollouts start from, token for token. */
+  prompt(turns: readonly Turn[]): Int32Array {
+    const history: ChatHistoryItem[] = turns.map((turn) =>
+      turn.role === 'system' ? {type: 'system', text: turn.content} : turn.role === 'user' ? {type: 'user', text: turn.content} : {type: 'model', response: [turn.content]},
+    );
+    return Int32Array.from(this.render([...history, {type: 'model', response: []}]));
+  }
+
+  detokenize(tokens: readonly number[]): string {
+    return this.model.detokenize(tokens as Token[]);
+  }
+
+  isEndOfGeneration(token: number): boolean {
+    return this.model.isEogToken(token as Token);
+  }
+
   private render(history: ChatHistoryItem[]): Token[] {
     return this.wrapper.generateContextState({chatHistory: history}).contextText.tokenize(this.model.tokenizer);
   }

@@ -12,7 +12,7 @@ import {packageRoot} from '../paths.js';
 import {learningRate, START, type Cursor} from './feeder.js';
 import {readInputs, type ReadInputs} from './inputs.js';
 import {loadTrainer, type NativeTrainerAddon, type NativeTrainingSession, type SessionOptions, type TrainingBatch} from './native.js';
-import {objectiveFor, ObjectiveDataError, type PreparedObjective} from './objectives/index.js';
+import {objectiveFor, ObjectiveDataError, type PreparedObjective, type StepOutcome} from './objectives/index.js';
 import {RunDir, type CheckpointInfo, type DatasetProvenance, type EvalMetrics, type Metrics, type RunRecord, type StepMetrics, type TrainConfig} from './record.js';
 import {sha256File} from '../hash.js';
 import {ExampleTokenizer} from './render.js';
@@ -22,7 +22,7 @@ export type TrainEvent =
   | StepMetrics
   | EvalMetrics
   | {type: 'checkpoint'; step: number; dir: string}
-  | {type: 'done'; runId: string; status: 'completed' | 'interrupted'; adapter: string | null; step: number; loss: number | null; evalLoss: number | null};
+  | {type: 'done'; runId: string; status: 'completed' | 'interrupted'; adapter: string | null; step: number; loss: number | null; evalLoss: number | null; stopped?: {step: number; reason: {zh: string; en: string}} | null};
 
 export interface RunOptions {
   runDir: string;
@@ -59,11 +59,12 @@ export async function prepareObjective(llama: Llama, config: TrainConfig): Promi
   }
 }
 
-/** A step whose gradient norm passes this many times the median of the recent ones changes nothing. */
+/** A step whose gradient norm passes this many times the median of the recent ones (all of them,
+ * so a lasting change of scale is followed within a few steps) is scaled down to that bound. */
 const EXPLODING_GRADIENT_FACTOR = 20;
 const GRADIENT_HISTORY = 20;
 
-function skipThreshold(norms: readonly number[]): number | undefined {
+function explosionBound(norms: readonly number[]): number | undefined {
   if (norms.length < 10) return undefined;
   const recent = [...norms.slice(-GRADIENT_HISTORY)].sort((a, b) => a - b);
   const median = recent[recent.length >> 1]!;
@@ -106,6 +107,7 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
 
   let session: NativeTrainingSession | null = null;
   let model: LlamaModel | null = null;
+  let disposePrepared: (() => Promise<void>) | null = null;
   try {
     const llama = await getLlama({gpu: config.gpu ? 'auto' : false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: config.threads});
     const trainer = loadTrainer(llama);
@@ -128,14 +130,16 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
       await session.loadState(join(checkpoint.dir, 'state.gguf'));
       step = checkpoint.step;
       cursor = checkpoint.cursor;
+      if (checkpoint.objective !== undefined) prepared.restoreState?.(checkpoint.objective);
       resumedFrom = step;
       run.truncateMetrics(step);
       record.progress.resumes++;
     } else if (resuming) {
       run.truncateMetrics(-1); // killed before the first checkpoint: start over
     }
-    // before the first step: DPO's reference log-probs (cached in the run directory)
-    await prepared.attach?.(session, options.runDir);
+    // before the first step: DPO's reference log-probs (cached in the run directory), PPO's generator
+    await prepared.attach?.(session, {runDir: options.runDir, llama});
+    disposePrepared = prepared.dispose?.bind(prepared) ?? null;
     const valBatches = prepared.evalBatches();
     const device = session.info().device;
     const datasets: DatasetProvenance[] = inputs.files.map((f, i) => ({...f, ...(prepared.perFile[i] ?? {examples: 0, skipped: f.rows})}));
@@ -145,6 +149,7 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
         datasets,
         baseModel: {path: resolve(config.model), sha256: await sha256File(config.model), bytes: modelBytes},
         initAdapter: config.initAdapter ? {path: resolve(config.initAdapter), sha256: await sha256File(config.initAdapter)} : null,
+        rewardModel: config.rewardModel ? {path: resolve(config.rewardModel), sha256: await sha256File(config.rewardModel)} : null,
         seed: config.seed,
         code: codeVersion(addon),
         device,
@@ -180,21 +185,33 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
       ...(record.provenance!.initAdapter ? {'zhongjing.init_adapter.sha256': record.provenance!.initAdapter.sha256} : {}),
       ...objective.artifactMetadata(config),
     });
-    // the best checkpoint by validation loss (the paper keeps the best of its held-out 10 %): on
-    // resume it is recomputed from the evaluations up to the checkpoint, which repeat exactly
+    // the best checkpoint by validation (the paper keeps the best of its held-out 10 %; lowest
+    // loss, or the objective's own rank such as PPO's held-out reward): on resume it is recomputed
+    // from the evaluations up to the checkpoint, which repeat exactly
     const earlier = run.readMetrics();
-    const evals = earlier.filter((m): m is EvalMetrics => m.type === 'eval');
-    let best = evals.reduce<RunRecord['best']>((b, m) => (Number.isFinite(m.evalLoss) && (!b || m.evalLoss < b.value) ? {step: m.step, metric: 'eval_loss', value: m.evalLoss} : b), null);
-    const norms = earlier.filter((m): m is StepMetrics => m.type === 'step' && !m.skipped).map((m) => m.gradNorm);
+    const rankOf = (m: EvalMetrics) => m.rank ?? {metric: 'eval_loss', value: m.evalLoss, higherIsBetter: false};
+    const better = (r: {value: number; higherIsBetter: boolean}, than: RunRecord['best']) =>
+      Number.isFinite(r.value) && (!than || (r.higherIsBetter ? r.value > than.value : r.value < than.value));
+    let best: RunRecord['best'] = null;
+    for (const m of earlier.filter((e): e is EvalMetrics => e.type === 'eval' && e.step > 0)) {
+      const r = rankOf(m);
+      if (better(r, best)) best = {step: m.step, metric: r.metric, value: r.value};
+    }
+    const norms = earlier.filter((m): m is StepMetrics => m.type === 'step').map((m) => m.gradNorm);
+    const exportOptions = {head: objective.artifactHasHead};
+    let stop: {zh: string; en: string} | null = null;
     const evaluateNow = async (at: number) => {
-      const e = await prepared.evaluate(session!, valBatches);
-      emit({type: 'eval', step: at, evalLoss: e.loss, evalTokens: e.items, values: e.values});
-      if (Number.isFinite(e.loss) && (!best || e.loss < best.value) && at > 0) {
-        await session!.exportAdapter(run.bestAdapterPath, metadata(at));
-        best = {step: at, metric: 'eval_loss', value: e.loss};
+      const e = await prepared.evaluate(session!, valBatches, at);
+      const metric: EvalMetrics = {type: 'eval', step: at, evalLoss: e.loss, evalTokens: e.items, values: e.values, ...(e.rank ? {rank: e.rank} : {})};
+      emit(metric);
+      const r = rankOf(metric);
+      if (at > 0 && better(r, best)) {
+        await session!.exportAdapter(run.bestAdapterPath, metadata(at), undefined, exportOptions);
+        best = {step: at, metric: r.metric, value: r.value};
         record.best = best;
         run.write(record);
       }
+      if (e.stop) stop = e.stop;
       return e.loss;
     };
     let lastEval: number | null = null;
@@ -203,37 +220,49 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
     const started = performance.now();
     let lastLoss: number | null = null;
     const lrOptions = {lr: config.lr, warmupSteps: config.warmupSteps, totalSteps, minRatio: config.minLrRatio};
-    while (step < totalSteps) {
+    while (step < totalSteps && !stop) {
       if (options.signal?.aborted) break;
-      const batches: TrainingBatch[] = [];
-      for (let i = 0; i < config.accum; i++) {
-        const next = prepared.next(cursor);
-        batches.push(next.batch);
-        cursor = next.cursor;
-      }
       const lr = learningRate(step, lrOptions);
       const t0 = performance.now();
-      const r = await session.trainStep(batches, lr, undefined, {skipAboveGradNorm: skipThreshold(norms)});
+      let outcome: StepOutcome;
+      if (prepared.step) {
+        outcome = await prepared.step({session, cursor, step, lr});
+      } else {
+        const batches: TrainingBatch[] = [];
+        let next = cursor;
+        for (let i = 0; i < config.accum; i++) {
+          const fed = prepared.next(next);
+          batches.push(fed.batch);
+          next = fed.cursor;
+        }
+        const r = await session.trainStep(batches, lr, undefined, {maxGradNorm: explosionBound(norms)});
+        outcome = {cursor: next, loss: r.loss, gradNorm: r.gradNorm, tokens: r.nTokens, values: prepared.stepValues(batches, r), ...(r.downscaled ? {downscaled: true} : {})};
+      }
       const seconds = (performance.now() - t0) / 1000;
-      step = r.step;
-      lastLoss = r.loss;
-      if (!r.skipped) norms.push(r.gradNorm);
+      step += 1;
+      cursor = outcome.cursor;
+      lastLoss = outcome.loss;
+      norms.push(outcome.gradNorm);
       emit({
-        type: 'step', step, loss: r.loss, lr, gradNorm: r.gradNorm, tokens: r.nTokens,
-        tokensPerS: r.nTokens / Math.max(seconds, 1e-9), epoch: cursor.epoch, elapsedS: (performance.now() - started) / 1000,
-        values: prepared.stepValues(batches, r), ...(r.skipped ? {skipped: true} : {}),
+        type: 'step', step, loss: outcome.loss, lr, gradNorm: outcome.gradNorm, tokens: outcome.tokens,
+        tokensPerS: outcome.tokens / Math.max(seconds, 1e-9), epoch: cursor.epoch, elapsedS: (performance.now() - started) / 1000,
+        values: outcome.values, ...(outcome.downscaled ? {downscaled: true} : {}),
       });
       const last = step >= totalSteps;
       if (valBatches.length && ((config.evalEvery > 0 && step % config.evalEvery === 0) || last)) lastEval = await evaluateNow(step);
-      if ((config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || last || options.signal?.aborted) {
-        await saveCheckpoint(run, session, {step, cursor, epoch: cursor.epoch, dir: run.checkpointDir(step)}, config);
+      if (stop) {
+        record.stopped = {step, reason: stop};
+        run.write(record);
+      }
+      if ((config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || last || stop || options.signal?.aborted) {
+        await saveCheckpoint(run, session, {step, cursor, epoch: cursor.epoch, dir: run.checkpointDir(step), ...(prepared.saveState ? {objective: prepared.saveState()} : {})}, config);
         record.progress = {...record.progress, step, epoch: cursor.epoch, lastCheckpoint: step};
         run.write(record);
         options.onEvent?.({type: 'checkpoint', step, dir: run.checkpointDir(step)});
       }
     }
 
-    if (step < totalSteps) {
+    if (step < totalSteps && !stop) {
       // stopped on request: resumable from the checkpoint just written
       record.status = 'interrupted';
       record.progress.step = step;
@@ -247,7 +276,7 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
       copyFileSync(run.bestAdapterPath, run.adapterPath);
       record.best = best;
     } else {
-      await session.exportAdapter(run.adapterPath, metadata(step));
+      await session.exportAdapter(run.adapterPath, metadata(step), undefined, exportOptions);
       record.best = null;
     }
     const out = resolve(config.out);
@@ -261,7 +290,7 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
     record.progress.step = step;
     record.result = {adapter: run.adapterPath, adapterSha256: await sha256File(run.adapterPath), out, finalLoss, evalLoss: lastEval};
     run.write(record);
-    options.onEvent?.({type: 'done', runId: record.id, status: 'completed', adapter: out, step, loss: finalLoss, evalLoss: lastEval});
+    options.onEvent?.({type: 'done', runId: record.id, status: 'completed', adapter: out, step, loss: finalLoss, evalLoss: lastEval, stopped: record.stopped ?? null});
     return record;
   } catch (error) {
     record.status = 'failed';
@@ -269,6 +298,7 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
     run.write(record);
     throw error;
   } finally {
+    await disposePrepared?.();
     session?.dispose();
     await model?.dispose();
   }

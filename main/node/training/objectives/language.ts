@@ -34,6 +34,7 @@ function languageObjective(kind: 'sft' | 'pt'): TrainingObjective {
   return {
     kind,
     lossHead: 'lm',
+    artifactHasHead: false,
     sessionOptions: (config) => ({lossHead: 'lm', adapters: [trainedAdapter(config, 'policy')]}),
     artifactMetadata: () => ({}),
     prepare(inputs: ReadInputs, tokenizer: ExampleTokenizer, config: TrainConfig): PreparedObjective {

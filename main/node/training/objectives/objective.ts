@@ -4,6 +4,7 @@
 // a step and an evaluation report, and what the artifact's metadata says. The run loop (run.ts)
 // names none of them: it asks the registry (index.ts) for the run's kind and drives the interface.
 
+import type {Llama} from 'node-llama-cpp';
 import type {TrainingKind} from '../../../common/training.js';
 import type {Cursor} from '../feeder.js';
 import type {ReadInputs} from '../inputs.js';
@@ -24,12 +25,54 @@ export interface PreparedObjective {
   microBatchesPerEpoch(): number;
   /** Every held-out item once. */
   evalBatches(): TrainingBatch[];
-  /** Once the session exists, before the first step (DPO: the reference log-probs, cached in the run directory). */
-  attach?(session: NativeTrainingSession, runDir: string): Promise<void>;
+  /** Once the session exists, before the first step (DPO: the reference log-probs, cached in the
+   * run directory; PPO: the model that generates rollouts). */
+  attach?(session: NativeTrainingSession, env: AttachEnv): Promise<void>;
+  /** An objective whose step is more than one optimizer update (PPO: rollouts, then epochs of
+   * mini-batches) runs it itself; others leave the loop to feed `next` and call trainStep. */
+  step?(context: StepContext): Promise<StepOutcome>;
   /** The objective's metrics of one optimizer step from its micro-batches and the native result. */
   stepValues(batches: readonly TrainingBatch[], result: StepResult): Record<string, number>;
-  /** Loss and metrics on the held-out batches (names of held-out values start with "eval/"). */
-  evaluate(session: NativeTrainingSession, batches: readonly TrainingBatch[]): Promise<{loss: number; items: number; values: Record<string, number>}>;
+  /** Loss and metrics on the held-out batches (names of held-out values start with "eval/").
+   * `rank` is what picks the best checkpoint (default: the lowest loss); `stop` ends the run. */
+  evaluate(session: NativeTrainingSession, batches: readonly TrainingBatch[], step: number): Promise<Evaluation>;
+  /** What must survive a checkpoint besides the weights and the cursor (PPO: the adaptive KL
+   * coefficient, running reward statistics, the guard-rail history). */
+  saveState?(): unknown;
+  restoreState?(state: unknown): void;
+  /** Frees what attach() loaded. */
+  dispose?(): Promise<void>;
+}
+
+export interface AttachEnv {
+  runDir: string;
+  llama: Llama;
+}
+
+export interface StepContext {
+  session: NativeTrainingSession;
+  cursor: Cursor;
+  /** steps done before this one */
+  step: number;
+  lr: number;
+}
+
+export interface StepOutcome {
+  cursor: Cursor;
+  loss: number;
+  gradNorm: number;
+  /** tokens processed (rollouts and training) */
+  tokens: number;
+  values: Record<string, number>;
+  downscaled?: boolean;
+}
+
+export interface Evaluation {
+  loss: number;
+  items: number;
+  values: Record<string, number>;
+  rank?: {metric: string; value: number; higherIsBetter: boolean};
+  stop?: {zh: string; en: string};
 }
 
 export interface TrainingObjective {
@@ -40,6 +83,9 @@ export interface TrainingObjective {
   prepare(inputs: ReadInputs, tokenizer: ExampleTokenizer, config: TrainConfig): PreparedObjective;
   /** Extra metadata of the exported artifact (beside run id, base model hash, data and config). */
   artifactMetadata(config: TrainConfig): Record<string, string>;
+  /** Whether the artifact keeps the adapter's scalar head (the reward model's file does; a chat
+   * adapter must not: llama.cpp refuses any tensor that is not a LoRA pair). */
+  readonly artifactHasHead: boolean;
 }
 
 /** The adapter every objective trains: LoRA from the config, or started from `initAdapter`. */

@@ -103,6 +103,7 @@ function preferenceObjective(kind: 'rm' | 'dpo'): TrainingObjective {
   return {
     kind,
     lossHead: rm ? 'reward' : 'dpo',
+    artifactHasHead: rm,
     sessionOptions(config) {
       if (rm) return {lossHead: 'reward', loss: {centerRewards: config.centerRewards}, adapters: [trainedAdapter(config, 'reward', {head: true})]};
       const adapters = [trainedAdapter(config, 'policy')];
@@ -293,7 +294,7 @@ function preferenceObjective(kind: 'rm' | 'dpo'): TrainingObjective {
         microBatchesPerEpoch: () => Math.ceil(train.length / groupsPerBatch),
         // held-out batches are rebuilt after attach() so DPO's offsets hold the reference log-ratios
         evalBatches: () => chunks(val).map(batchOf),
-        async attach(session: NativeTrainingSession, runDir: string) {
+        async attach(session: NativeTrainingSession, {runDir}) {
           if (rm) return;
           const cachePath = join(runDir, 'reference-logps.json');
           const key = JSON.stringify({model: config.model, init: config.initAdapter, nCtx: config.nCtx, train: train.length, val: val.length});
