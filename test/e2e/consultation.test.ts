@@ -17,7 +17,10 @@ async function shot(page: Page, name: string): Promise<void> {
   if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, `${name}.png`), fullPage: true});
 }
 
-async function setUp(t: test.TestContext, options: {expectUnauthorized?: boolean} = {}): Promise<{serve: ServeProcess; browser: Browser; page: Page; dir: string; hold: ReplyHold}> {
+async function setUp(
+  t: test.TestContext,
+  options: {expectUnauthorized?: boolean; viewport?: {width: number; height: number}} = {},
+): Promise<{serve: ServeProcess; browser: Browser; page: Page; dir: string; hold: ReplyHold}> {
   const dir = tempDir();
   const hold = replyHold(dir.path);
   const serve = await startServe(['--data-dir', dir.path, '--model', await tinyModelPath()], {built: true, env: hold.env});
@@ -27,7 +30,7 @@ async function setUp(t: test.TestContext, options: {expectUnauthorized?: boolean
     await serve.stop();
     dir.cleanup();
   });
-  const context = await browser.newContext({acceptDownloads: true, viewport: {width: 1280, height: 800}, locale: 'zh-CN'});
+  const context = await browser.newContext({acceptDownloads: true, viewport: options.viewport ?? {width: 1280, height: 800}, locale: 'zh-CN'});
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
@@ -182,6 +185,88 @@ test('consultation list: rename, search, delete with undo; language switch; mode
   await page.getByRole('link', {name: 'Models'}).waitFor();
   await page.reload();
   await page.getByRole('link', {name: 'Models'}).waitFor();
+});
+
+test('settings drawer: an edit is never lost silently, the save bar stays in view, and saved defaults start new consultations', async (t) => {
+  const {serve, page} = await setUp(t, {viewport: {width: 1440, height: 900}});
+  await page.goto(serve.url);
+  await page.getByRole('button', {name: '新建问诊'}).click();
+  const openDrawer = page.getByRole('button', {name: /^对话设置/});
+  const drawer = page.getByRole('complementary', {name: '对话设置'});
+  const maxTokens = drawer.getByLabel('最大生成长度 (max tokens)');
+  const ask = drawer.getByRole('group', {name: /未保存的修改/});
+  await openDrawer.click();
+  assert.equal(await maxTokens.inputValue(), '1024', 'the app default to start with');
+
+  // the save button is on screen at 1440×900 and nothing covers it
+  const save = drawer.getByRole('button', {name: '保存设置'});
+  const inView = async (locator: typeof save) =>
+    locator.evaluate((element) => {
+      const box = element.getBoundingClientRect();
+      const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+      return box.bottom <= window.innerHeight && box.top >= 0 && (hit === element || element.contains(hit));
+    });
+  assert.equal(await inView(save), true, '保存设置 is visible without scrolling');
+
+  // change → Esc: asked, not dropped; Esc again goes back to editing with the edit intact
+  await maxTokens.fill('777');
+  await maxTokens.press('Escape');
+  await ask.waitFor();
+  await shot(page, '4-settings-ask');
+  assert.equal(await inView(ask.getByRole('button', {name: '保存并关闭'})), true, 'the question is in view');
+  await page.keyboard.press('Escape');
+  await ask.waitFor({state: 'detached'});
+  assert.equal(await maxTokens.inputValue(), '777', 'the edit is still there');
+
+  // ✕ → discard, explicitly: reopened, the consultation's own value is back
+  await drawer.getByRole('button', {name: '关闭对话设置'}).click();
+  await ask.getByRole('button', {name: '放弃修改'}).click();
+  await drawer.waitFor({state: 'detached'});
+  await openDrawer.click();
+  assert.equal(await maxTokens.inputValue(), '1024');
+
+  // change → Esc → save and close: reopened, the edit was kept
+  await maxTokens.fill('777');
+  await maxTokens.press('Escape');
+  await ask.getByRole('button', {name: '保存并关闭'}).click();
+  await drawer.waitFor({state: 'detached'});
+  await openDrawer.click();
+  assert.equal(await maxTokens.inputValue(), '777', 'saved on close');
+
+  // asked, 继续编辑 keeps the drawer and the edit
+  await maxTokens.fill('778');
+  await drawer.getByRole('button', {name: '关闭对话设置'}).click();
+  await ask.getByRole('button', {name: '继续编辑'}).click();
+  assert.equal(await maxTokens.inputValue(), '778');
+
+  // save as the default for new consultations
+  await maxTokens.fill('2048');
+  await drawer.getByRole('button', {name: '设为新问诊默认'}).click();
+  await drawer.getByRole('status').filter({hasText: '已保存，并设为新问诊的默认设置'}).waitFor();
+  await drawer.getByText(/新建问诊将使用您保存的默认设置（最大生成长度 2048）/).waitFor();
+
+  // an unsaved edit left behind by opening another consultation is kept for this one
+  await drawer.getByLabel('温度 (temperature)').fill('0.3');
+  await page.getByRole('button', {name: '新建问诊'}).click();
+  await openDrawer.click();
+  assert.equal(await maxTokens.inputValue(), '2048', 'a new consultation starts with the saved default');
+  assert.equal(await drawer.getByLabel('温度 (temperature)').inputValue(), '0.7');
+  await drawer.getByRole('button', {name: '关闭对话设置'}).click();
+  await drawer.waitFor({state: 'detached'});
+  const list = page.getByRole('complementary', {name: '问诊记录'});
+  await list.getByRole('button', {name: '新问诊', exact: true}).last().click();
+  await page.getByRole('button', {name: '对话设置（有未保存的修改）'}).click();
+  assert.equal(await drawer.getByLabel('温度 (temperature)').inputValue(), '0.3', 'the unsaved edit came back');
+  await drawer.getByRole('status').filter({hasText: '有未保存的修改'}).waitFor();
+
+  // the default is stored with the settings: after a reload, still the start of a new consultation
+  await page.reload();
+  await page.getByRole('button', {name: '新建问诊'}).click();
+  await openDrawer.click();
+  assert.equal(await maxTokens.inputValue(), '2048');
+  // and back to the app's own
+  await drawer.getByRole('button', {name: '恢复内置默认'}).click();
+  await drawer.getByText(/新建问诊将使用应用内置的默认设置（最大生成长度 1024）/).waitFor();
 });
 
 test('a wrong token shows a clear page and reaches no data', async (t) => {

@@ -102,3 +102,24 @@ test('registering a file that is not a GGUF gives a clear error and registers no
     await s.close();
   }
 });
+
+test('defaults saved for new consultations are what consultations.create starts with, until reset', async () => {
+  const s = startServices();
+  try {
+    const sampling = {temperature: 0.3, topP: 0.8, topK: 20, minP: 0.1, repeatPenalty: 1.2, maxTokens: 2048, seed: 7};
+    const saved = await s.call('settings.update', {consultationDefaults: {systemPrompt: '你是儿科医生。', sampling}});
+    assert.deepEqual(saved.consultationDefaults, {systemPrompt: '你是儿科医生。', sampling}, 'stored with the settings');
+    const c = await s.call('consultations.create', {});
+    assert.deepEqual(c.sampling, sampling, 'a new consultation starts with the saved sampling');
+    assert.equal(c.systemPrompt, '你是儿科医生。');
+    // a null prompt keeps the app's own, in the UI language
+    await s.call('settings.update', {consultationDefaults: {systemPrompt: null, sampling}});
+    assert.match((await s.call('consultations.create', {})).systemPrompt, /仲景/);
+    const bad = await s.callRaw('settings.update', {consultationDefaults: {systemPrompt: null, sampling: {...sampling, maxTokens: 0}}});
+    assert.equal(!bad.ok && bad.error.code, 'validation', 'out-of-range sampling is refused');
+    await s.call('settings.update', {consultationDefaults: null});
+    assert.equal((await s.call('consultations.create', {})).sampling.maxTokens, 1024, "back to the app's defaults");
+  } finally {
+    await s.close();
+  }
+});

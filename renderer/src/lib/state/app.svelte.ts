@@ -1,7 +1,7 @@
 // App-wide state: what the services told us at start-up (info, settings), the engine status,
 // the registered models (shared by the Models screen and the consultation's model picker),
 // which screen is showing, and whether the token was refused.
-import type {AppInfo, EngineStatus, ModelInfo, Settings} from '../../../../main/common/contract';
+import type {AppInfo, ConsultationDefaults, EngineStatus, ModelInfo, Settings} from '../../../../main/common/contract';
 import type {Language} from '../i18n';
 import {setUiLanguage} from '../lang.svelte';
 import {api} from './client';
@@ -70,6 +70,11 @@ class AppState {
       setUiLanguage(previous);
       toasts.error(error);
     }
+  }
+
+  /** What new consultations start with (null: the app's own defaults). Errors go to the caller. */
+  async saveConsultationDefaults(defaults: ConsultationDefaults | null): Promise<void> {
+    this.settings = await api('settings.update', {consultationDefaults: defaults});
   }
 
   /** Remembers the model last chosen, so the next new consultation starts with it. */

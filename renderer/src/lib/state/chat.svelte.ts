@@ -9,8 +9,13 @@ import type {Consultation, Message, MethodInput} from '../../../../main/common/c
 import {indexSiblings, threadPath, type SiblingIndex} from '../thread';
 import {app} from './app.svelte';
 import {api} from './client';
+import type {SamplingDraft} from '../sampling';
 
 const LAST_OPEN_KEY = 'zhongjing.lastConsultation';
+export interface SettingsDraft {
+  systemPrompt: string;
+  sampling: SamplingDraft;
+}
 type ConsultationPatch = Omit<MethodInput<'consultations.update'>, 'id'>;
 
 class ChatState {
@@ -22,6 +27,9 @@ class ChatState {
   live = $state<Record<string, string>>({});
   /** unsent composer text per consultation, so switching away loses nothing */
   drafts = $state<Record<string, string>>({});
+  /** unsaved settings-drawer edits per consultation, kept when the drawer goes away with them
+   * (another consultation or screen opened): the drawer shows them again when reopened */
+  settingsDrafts = $state<Record<string, SettingsDraft>>({});
 
   thread = $derived(this.current ? threadPath(this.current.messages, this.current.currentLeafId) : []);
   siblings: SiblingIndex = $derived(this.current ? indexSiblings(this.current.messages) : new Map());
