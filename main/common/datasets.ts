@@ -100,6 +100,10 @@ export interface DatasetVersionInfo {
   createdAt: string;
   /** how this version came to be: an import, an edit of version N, or a mix recipe */
   origin: DatasetOrigin;
+  /** de-identification replacements in this version still waiting for review; using the version
+   * (a mix, an export, a training run, an annotation project) freezes it, and a frozen version's
+   * replacements can no longer be undone, so the screens warn before that happens */
+  pendingReview: number;
 }
 
 export type DatasetOrigin =
@@ -182,4 +186,7 @@ export interface Replacement {
   /** the de-identified text around the placeholder */
   context: string;
   status: 'pending' | 'confirmed' | 'undone';
+  /** 撤销 can succeed now: the original is still kept, it is not undone yet, and its version is
+   * still open (a frozen version's rows never change) */
+  undoable: boolean;
 }

@@ -89,6 +89,13 @@ test('import through the file picker, review, browse, and a 7:1 mix', async (t) 
   await mix.getByRole('button', {name: '论文配比 7:1（单轮:多轮）'}).click();
   await mix.getByLabel('混合数据集名称').fill('七比一');
   await mix.getByRole('img', {name: /配比预览：.*87\.5%.*12\.5%/}).waitFor();
+  // the mix would freeze 门诊对话 v1 while replacements still wait for review: said before the
+  // click, and the mix is made only once that is accepted
+  const warning = mix.getByRole('group', {name: /「门诊对话」v1 还有 2 项去标识化替换待审核/});
+  await warning.waitFor();
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'ds-3-mix-warning.png'), fullPage: true});
+  assert.equal(await mix.getByRole('button', {name: '创建混合数据集'}).isDisabled(), true, 'not before the warning is accepted');
+  await warning.getByRole('checkbox', {name: '我了解，仍然继续'}).check();
   await mix.getByRole('button', {name: '创建混合数据集'}).click();
   await page.getByRole('tab', {name: '概览'}).waitFor();
   const overview = await page.locator('main').innerText();
@@ -96,6 +103,20 @@ test('import through the file picker, review, browse, and a 7:1 mix', async (t) 
   assert.match(overview, /单轮[\s\S]{0,20}21/);
   assert.match(overview, /多轮[\s\S]{0,20}3/);
   if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'ds-3-mix.png'), fullPage: true});
+
+  // 门诊对话 v1 is frozen now: its review offers no 撤销 that would fail, and says why
+  await page.getByRole('link', {name: '返回数据集列表'}).click();
+  await page.getByRole('link', {name: '门诊对话'}).click();
+  await page.getByRole('tab', {name: '去标识化审核'}).click();
+  await page.getByText(/版本 v1 已被使用（混合、导出、训练或标注）并冻结，替换不能再撤销/).waitFor();
+  const pending = page.getByRole('listitem', {name: /电话：13912345678/}).filter({hasText: '待审核'});
+  assert.equal(await pending.count(), 2);
+  assert.equal(await page.getByRole('button', {name: '撤销', exact: true}).count(), 0, 'no undo button on a frozen version');
+  assert.equal(await page.getByRole('listitem', {name: /电话/}).filter({hasText: '已撤销'}).getByRole('button').count(), 0, 'nothing to confirm on an undone item');
+  await pending.first().getByText('版本已冻结，无法撤销').waitFor();
+  await pending.first().getByRole('button', {name: '确认'}).click();
+  await page.getByRole('status').filter({hasText: /已确认 1/}).waitFor();
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'ds-4-frozen-review.png'), fullPage: true});
   assert.deepEqual(errors, [], 'no errors in the page console');
 });
 

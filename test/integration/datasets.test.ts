@@ -213,3 +213,30 @@ test('mix: a total too large is refused with a clear error before any work; a mi
   assert.equal(made.latest.rows, 24, 'the name was free again');
   assert.equal(await state(), 'frozen', 'a mix that is made freezes what it used');
 });
+
+test('de-identification review and freezing: pending items are counted on the version, and a frozen version offers no undo', async (t) => {
+  const s = startServices();
+  t.after(() => s.close());
+  const content = ['13912345678', '13987654321'].map((phone, i) => JSON.stringify({conversation: [{role: 'user', content: `胃痛${i + 2}天，电话${phone}`}, {role: 'assistant', content: '饭前还是饭后痛？'}]})).join('\n');
+  const {jobId} = await s.call('datasets.import', {content, fileName: 'phones.jsonl', name: '胃痛'});
+  const done = await waitFor(() => s.events.find((e) => e.type === 'dataset.imported' && e.jobId === jobId), 10_000, 'import');
+  const id = done.type === 'dataset.imported' ? done.datasetId! : '';
+
+  const open = await s.call('datasets.get', {id});
+  assert.equal(open.version.pendingReview, 2, 'the version says how many replacements wait for review');
+  assert.ok((await s.call('datasets.replacements', {id})).items.every((r) => r.undoable), 'an open version can undo');
+
+  // exporting freezes v1 with the review still open: the items say undo is no longer possible
+  await s.call('datasets.export', {id, format: 'sharegpt', outDir: join(s.dataDir, 'out')});
+  const frozen = await s.call('datasets.get', {id});
+  assert.equal(frozen.version.state, 'frozen');
+  assert.equal(frozen.version.pendingReview, 2);
+  const items = (await s.call('datasets.replacements', {id})).items;
+  assert.ok(items.every((r) => !r.undoable && r.original !== null), 'no item offers an undo that would fail');
+  const refused = await s.callRaw('datasets.reviewReplacement', {id, replacementId: items[0]!.id, action: 'undo'});
+  assert.equal(!refused.ok && refused.error.code, 'validation');
+  assert.match(!refused.ok ? refused.error.message.zh : '', /版本 1 已被使用.*冻结/, 'the refusal says why');
+  // confirming still works, and the count follows
+  assert.equal((await s.call('datasets.reviewReplacement', {id, replacementId: items[0]!.id, action: 'confirm'})).status, 'confirmed');
+  assert.equal((await s.call('datasets.get', {id})).version.pendingReview, 1);
+});

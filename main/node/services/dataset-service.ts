@@ -237,7 +237,7 @@ export class DatasetService {
   replacements(input: MethodInput<'datasets.replacements'>): MethodOutput<'datasets.replacements'> {
     const version = this.importedVersion(input.id);
     const page = this.store.datasets.replacementPage(version.id, input.status, input.offset ?? 0, input.limit ?? 50);
-    return {total: page.total, counts: page.counts, items: page.ids.map((rid) => this.describeReplacement(rid))};
+    return {total: page.total, counts: page.counts, items: page.ids.map((rid) => this.describeReplacement(rid, version))};
   }
 
   reviewReplacement(id: string, replacementId: string, action: 'confirm' | 'undo'): Replacement {
@@ -246,13 +246,18 @@ export class DatasetService {
     if (!record || record.version_id !== version.id) throw notFound({zh: '替换项', en: 'replacement'}, replacementId);
     if (action === 'confirm') {
       if (record.status === 'pending') this.store.datasets.setReplacementStatus(replacementId, 'confirmed');
-      return this.describeReplacement(replacementId);
+      return this.describeReplacement(replacementId, version);
     }
-    if (record.status === 'undone') return this.describeReplacement(replacementId);
-    if (record.original === null || version.state === 'frozen')
+    if (record.status === 'undone') return this.describeReplacement(replacementId, version);
+    if (record.original === null)
       throw new AppError('validation', {
-        zh: '无法撤销：审核已完成（原文已删除）或该版本已被使用。可直接编辑数据行。',
-        en: 'Cannot undo: the review is finished (originals erased) or the version is in use. Edit the row instead.',
+        zh: '无法撤销：审核已完成，原文已删除。可直接编辑数据行。',
+        en: 'Cannot undo: the review is finished and the originals are erased. Edit the row instead.',
+      });
+    if (version.state === 'frozen')
+      throw new AppError('validation', {
+        zh: `无法撤销：版本 ${version.version} 已被使用（混合、导出、训练或标注）并冻结，内容不能再改。可编辑数据行，修改会存为新版本。`,
+        en: `Cannot undo: version ${version.version} has been used (a mix, an export, a training run or an annotation project) and is frozen. Edit the row instead; the edit makes a new version.`,
       });
     this.store.db.transaction(() => {
       const row = this.store.datasets.getRow(version.id, record.position)!;
@@ -266,7 +271,7 @@ export class DatasetService {
       this.store.datasets.setReplacementStatus(replacementId, 'undone');
       this.store.datasets.refreshVersion(version.id);
     })();
-    return this.describeReplacement(replacementId);
+    return this.describeReplacement(replacementId, version);
   }
 
   finishReview(id: string): {confirmed: number} {
@@ -279,7 +284,7 @@ export class DatasetService {
     return first;
   }
 
-  private describeReplacement(replacementId: string): Replacement {
+  private describeReplacement(replacementId: string, version: DatasetVersionInfo): Replacement {
     const r = this.store.datasets.replacementRecord(replacementId)!;
     const row = this.store.datasets.getRow(r.version_id, r.position);
     const text = !row ? '' : r.field === 'content' ? (row.turns[r.turn_index]?.content ?? '') : ((row as unknown as Record<string, string | undefined>)[r.field] ?? '');
@@ -293,6 +298,7 @@ export class DatasetService {
       original: r.original,
       context: `${r.start > 30 ? '…' : ''}${text.slice(Math.max(0, r.start - 30), end + 30)}${end + 30 < text.length ? '…' : ''}`,
       status: r.status,
+      undoable: r.original !== null && r.status !== 'undone' && version.state !== 'frozen',
     };
   }
 

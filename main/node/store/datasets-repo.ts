@@ -26,6 +26,7 @@ interface VersionRow {
   turns: number;
   origin: string;
   created_at: string;
+  pending_review: number;
 }
 
 interface DatasetHead {
@@ -71,6 +72,7 @@ function toVersion(row: VersionRow): DatasetVersionInfo {
     turns: row.turns,
     createdAt: row.created_at,
     origin: JSON.parse(row.origin) as DatasetOrigin,
+    pendingReview: row.pending_review,
   };
 }
 
@@ -123,7 +125,12 @@ export class DatasetsRepo {
 
   versions(datasetId: string): DatasetVersionInfo[] {
     return (
-      this.db.prepare(`SELECT * FROM dataset_versions WHERE dataset_id = ? AND state != 'importing' ORDER BY version`).all(datasetId) as VersionRow[]
+      this.db
+        .prepare(
+          `SELECT v.*, (SELECT count(*) FROM dataset_replacements r WHERE r.version_id = v.id AND r.status = 'pending') AS pending_review
+           FROM dataset_versions v WHERE v.dataset_id = ? AND v.state != 'importing' ORDER BY v.version`,
+        )
+        .all(datasetId) as VersionRow[]
     ).map(toVersion);
   }
 

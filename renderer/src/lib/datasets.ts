@@ -125,3 +125,21 @@ export const PALETTE = ['#0f766e', '#d97706', '#6366f1', '#db2777', '#0891b2', '
 export function percent(share: number): string {
   return `${Number((share * 100).toFixed(1))}%`;
 }
+
+/** A dataset version something is about to use, named for the warning. */
+export interface VersionInUse {
+  datasetId: string;
+  name: string;
+  version: DatasetVersionInfo;
+}
+
+/** The versions among `used` that using them would freeze while replacements still wait for
+ * review (a frozen version's replacements cannot be undone), each once. */
+export function pendingReviewOf(used: readonly VersionInUse[]): VersionInUse[] {
+  const seen = new Set<string>();
+  return used.filter((u) => {
+    if (u.version.state !== 'open' || u.version.pendingReview <= 0 || seen.has(u.version.id)) return false;
+    seen.add(u.version.id);
+    return true;
+  });
+}
