@@ -14,13 +14,14 @@ const SCREENSHOTS = process.env.ZHONGJING_SCREENSHOTS;
 
 /** A data dir with one dataset imported from `rows` and the tiny model, `serve` on it, and a
  * Chinese page on the training screen's new-run form. */
-async function openNewRunForm(t: TestContext, dataset: {name: string; rows: object[]}) {
+async function openNewRunForm(t: TestContext, dataset: {name: string; rows: object[]}, before?: (dataDir: string) => Promise<void> | void) {
   const dir = tempDir();
   t.after(() => dir.cleanup());
   const file = join(dir.path, 'data.jsonl');
   writeFileSync(file, dataset.rows.map((row) => JSON.stringify(row)).join('\n'));
   assert.equal(runCli(['data', 'import', file, '--name', dataset.name, '--data-dir', dir.path]).status, 0);
   assert.equal(runCli(['models', 'add', await tinyModelPath(), '--name', 'tiny', '--data-dir', dir.path]).status, 0);
+  await before?.(dir.path);
   const serve = await startServe(['--data-dir', dir.path], {built: true});
   const browser = await launchChromium();
   t.after(async () => {
@@ -94,5 +95,49 @@ test('a reward model from the form: preference data, accuracy curve, held-out ac
   assert.match(main, /结果取自/);
   assert.equal(await page.getByRole('button', {name: '在问诊中试用'}).count(), 0, 'a reward model is not a chat adapter');
   if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'tr-2-reward-model.png'), fullPage: true});
+  assert.deepEqual(errors, [], 'no errors in the page');
+});
+
+test('a PPO run from the form: reward model and SFT start chosen, reward and KL curves, held-out samples beside the start', async (t) => {
+  const symptoms = ['头痛', '发热', '咳嗽', '腹痛', '头晕', '恶心'];
+  const rows = Array.from({length: 24}, (_, i) => {
+    const s = symptoms[i % symptoms.length]!;
+    return {question: `我${s}${(i % 4) + 1}天了`, response_chosen: '请问还有其他不舒服吗？', response_rejected: '多喝水，注意休息。'};
+  });
+  const {page, errors, form} = await openNewRunForm(t, {name: '问诊偏好', rows}, async (dataDir) => {
+    // the SFT adapter and a completed reward model, through the CLI (the same service as the app)
+    const common = ['--model', 'tiny', '--data-dir', dataDir, '--ctx', '96', '--accum', '1', '--val', '0'];
+    const sftFile = join(dataDir, 'sft.jsonl');
+    writeFileSync(sftFile, rows.map((r, i) => JSON.stringify({query: r.question, response: i % 2 ? r.response_chosen : r.response_rejected})).join('\n'));
+    const sft = runCli(['train', 'sft', '--data', sftFile, '--steps', '30', '--lr', '1e-2', '--out', join(dataDir, 'sft.gguf'), ...common]);
+    assert.equal(sft.status, 0, sft.stderr);
+    const rm = runCli(['train', 'rm', '--data', '问诊偏好', '--steps', '10', '--lr', '5e-3', '--name', '问诊奖励模型', '--out', join(dataDir, 'rm.gguf'), ...common]);
+    assert.equal(rm.status, 0, rm.stderr);
+  });
+  await form.getByRole('radio', {name: '强化学习（PPO）'}).check();
+  await form.getByRole('combobox', {name: '奖励模型', exact: true}).selectOption({label: '问诊奖励模型'});
+  await form.getByLabel('策略起点（SFT 适配器，同时是参考模型）').selectOption({index: 1});
+  await form.getByRole('checkbox', {name: '问诊偏好', exact: true}).check();
+  await form.getByRole('radio', {name: '按步数'}).check();
+  await form.getByLabel('训练步数').fill('4');
+  await form.getByLabel('学习率').fill('2e-3');
+  await form.getByLabel('采样温度').fill('0.1');
+  await form.getByLabel('回答最大长度').fill('8');
+  await form.getByLabel('最大序列长度').fill('96');
+  await form.getByText('高级设置').click();
+  await form.getByLabel('评估间隔').fill('2');
+  await form.getByRole('button', {name: '开始训练'}).click();
+
+  await page.getByText('训练完成').waitFor({timeout: 180_000});
+  await page.getByRole('img', {name: /^奖励模型分数/}).waitFor();
+  await page.getByRole('img', {name: /^与参考模型的 KL/}).waitFor();
+  const samples = page.getByRole('region', {name: '留出样本'});
+  await samples.waitFor();
+  assert.ok((await samples.getByRole('cell').count()) >= 2, 'answers at the start and at the check, side by side');
+  const main = await page.locator('main').innerText();
+  assert.match(main, /奖励模型：问诊奖励模型/, 'the provenance chain names the reward model');
+  assert.match(main, /zhongjing train ppo --model .* --init-adapter .* --rm /);
+  await page.getByRole('button', {name: '在问诊中试用'}).waitFor();
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'tr-3-ppo.png'), fullPage: true});
   assert.deepEqual(errors, [], 'no errors in the page');
 });

@@ -54,6 +54,28 @@ export const CONFIG_FIELDS: Record<NumericKey, ConfigField> = {
   labelSmoothing: field('labelSmoothing', 'dpo_label_smoothing', 0, 0.49, false, false, false, ['dpo']),
   margin: field('margin', 'margin', 0, 100, false, false, false, ['rm']),
   centerRewards: field('centerRewards', 'center_rewards_coefficient', 0, 10, false, false, false, ['rm']),
+  // PPO (TRL's ppo_config names where it has one; LLaMA-Factory's ppo_target for the KL target)
+  klTarget: field('klTarget', 'ppo_target', 0, 1000, false, false, false, ['ppo']),
+  klCoef: field('klCoef', 'kl_coef', 0, 10, false, false, false, ['ppo']),
+  temperature: field('temperature', 'temperature', 0, 2, false, false, false, ['ppo']),
+  topP: field('topP', 'top_p', 0, 1, false, false, true, ['ppo']),
+  maxNewTokens: field('maxNewTokens', 'response_length', 1, 4096, true, false, false, ['ppo']),
+  ppoEpochs: field('ppoEpochs', 'num_ppo_epochs', 1, 32, true, false, false, ['ppo']),
+  miniBatches: field('miniBatches', 'num_mini_batches', 1, 256, true, false, false, ['ppo']),
+  klStop: field('klStop', 'kl_stop', 0, 10_000, false, false, false, ['ppo']),
+  rewardDropChecks: field('rewardDropChecks', 'reward_drop_checks', 0, 100, true, false, false, ['ppo']),
+  minResponseTokens: field('minResponseTokens', 'min_response_tokens', 0, 4096, false, false, false, ['ppo']),
+  minDistinct2: field('minDistinct2', 'min_distinct_2', 0, 1, false, false, false, ['ppo']),
+  klEstimator: field('klEstimator', 'kl_estimator', 1, 3, true, true, false, ['ppo']),
+  clipRange: field('clipRange', 'cliprange', 0, 0.99, false, true, true, ['ppo']),
+  clipRangeValue: field('clipRangeValue', 'cliprange_value', 0, 100, false, true, true, ['ppo']),
+  vfCoef: field('vfCoef', 'vf_coef', 0, 100, false, true, false, ['ppo']),
+  gamma: field('gamma', 'gamma', 0, 1, false, true, false, ['ppo']),
+  lam: field('lam', 'lam', 0, 1, false, true, false, ['ppo']),
+  whitenAdvantages: field('whitenAdvantages', 'whiten_advantages', 0, 1, true, true, false, ['ppo']),
+  missingEosPenalty: field('missingEosPenalty', 'missing_eos_penalty', 0, 100, false, true, false, ['ppo']),
+  rewardClip: field('rewardClip', 'cliprange_reward', 0, 1000, false, true, false, ['ppo']),
+  normalizeRewards: field('normalizeRewards', 'normalize_reward', 0, 1, true, true, false, ['ppo']),
 };
 
 /** Whether a setting takes part in runs of this objective. */
@@ -152,7 +174,24 @@ export function configFromDraft(draft: ConfigDraft, kind: TrainingKind = 'sft'):
     labelSmoothing: keys.includes('labelSmoothing') ? n('labelSmoothing') : DEFAULT_TRAINING_CONFIG.labelSmoothing,
     margin: keys.includes('margin') ? n('margin') : DEFAULT_TRAINING_CONFIG.margin,
     centerRewards: keys.includes('centerRewards') ? n('centerRewards') : DEFAULT_TRAINING_CONFIG.centerRewards,
+    ...ppoPart(keys, n),
   };
+}
+
+const PPO_KEYS = [
+  'ppoEpochs', 'miniBatches', 'klCoef', 'klTarget', 'klEstimator', 'clipRange', 'clipRangeValue', 'vfCoef', 'gamma', 'lam', 'whitenAdvantages',
+  'temperature', 'topP', 'maxNewTokens', 'missingEosPenalty', 'rewardClip', 'normalizeRewards', 'klStop', 'rewardDropChecks', 'minResponseTokens', 'minDistinct2',
+] as const;
+
+/** PPO's settings from the draft when they take part, else their defaults. */
+function ppoPart(keys: readonly NumericKey[], n: (key: NumericKey) => number): Pick<TrainingConfig, (typeof PPO_KEYS)[number]> {
+  const out = {} as Record<(typeof PPO_KEYS)[number], number>;
+  for (const key of PPO_KEYS) out[key] = keys.includes(key) ? n(key) : DEFAULT_TRAINING_CONFIG[key];
+  // the estimator is 1 (k1) or 3 (k3), the switches 0 or 1: the schema refuses anything between
+  if (out.klEstimator !== 1) out.klEstimator = 3;
+  out.whitenAdvantages = out.whitenAdvantages ? 1 : 0;
+  out.normalizeRewards = out.normalizeRewards ? 1 : 0;
+  return out as Pick<TrainingConfig, (typeof PPO_KEYS)[number]>;
 }
 
 /** The objective's defaults as a draft (a changed objective brings its own learning rate …). */
@@ -172,7 +211,7 @@ export function estimateSteps(rows: number, config: TrainingConfig): number | nu
   return Math.max(1, Math.ceil((train * config.epochs) / (config.batchSize * config.gradientAccumulation)));
 }
 
-export const KIND_LABEL: Record<TrainingKind, MessageKey> = {sft: 'trKindSft', pt: 'trKindPt', rm: 'trKindRm', dpo: 'trKindDpo'};
+export const KIND_LABEL: Record<TrainingKind, MessageKey> = {sft: 'trKindSft', pt: 'trKindPt', rm: 'trKindRm', dpo: 'trKindDpo', ppo: 'trKindPpo'};
 
 /** The objective's own curves: which metrics, how to label them, and whether they are rates. */
 export interface ObjectiveChart {
@@ -190,6 +229,13 @@ export const OBJECTIVE_CHARTS: Partial<Record<TrainingKind, ObjectiveChart[]>> =
     {title: 'trChartRewardMargin', series: [{key: 'rewards/margins', label: 'trSeriesTrain', tone: 'main'}, {key: 'eval/rewards/margins', label: 'trSeriesHeldOut', tone: 'second'}]},
     {title: 'trChartAccuracy', percent: true, series: [{key: 'rewards/accuracies', label: 'trSeriesTrain', tone: 'main'}, {key: 'eval/rewards/accuracies', label: 'trSeriesHeldOut', tone: 'second'}]},
     {title: 'trChartLogps', series: [{key: 'logps/chosen', label: 'trSeriesChosen', tone: 'main'}, {key: 'logps/rejected', label: 'trSeriesRejected', tone: 'second'}]},
+  ],
+  ppo: [
+    {title: 'trChartReward', series: [{key: 'objective/scores', label: 'trSeriesRollouts', tone: 'main'}, {key: 'eval/reward', label: 'trSeriesHeldOut', tone: 'second'}]},
+    {title: 'trChartKl', series: [{key: 'objective/kl', label: 'trSeriesRollouts', tone: 'main'}, {key: 'eval/kl', label: 'trSeriesHeldOut', tone: 'second'}]},
+    {title: 'trChartClipfrac', percent: true, series: [{key: 'policy/clipfrac_avg', label: 'trSeriesPolicy', tone: 'main'}, {key: 'val/clipfrac_avg', label: 'trSeriesValue', tone: 'second'}]},
+    {title: 'trChartValueLoss', series: [{key: 'loss/value_avg', label: 'trSeriesValue', tone: 'main'}]},
+    {title: 'trChartLength', series: [{key: 'response_length', label: 'trSeriesRollouts', tone: 'main'}, {key: 'eval/response_length', label: 'trSeriesHeldOut', tone: 'second'}]},
   ],
 };
 

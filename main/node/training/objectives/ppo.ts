@@ -449,7 +449,8 @@ export const ppoObjective: TrainingObjective = {
         } else if (at > 0 && ppo.minDistinct2 > 0 && distinct < ppo.minDistinct2) {
           stop = {zh: `回答塌缩：留出回答的不同二元组比例 ${distinct.toFixed(3)}，低于下限 ${ppo.minDistinct2}。训练已自动停止。`, en: `Responses collapsed: distinct bigrams ${distinct.toFixed(3)}, below the floor ${ppo.minDistinct2}. The run stopped itself.`};
         }
-        return {loss: -reward, items: heldOut.length, values, rank: {metric: 'eval/reward', value: reward, higherIsBetter: true}, ...(stop ? {stop} : {})};
+        // no held-out loss: the held-out reward (a curve of its own) ranks the checkpoints
+        return {loss: Number.NaN, items: heldOut.length, values, rank: {metric: 'eval/reward', value: reward, higherIsBetter: true}, ...(stop ? {stop} : {})};
       },
       saveState: () => JSON.parse(JSON.stringify(state)) as PpoState,
       restoreState(saved) {

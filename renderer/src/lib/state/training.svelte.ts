@@ -28,6 +28,7 @@ export interface RunTemplate {
   datasets: {datasetId: string; version: number}[];
   annotationProjects: string[];
   initAdapterModelId: string | null;
+  rewardRunId: string | null;
   config: TrainingConfig;
 }
 
@@ -221,6 +222,7 @@ class TrainingState {
       name: run.name,
       datasets: run.datasets.map((ref) => ({datasetId: ref.datasetId, version: ref.version})),
       annotationProjects: run.sources.flatMap((s) => (s.type === 'annotation' ? [s.projectId] : [])),
+      rewardRunId: run.sources.flatMap((s) => (s.type === 'reward-model' && s.runId ? [s.runId] : []))[0] ?? null,
       initAdapterModelId: run.initAdapter ? (app.adapterModels.find((m) => m.path === run.initAdapter!.path)?.id ?? null) : null,
       config: run.config,
     };
