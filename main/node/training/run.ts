@@ -64,6 +64,16 @@ export async function prepareObjective(llama: Llama, config: TrainConfig): Promi
 const EXPLODING_GRADIENT_FACTOR = 20;
 const GRADIENT_HISTORY = 20;
 
+/** The job's peak resident memory (Linux; null elsewhere): every step reports it. */
+function peakResidentBytes(): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
 function explosionBound(norms: readonly number[]): number | undefined {
   if (norms.length < 10) return undefined;
   const recent = [...norms.slice(-GRADIENT_HISTORY)].sort((a, b) => a - b);
@@ -239,6 +249,8 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
         outcome = {cursor: next, loss: r.loss, gradNorm: r.gradNorm, tokens: r.nTokens, values: prepared.stepValues(batches, r), ...(r.downscaled ? {downscaled: true} : {})};
       }
       const seconds = (performance.now() - t0) / 1000;
+      const peak = peakResidentBytes();
+      if (peak !== null) outcome.values = {...outcome.values, 'memory/peak_rss_bytes': peak};
       step += 1;
       cursor = outcome.cursor;
       lastLoss = outcome.loss;

@@ -24,7 +24,7 @@
 // results depend on how sequences share a batch, and a resumed run must sample exactly what the
 // uninterrupted one did.
 
-import {appendFileSync, readFileSync, rmSync} from 'node:fs';
+import {appendFileSync, rmSync} from 'node:fs';
 import {join} from 'node:path';
 import type {LlamaModel, Token} from 'node-llama-cpp';
 import type {DatasetRow, Turn} from '../../../common/datasets.js';
@@ -107,15 +107,6 @@ export function distinct2(responses: readonly (readonly number[])[]): number {
     }
   }
   return total ? seen.size / total : 0;
-}
-
-function peakResidentBytes(): number | null {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
 }
 
 interface PpoState {
@@ -375,8 +366,6 @@ export const ppoObjective: TrainingObjective = {
         'kl_coef': state.klCoef,
         'rollout/tokens_per_s': gen.tokens / Math.max(gen.seconds, 1e-9),
       };
-      const peak = peakResidentBytes();
-      if (peak !== null) values['memory/peak_rss_bytes'] = peak;
       // the adaptive KL controller (Ziegler et al.; LLaMA-Factory's ppo_target): after the update
       if (ppo.klTarget > 0) {
         const error = Math.max(-0.2, Math.min(0.2, meanKl / ppo.klTarget - 1));
