@@ -207,8 +207,9 @@ export interface TrainingRun extends TrainingRunSummary {
   sources: TrainingSource[];
   /** the checkpoint kept as the run's result: the best by validation when there is a validation split */
   best: {step: number; metric: string; value: number} | null;
-  /** the adapter the run started from (DPO policy / reward model initialised from SFT) */
-  initAdapter: {path: string; sha256: string | null} | null;
+  /** the adapter the run started from (DPO / PPO policy, a reward model initialised from SFT), and
+   * the run here that produced it, if any */
+  initAdapter: {path: string; sha256: string | null; runId: string | null; runName: string | null} | null;
   /** the equivalent `zhongjing train …` command */
   cliCommand: string;
   /** a run that stopped itself (PPO's guard-rails): at which step and why */

@@ -4,7 +4,7 @@
 // model so a consultation can use it at once.
 
 import {createHash} from 'node:crypto';
-import {existsSync, mkdirSync, readdirSync, readFileSync} from 'node:fs';
+import {existsSync, mkdirSync, readFileSync, statSync} from 'node:fs';
 import {join} from 'node:path';
 import type {MethodInput} from '../../common/contract.js';
 import {AppError, notFound} from '../../common/errors.js';
@@ -15,7 +15,7 @@ import type {RunIndex} from '../store/training-repo.js';
 import {cliCommandFor} from '../training/cli-command.js';
 import type {TrainingInputFile} from '../training/inputs.js';
 import {scoreInJob, startTrainingJob, trainConfigFrom, type JobResult, type TrainingJob} from '../training/job.js';
-import {writeFileAtomic} from '../training/record.js';
+import {RunDir, writeFileAtomic} from '../training/record.js';
 import {trainerAddonPath} from '../training/native.js';
 import type {RunRecord} from '../training/record.js';
 import type {TrainEvent} from '../training/run.js';
@@ -80,14 +80,13 @@ export class TrainingService {
     const run = this.store.training.get(id);
     if (!run) throw notFound(RUN, id);
     const record = readRecord(run.runDir);
-    const checkpointsDir = join(run.runDir, 'checkpoints');
-    const checkpoints = existsSync(checkpointsDir)
-      ? readdirSync(checkpointsDir)
-          .map((name) => /^step-(\d+)$/.exec(name))
-          .filter((m): m is RegExpExecArray => m !== null && existsSync(join(checkpointsDir, m[0], 'trainer.json')))
-          .map((m) => ({step: Number(m[1]), createdAt: ''}))
-          .sort((a, b) => a.step - b.step)
-      : [];
+    // checkpoints are read through RunDir, the one place that knows their layout (resume reads them there too)
+    const checkpoints = new RunDir(run.runDir)
+      .checkpoints()
+      .map((c) => ({step: c.step, createdAt: statSync(join(c.dir, 'trainer.json')).mtime.toISOString()}))
+      .sort((a, b) => a.step - b.step);
+    // the run that produced the starting adapter, when it was trained here (PPO's / DPO's SFT run)
+    const initRun = run.initAdapter ? this.store.training.list().find((r) => r.adapterPath === run.initAdapter) : undefined;
     return {
       ...summaryOf(run),
       config: run.config,
@@ -105,7 +104,7 @@ export class TrainingService {
       error: run.error,
       sources: run.sources.length ? run.sources : run.datasets.map((d): TrainingSource => ({type: 'dataset', ...d})),
       best: record?.best ?? null,
-      initAdapter: run.initAdapter ? {path: run.initAdapter, sha256: record?.provenance?.initAdapter?.sha256 ?? null} : null,
+      initAdapter: run.initAdapter ? {path: run.initAdapter, sha256: record?.provenance?.initAdapter?.sha256 ?? null, runId: initRun?.id ?? null, runName: initRun?.name ?? null} : null,
       cliCommand: cliCommandFor(run, this.store.models.get(run.modelId ?? '')?.path ?? run.modelName),
       stopped: record?.stopped ?? null,
       samples: readSamples(run.runDir),
