@@ -566,6 +566,9 @@ export const methods = {
       .refine((v) => v.datasets.length + v.annotationProjects.length > 0, {message: 'datasets or annotationProjects: at least one'}),
     output: {} as TrainingRunSummary,
   },
+  /** Keeps the run's best checkpoint as its result (the default) or its last step instead; the
+   * registered adapter follows. */
+  'training.useResult': {input: z.strictObject({id, step: z.enum(['best', 'last'])}), output: {} as TrainingRun},
   /** Scores answers with a trained reward model (a completed RM run): evaluation, PPO, the annotation screen. */
   'training.score': {
     input: z.strictObject({

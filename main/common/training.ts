@@ -207,6 +207,9 @@ export interface TrainingRun extends TrainingRunSummary {
   sources: TrainingSource[];
   /** the checkpoint kept as the run's result: the best by validation when there is a validation split */
   best: {step: number; metric: string; value: number} | null;
+  /** which adapter the run's result is now: the best checkpoint (default) or, by the user's choice,
+   * the last step's; `lastAvailable` when the two differ */
+  result: {step: 'best' | 'last'; lastAvailable: boolean};
   /** the adapter the run started from (DPO / PPO policy, a reward model initialised from SFT), and
    * the run here that produced it, if any */
   initAdapter: {path: string; sha256: string | null; runId: string | null; runName: string | null} | null;

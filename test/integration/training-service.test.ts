@@ -91,3 +91,36 @@ test('CLI: train sft --data <dataset name> --json prints steps and the adapter',
   assert.ok(existsSync(out));
   assert.ok(done.run_id);
 });
+
+test('the result is the best checkpoint by validation; the user can keep the last step instead, and back', async (t) => {
+  const s = startServices();
+  t.after(() => s.close());
+  const file = join(s.dataDir, 'fever.jsonl');
+  writeDialogues(file, 16);
+  const {datasetId} = await s.services.datasets.importNow({path: file, deidentify: false});
+  const model = await s.call('models.add', {path: await tinyModelPath()});
+  // a learning rate far too high: the validation loss falls, then rises, so the best is early
+  const run = await s.call('training.start', {
+    kind: 'sft', modelId: model.id, datasets: [{datasetId}],
+    config: {steps: 12, evalEvery: 1, checkpointEvery: 0, gradientAccumulation: 1, maxSequenceLength: 128, warmupSteps: 0, learningRate: 0.3, validationFraction: 0.25, dropout: 0},
+  });
+  await waitFor(() => s.events.some((e) => e.type === 'training.state' && e.run.id === run.id && (e.run.state === 'completed' || e.run.state === 'failed')), 180_000, 'completed');
+  const done = await s.call('training.get', {id: run.id});
+  assert.equal(done.state, 'completed', JSON.stringify(done.error));
+  const evals = done.metrics.filter((m) => m.evalLoss !== null && m.step > 0).map((m) => m.evalLoss!);
+  t.diagnostic(`eval losses ${evals.map((x) => x.toFixed(3)).join(' ')}; best at step ${done.best?.step}`);
+  assert.ok(done.best, 'a best checkpoint');
+  assert.equal(done.best.value, Math.min(...evals), 'the best is the lowest validation loss');
+  assert.ok(done.best.step < done.step, 'with this learning rate the best is an early step');
+  assert.equal(done.result.step, 'best');
+  assert.equal(done.result.lastAvailable, true);
+  const adapterBefore = done.adapterModelId;
+  const last = await s.call('training.useResult', {id: run.id, step: 'last'});
+  assert.equal(last.result.step, 'last');
+  assert.notEqual(last.adapterModelId, adapterBefore, 'the registered adapter follows the choice');
+  const models = await s.call('models.list', {});
+  assert.ok(models.some((m) => m.id === last.adapterModelId && !m.missing));
+  assert.ok(!models.some((m) => m.id === adapterBefore), 'the old registration is gone');
+  const back = await s.call('training.useResult', {id: run.id, step: 'best'});
+  assert.equal(back.result.step, 'best');
+});

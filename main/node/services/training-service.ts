@@ -4,7 +4,7 @@
 // model so a consultation can use it at once.
 
 import {createHash} from 'node:crypto';
-import {existsSync, mkdirSync, readFileSync, statSync} from 'node:fs';
+import {copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync} from 'node:fs';
 import {join} from 'node:path';
 import type {MethodInput} from '../../common/contract.js';
 import {AppError, notFound} from '../../common/errors.js';
@@ -107,6 +107,7 @@ export class TrainingService {
       initAdapter: run.initAdapter ? {path: run.initAdapter, sha256: record?.provenance?.initAdapter?.sha256 ?? null, runId: initRun?.id ?? null, runName: initRun?.name ?? null} : null,
       cliCommand: cliCommandFor(run, this.store.models.get(run.modelId ?? '')?.path ?? run.modelName),
       stopped: record?.stopped ?? null,
+      result: {step: run.resultStep, lastAvailable: existsSync(new RunDir(run.runDir).lastAdapterPath)},
       samples: readSamples(run.runDir),
     };
   }
@@ -230,6 +231,34 @@ export class TrainingService {
       return {path, source: {type: 'reward-model', runId: null, name: path.split(/[\\/]/).at(-1)!, path, sources: []}};
     }
     throw new AppError('validation', {zh: 'PPO 需要选择一个奖励模型。', en: 'PPO needs a reward model.'});
+  }
+
+  /** The result adapter becomes the best checkpoint or the last step's adapter: the file at the
+   * run's output path is replaced (atomically) and registered again, so a consultation or an
+   * evaluation that picks the run's adapter gets the chosen one. */
+  async useResult(id: string, step: 'best' | 'last'): Promise<TrainingRun> {
+    const run = this.store.training.get(id);
+    if (!run) throw notFound(RUN, id);
+    const dir = new RunDir(run.runDir);
+    const source = step === 'last' ? dir.lastAdapterPath : dir.bestAdapterPath;
+    if (run.state !== 'completed' || !run.adapterPath || !existsSync(source))
+      throw new AppError('validation', {zh: '这次训练没有可以切换的检查点（最佳即最后一步，或训练未完成）。', en: 'This run has no other checkpoint to switch to (its best is its last step, or it has not completed).'});
+    if (run.resultStep === step) return this.get(id);
+    const tmp = `${run.adapterPath}.tmp-${process.pid}`;
+    copyFileSync(source, tmp);
+    renameSync(tmp, run.adapterPath);
+    if (run.adapterModelId) {
+      try {
+        this.models.remove(run.adapterModelId);
+      } catch {
+        // already removed by the user: register anew
+      }
+    }
+    const changes: Parameters<typeof this.store.training.update>[1] = {resultStep: step};
+    if (run.kind !== 'rm') changes.adapterModelId = (await this.models.add({path: run.adapterPath, name: `${run.name} (LoRA${step === 'last' ? ', last step' : ''})`})).id;
+    this.store.training.update(id, changes);
+    this.emitState(id);
+    return this.get(id);
   }
 
   /** Every event of a run's job as it happens (the CLI prints them); returns an unsubscribe. */

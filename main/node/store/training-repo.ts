@@ -25,6 +25,7 @@ interface RunRow {
   finished_at: string | null;
   sources: string;
   init_adapter: string | null;
+  result_step: 'best' | 'last';
 }
 
 export interface RunIndex extends TrainingRunSummary {
@@ -35,6 +36,7 @@ export interface RunIndex extends TrainingRunSummary {
   error: {zh: string; en: string} | null;
   sources: TrainingSource[];
   initAdapter: string | null;
+  resultStep: 'best' | 'last';
 }
 
 function toIndex(r: RunRow): RunIndex {
@@ -59,6 +61,7 @@ function toIndex(r: RunRow): RunIndex {
     error: r.error ? (JSON.parse(r.error) as {zh: string; en: string}) : null,
     sources: JSON.parse(r.sources) as TrainingSource[],
     initAdapter: r.init_adapter,
+    resultStep: r.result_step,
   };
 }
 
@@ -84,7 +87,7 @@ export class TrainingRepo {
 
   update(
     id: string,
-    changes: Partial<{state: TrainingState; step: number; totalSteps: number; lastLoss: number | null; lastEvalLoss: number | null; adapterPath: string; adapterModelId: string; error: {zh: string; en: string} | null; finished: boolean}>,
+    changes: Partial<{state: TrainingState; step: number; totalSteps: number; lastLoss: number | null; lastEvalLoss: number | null; adapterPath: string; adapterModelId: string; error: {zh: string; en: string} | null; finished: boolean; resultStep: 'best' | 'last'}>,
   ): void {
     const columns: [string, unknown][] = [];
     if (changes.state !== undefined) columns.push(['state', changes.state]);
@@ -96,6 +99,7 @@ export class TrainingRepo {
     if (changes.adapterModelId !== undefined) columns.push(['adapter_model_id', changes.adapterModelId]);
     if (changes.error !== undefined) columns.push(['error', changes.error ? JSON.stringify(changes.error) : null]);
     if (changes.finished !== undefined) columns.push(['finished_at', changes.finished ? nowIso() : null]);
+    if (changes.resultStep !== undefined) columns.push(['result_step', changes.resultStep]);
     if (!columns.length) return;
     this.db.prepare(`UPDATE training_runs SET ${columns.map(([c]) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...columns.map(([, v]) => v), id);
   }

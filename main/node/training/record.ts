@@ -196,6 +196,10 @@ export class RunDir {
   get bestAdapterPath(): string {
     return join(this.dir, 'best.gguf');
   }
+  /** The last step's adapter, written when the result is an earlier (best) checkpoint. */
+  get lastAdapterPath(): string {
+    return join(this.dir, 'last.gguf');
+  }
   checkpointDir(step: number): string {
     return join(this.dir, 'checkpoints', `step-${String(step).padStart(6, '0')}`);
   }

@@ -287,6 +287,8 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
     if (best && existsSync(run.bestAdapterPath)) {
       copyFileSync(run.bestAdapterPath, run.adapterPath);
       record.best = best;
+      // the last step's adapter too, so the user can keep it instead of rolling back to the best
+      if (best.step !== step) await session.exportAdapter(run.lastAdapterPath, metadata(step), undefined, exportOptions);
     } else {
       await session.exportAdapter(run.adapterPath, metadata(step), undefined, exportOptions);
       record.best = null;

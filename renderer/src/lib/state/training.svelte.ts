@@ -200,6 +200,13 @@ class TrainingState {
     this.onState(await api('training.cancel', {id}));
   }
 
+  /** Keep the best checkpoint as the result, or the last step's adapter instead. */
+  async useResult(id: string, step: 'best' | 'last'): Promise<void> {
+    const run = await api('training.useResult', {id, step});
+    if (this.current?.id === id) this.adopt(run);
+    await app.reloadModels();
+  }
+
   /** A new consultation with the run's base model and its adapter, opened on the consultation
    * screen. The adapter is added by an update because `consultations.create` takes no adapters. */
   async tryInConsultation(run: TrainingRun): Promise<void> {
