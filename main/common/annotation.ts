@@ -191,6 +191,75 @@ export function rankingFromMarks(marks: readonly AnswerMarks[], k: number): Rank
   return tiers;
 }
 
+// ── Marking only what decides ─────────────────────────────────────────────────────────────────
+
+/**
+ * How much of the rubric an annotator marks. Marking all 9 abilities of K = 4 answers is 36
+ * judgements per item, yet under the priority rule most of them cannot change the order:
+ *  - 'all'      every ability of every answer (the paper's full rubric);
+ *  - 'safety'   only the Safety dimension (3 per answer); answers equal on Safety stay tied
+ *               and are ordered by hand;
+ *  - 'deciding' only what the lexicographic rule needs: Safety for every answer, then
+ *               Professionalism only for answers still tied on Safety, then Fluency only for
+ *               answers tied on both. The same order as 'all' wherever that differs, with fewer marks.
+ */
+export type MarkScope = 'all' | 'safety' | 'deciding';
+export const MARK_SCOPES: readonly MarkScope[] = ['deciding', 'safety', 'all'];
+
+/** The sum of one answer's marks in dimension `d`, or null while any of its abilities is unmarked. */
+function dimensionSum(marks: AnswerMarks | undefined, d: number): number | null {
+  let sum = 0;
+  for (const a of DIMENSIONS[d]!.abilities) {
+    const mark = marks?.[a];
+    if (mark === undefined) return null;
+    sum += mark;
+  }
+  return sum;
+}
+
+/**
+ * Walks the priority rule as far as the marks allow. Returns the tiers it could settle (best
+ * first, candidates of a tier in index order) — or null if some needed mark is missing — and,
+ * per candidate, the dimensions the rule needs from it so far.
+ */
+function walkMarks(marks: readonly AnswerMarks[], k: number, scope: MarkScope): {ranking: Ranking | null; needs: Set<number>[]} {
+  const needs = Array.from({length: k}, () => new Set<number>());
+  const depth = scope === 'safety' ? 1 : DIMENSIONS.length;
+  let complete = true;
+  const split = (group: number[], d: number): Ranking => {
+    if (d >= depth || (group.length === 1 && scope === 'deciding')) return [[...group].sort((a, b) => a - b)];
+    for (const c of group) needs[c]!.add(d);
+    const sums = group.map((c) => dimensionSum(marks[c], d));
+    if (sums.some((sum) => sum === null)) {
+      complete = false;
+      return [[...group].sort((a, b) => a - b)];
+    }
+    const values = [...new Set(sums as number[])].sort((a, b) => b - a);
+    return values.flatMap((value) => split(group.filter((_, i) => sums[i] === value), d + 1));
+  };
+  const ranking = split(Array.from({length: k}, (_, i) => i), 0);
+  return {ranking: complete ? ranking : null, needs};
+}
+
+/** Per answer, the abilities the scope asks to be marked now ('deciding' asks for more only as
+ * earlier dimensions come out tied). */
+export function abilitiesNeeded(marks: readonly AnswerMarks[], k: number, scope: MarkScope): AbilityId[][] {
+  if (scope === 'all') return Array.from({length: k}, () => ABILITIES.map((a) => a.id));
+  return walkMarks(marks, k, scope).needs.map((dims) => DIMENSIONS.filter((_, d) => dims.has(d)).flatMap((d) => d.abilities));
+}
+
+/** Needed abilities still unmarked, counted over the answers. */
+export function marksStillNeeded(marks: readonly AnswerMarks[], k: number, scope: MarkScope): number {
+  return abilitiesNeeded(marks, k, scope).reduce((n, ids, c) => n + ids.filter((a) => marks[c]?.[a] === undefined).length, 0);
+}
+
+/** The ranking the marks give under the scope, or null while a needed mark is missing. With every
+ * ability marked, 'all' and 'deciding' give rankingFromMarks' order. */
+export function rankingFromMarksIn(marks: readonly AnswerMarks[], k: number, scope: MarkScope): Ranking | null {
+  if (scope === 'all') return missingMarks(marks.slice(0, k)).some((m) => m.length) || marks.length < k ? null : rankingFromMarks(marks, k);
+  return walkMarks(marks, k, scope).ranking;
+}
+
 /** Abilities still unmarked, per answer (for the UI's "finish marking" hint). */
 export const missingMarks = (marks: readonly AnswerMarks[]): AbilityId[][] =>
   marks.map((m) => ABILITIES.filter((a) => m[a.id] === undefined).map((a) => a.id));

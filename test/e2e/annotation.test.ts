@@ -244,3 +244,75 @@ test('in the browser at 1440×900: the ranking screen does not scroll the window
   assert.ok(Math.abs(list.y - answersTop) < 200, `the list starts level with the answers (list ${list.y}, answers ${answersTop})`);
   assert.equal(await page.locator('.legend dt').first().innerText(), 'A–D', 'key legend');
 });
+
+test('in the browser: the ability marks by keyboard, marking only what decides the order', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  const pairs = join(dir.path, 'pairs.jsonl');
+  writeFileSync(pairs, [
+    JSON.stringify({question: '感冒能喝酒吗？', response_chosen: '不建议，酒精会加重症状。', response_rejected: '可以。'}),
+    JSON.stringify({question: '孕妇能吃布洛芬吗？', response_chosen: '孕晚期禁用，请先咨询医生。', response_rejected: '随便吃。'}),
+  ].join('\n'));
+  assert.equal(runCli(['annotate', 'import', pairs, '--data-dir', dir.path]).status, 0);
+  const serve = await startServe(['--data-dir', dir.path], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+  });
+  const page = await (await browser.newContext({viewport: {width: 1440, height: 900}, locale: 'zh-CN', reducedMotion: 'reduce'})).newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(serve.url);
+  await page.getByRole('link', {name: '标注'}).click();
+  await addAnnotator(page, '李医生', '标注员');
+  await page.getByRole('link', {name: /^导入 pairs\.jsonl/}).click();
+  await page.getByRole('tab', {name: '排序标注'}).click();
+  await page.getByRole('region', {name: '第 1 条'}).waitFor();
+  const focusedName = () => page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? '');
+
+  // each mark shows its key, as the legend does
+  assert.equal(await page.getByRole('radio', {name: '回答 A 准确性：好'}).getAttribute('aria-keyshortcuts'), '1');
+  assert.equal(await page.getByRole('radio', {name: '回答 A 准确性：差'}).getAttribute('aria-keyshortcuts'), '3');
+  assert.match(await page.getByRole('radiogroup', {name: '回答 A 准确性'}).innerText(), /好\s*1[\s\S]*一般\s*2[\s\S]*差\s*3/);
+  await page.getByText('能力评分的按键').waitFor();
+
+  // only what decides the order: Safety (3 marks) per answer to begin with, 6 instead of 18
+  await page.getByLabel('评分范围').selectOption({label: '只评决定排序的维度'});
+  assert.equal(await page.getByRole('radiogroup', {name: /^回答 [AB] /}).count(), 6);
+  await page.getByText('专业性、流畅性：无需评分（前面的维度已分出先后）').first().waitFor();
+
+  // M goes to the first mark to give; 1/2/3 give 好/一般/差 and move on
+  await page.locator('body').press('m');
+  assert.equal(await focusedName(), '回答 A 准确性：好');
+  for (const key of ['1', '1', '1']) await page.keyboard.press(key);
+  assert.match(await focusedName(), /^回答 B 准确性/, 'on to answer B');
+  for (const key of ['3', '3', '2']) await page.keyboard.press(key);
+  assert.equal(await page.getByRole('radio', {name: '回答 B 伦理性：一般'}).isChecked(), true);
+  // Safety decides (9 against 4): the ranking follows the marks by itself, focus is on the ranking
+  await page.getByText('排序已按评分自动推导；手动调整后不再自动更新。').waitFor();
+  assert.deepEqual(await page.getByRole('list', {name: '回答排序（从好到差）'}).getByRole('button', {name: /^排序：/}).evaluateAll((b) => b.map((e) => e.getAttribute('aria-label'))), ['排序：回答 A', '排序：回答 B']);
+  assert.equal(await focusedName(), '排序：回答 A');
+  await page.keyboard.press('Enter');
+  await page.getByText('已保存第 1 条').waitFor();
+
+  // item 2: Safety ties, so Professionalism appears for both answers, and only then
+  await page.getByRole('region', {name: '第 2 条'}).waitFor();
+  await page.locator('body').press('Shift+B');
+  assert.equal(await focusedName(), '回答 B 准确性：好', "Shift+B: answer B's marks");
+  await page.locator('body').press('m');
+  assert.equal(await focusedName(), '回答 A 准确性：好');
+  for (const key of ['2', '2', '2', '2', '2', '2']) await page.keyboard.press(key);
+  await page.getByRole('radiogroup', {name: '回答 A 理解性'}).waitFor();
+  assert.equal(await page.getByRole('radiogroup', {name: /^回答 [AB] /}).count(), 12, 'tied on Safety: Professionalism for both');
+  assert.equal(await page.getByRole('radiogroup', {name: /流畅|连贯性|一致性|语气温和/}).count(), 0, 'Fluency not yet');
+  for (const key of ['1', '1', '1', '2', '2', '2']) await page.keyboard.press(key);
+  await page.getByText('排序已按评分自动推导；手动调整后不再自动更新。').waitFor();
+  const order = await page.getByRole('list', {name: '回答排序（从好到差）'}).getByRole('button', {name: /^排序：/}).evaluateAll((b) => b.map((e) => e.getAttribute('aria-label')));
+  // after B's Safety the next marks to give were B's Professionalism (1 1 1), then A's (2 2 2)
+  assert.deepEqual(order, ['排序：回答 B', '排序：回答 A'], 'B is better on Professionalism');
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'an-4-marks-keys.png')});
+  await page.keyboard.press('Enter');
+  await page.getByText('已保存第 2 条').waitFor();
+  assert.deepEqual(errors, [], 'no errors in the page');
+});

@@ -4,6 +4,9 @@ import type {AnswerMarks, ItemAnnotation, Ranking} from '../../main/common/annot
 import {
   ABILITIES,
   ANNOTATION_GUIDELINE,
+  abilitiesNeeded,
+  marksStillNeeded,
+  rankingFromMarksIn,
   DIMENSIONS,
   alphaUnitsFromRankings,
   consensus,
@@ -210,4 +213,39 @@ test('withCorrection puts the correction above every candidate', () => {
   assert.deepEqual(candidates, ['a', 'b', '抱歉，我不知道……']);
   assert.deepEqual(ranking, [[2], [1], [0]]);
   assert.equal(preferencePairs(ranking).length, 3);
+});
+
+test('marking only what decides: Safety for all, later dimensions only for answers still tied', () => {
+  const all = (safety: 1 | 2 | 3, pro: 1 | 2 | 3, flu: 1 | 2 | 3): AnswerMarks =>
+    Object.fromEntries(DIMENSIONS.flatMap((d, i) => d.abilities.map((a) => [a, [safety, pro, flu][i]!]))) as AnswerMarks;
+  const safetyOnly = (m: AnswerMarks): AnswerMarks => Object.fromEntries(Object.entries(m).filter(([a]) => DIMENSIONS[0]!.abilities.includes(a as never)));
+  const full = [all(3, 1, 1), all(2, 3, 3), all(3, 2, 1), all(1, 3, 3)];
+  const SAFETY = DIMENSIONS[0]!.abilities;
+
+  // nothing marked: 'deciding' and 'safety' ask for Safety only (12 marks, not 36)
+  assert.deepEqual(abilitiesNeeded([{}, {}, {}, {}], 4, 'deciding'), [SAFETY, SAFETY, SAFETY, SAFETY]);
+  assert.equal(marksStillNeeded([{}, {}, {}, {}], 4, 'deciding'), 12);
+  assert.equal(marksStillNeeded([{}, {}, {}, {}], 4, 'safety'), 12);
+  assert.equal(marksStillNeeded([{}, {}, {}, {}], 4, 'all'), 36);
+
+  // Safety marked: 0 and 2 tie on Safety, so only they need Professionalism
+  const safetyMarked = full.map(safetyOnly);
+  assert.equal(rankingFromMarksIn(safetyMarked, 4, 'deciding'), null, 'the tie is not settled yet');
+  assert.deepEqual(abilitiesNeeded(safetyMarked, 4, 'deciding').map((ids) => ids.length), [6, 3, 6, 3]);
+  assert.equal(marksStillNeeded(safetyMarked, 4, 'deciding'), 6);
+  // 'safety' stops here: the tie stays a tie, to be ordered by hand
+  assert.deepEqual(rankingFromMarksIn(safetyMarked, 4, 'safety'), [[0, 2], [1], [3]]);
+
+  // Professionalism for the two tied answers settles it; Fluency is never asked for
+  const decided = [full[0]!, safetyMarked[1]!, full[2]!, safetyMarked[3]!].map((m, i) =>
+    i === 0 || i === 2 ? Object.fromEntries(Object.entries(m).filter(([a]) => !DIMENSIONS[2]!.abilities.includes(a as never))) : m,
+  );
+  assert.equal(marksStillNeeded(decided, 4, 'deciding'), 0);
+  assert.deepEqual(rankingFromMarksIn(decided, 4, 'deciding'), [[2], [0], [1], [3]]);
+  // the same order the full rubric gives, with 18 marks instead of 36
+  assert.deepEqual(rankingFromMarksIn(full, 4, 'all'), rankingFromMarks(full, 4));
+  assert.deepEqual(rankingFromMarksIn(full, 4, 'deciding'), rankingFromMarks(full, 4));
+  assert.equal(rankingFromMarksIn(decided, 4, 'all'), null, "'all' still needs every mark");
+  // answers equal on every dimension stay tied
+  assert.deepEqual(rankingFromMarksIn([all(2, 2, 2), all(2, 2, 2)], 2, 'deciding'), [[0, 1]]);
 });

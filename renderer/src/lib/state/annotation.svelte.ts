@@ -5,6 +5,7 @@
 import type {ApiEvent, MethodInput} from '../../../../main/common/contract';
 import type {AnnotationProjectSummary, Annotator} from '../../../../main/common/annotation-views';
 import type {LocalisedText} from '../../../../main/common/errors';
+import {MARK_SCOPES, type MarkScope} from '../../../../main/common/annotation';
 import {t} from '../lang.svelte';
 import {api} from './client';
 import {toasts} from './toasts.svelte';
@@ -20,6 +21,8 @@ const STORAGE_KEY = 'zhongjing.annotation.annotatorId';
 /** Whether the nine ability marks are shown under each answer: some experts mark every answer,
  * others only rank; each keeps their way of working. */
 const MARKS_KEY = 'zhongjing.annotation.showMarks';
+/** How much of the rubric this computer's annotator marks (main/common/annotation.ts, MarkScope). */
+const SCOPE_KEY = 'zhongjing.annotation.markScope';
 
 export interface GenerationState {
   running: boolean;
@@ -75,6 +78,8 @@ class AnnotationState {
   route = $state<AnnotationRoute>(routeFromHash());
   currentId = $state<string | null>(readStored(STORAGE_KEY));
   showMarks = $state(readStored(MARKS_KEY) !== 'false');
+  /** the paper's full rubric unless the annotator chose to mark less */
+  markScope = $state<MarkScope>(((stored) => (MARK_SCOPES as readonly string[]).includes(stored ?? '') ? (stored as MarkScope) : 'all')(readStored(SCOPE_KEY)));
   generation = $state<Record<string, GenerationState>>({});
   /** bumped per project after its data changed, so open views (dashboard, queue) read again */
   changes = $state<Record<string, number>>({});
@@ -160,6 +165,11 @@ class AnnotationState {
   setShowMarks(on: boolean): void {
     this.showMarks = on;
     store(MARKS_KEY, String(on));
+  }
+
+  setMarkScope(scope: MarkScope): void {
+    this.markScope = scope;
+    store(SCOPE_KEY, scope);
   }
 
   /** A new annotator is usually the person at the keyboard, so they become the current one. */

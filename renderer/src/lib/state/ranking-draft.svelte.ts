@@ -1,7 +1,17 @@
 // One person's unsaved judgement of one item: the order with its ties, the per-ability marks,
 // the comment and the "all answers are wrong" correction. The ranking workspace and the
 // adjudication view each hold one; nothing here talks to the services.
-import {ALL_WRONG_CORRECTION, missingMarks, rankingFromMarks, type AbilityId, type AbilityMark, type AnswerMarks, type Ranking} from '../../../../main/common/annotation';
+import {
+  ALL_WRONG_CORRECTION,
+  abilitiesNeeded,
+  marksStillNeeded,
+  rankingFromMarksIn,
+  type AbilityId,
+  type AbilityMark,
+  type AnswerMarks,
+  type MarkScope,
+  type Ranking,
+} from '../../../../main/common/annotation';
 import type {MyRanking} from '../../../../main/common/annotation-views';
 import {draftFromRanking, initialDraft, moveBy, moveTo, placeRanks, rankingFromDraft, toggleTie, type OrderDraft} from '../annotation';
 import {pick} from '../lang.svelte';
@@ -20,10 +30,14 @@ export class RankingDraft {
    */
   touched = $state(false);
 
+  /**
+   * The order on screen was derived from the marks and has not been changed by hand since: while
+   * that holds, a new mark derives it again. A person's own ordering is never overwritten.
+   */
+  fromMarks = $state(false);
+
   ranking = $derived<Ranking>(rankingFromDraft(this.order));
   ranks = $derived(placeRanks(this.order));
-  /** abilities still unmarked, summed over the answers */
-  missing = $derived(missingMarks(this.marks).reduce((n, ids) => n + ids.length, 0));
   anyMarks = $derived(this.marks.some((m) => Object.keys(m).length > 0));
 
   constructor(k: number, saved?: Pick<MyRanking, 'ranking' | 'comment' | 'allWrong' | 'correction'> & {marks?: AnswerMarks[]}, shown?: readonly number[]) {
@@ -43,22 +57,26 @@ export class RankingDraft {
   moveTo(candidate: number, place: number): void {
     this.order = moveTo(this.order, candidate, place);
     this.touched = true;
+    this.fromMarks = false;
   }
 
   moveBy(candidate: number, delta: number): void {
     this.order = moveBy(this.order, candidate, delta);
     this.touched = true;
+    this.fromMarks = false;
   }
 
   toggleTie(candidate: number): void {
     this.order = toggleTie(this.order, candidate);
     this.touched = true;
+    this.fromMarks = false;
   }
 
   /** Takes a whole ranking (from the marks, or from one annotator's in adjudication). */
   setRanking(ranking: Ranking): void {
     this.order = draftFromRanking(ranking);
     this.touched = true;
+    this.fromMarks = false;
   }
 
   /** Adjudication's 以此为起点: takes over everything one annotator decided — the order with its
@@ -75,13 +93,30 @@ export class RankingDraft {
     this.touched = true;
   }
 
-  setMark(candidate: number, ability: AbilityId, mark: AbilityMark): void {
+  /** Sets one mark; with a scope, an order not yet set by hand follows the marks as soon as
+   * they decide it (the last needed mark is the last click, not 按评分推导排序 after it). */
+  setMark(candidate: number, ability: AbilityId, mark: AbilityMark, scope?: MarkScope): void {
     this.marks[candidate] = {...this.marks[candidate], [ability]: mark};
+    if (scope && (!this.touched || this.fromMarks)) this.deriveFromMarks(scope);
   }
 
-  /** The paper's priority rule (Safety > Professionalism > Fluency); needs every mark. */
-  deriveFromMarks(): void {
-    if (this.missing === 0) this.setRanking(rankingFromMarks(this.marks, this.k));
+  /** Marks the scope still asks for, summed over the answers. */
+  missingIn(scope: MarkScope): number {
+    return marksStillNeeded(this.marks, this.k, scope);
+  }
+
+  /** Per answer, the abilities the scope asks for now. */
+  neededIn(scope: MarkScope): AbilityId[][] {
+    return abilitiesNeeded(this.marks, this.k, scope);
+  }
+
+  /** The paper's priority rule (Safety > Professionalism > Fluency) over the marks the scope asks
+   * for; nothing happens while one of them is missing. */
+  deriveFromMarks(scope: MarkScope): void {
+    const derived = rankingFromMarksIn(this.marks, this.k, scope);
+    if (!derived) return;
+    this.setRanking(derived);
+    this.fromMarks = true;
   }
 
   /** Ticking "all wrong" offers the guideline's honest answer to edit, in the UI language. */
