@@ -566,6 +566,12 @@ export const methods = {
       .refine((v) => v.datasets.length + v.annotationProjects.length > 0, {message: 'datasets or annotationProjects: at least one'}),
     output: {} as TrainingRunSummary,
   },
+  /** A completed reward model's scores for an item's candidates — only for an annotator who has
+   * already saved her ranking of it (never before: the scores must not steer the expert). */
+  'annotation.rewardScores': {
+    input: z.strictObject({itemId: id, annotatorId: id, runId: id}),
+    output: {} as {scores: {index: number; score: number}[]},
+  },
   /** Keeps the run's best checkpoint as its result (the default) or its last step instead; the
    * registered adapter follows. */
   'training.useResult': {input: z.strictObject({id, step: z.enum(['best', 'last'])}), output: {} as TrainingRun},

@@ -232,6 +232,15 @@ test('an annotation project ranked through the API trains a reward model, with n
   assert.equal(scored.scores.length, 2);
   assert.ok(scored.scores.every(Number.isFinite));
   t.diagnostic(`RM from annotation: scores ${scored.scores.map((x) => x.toFixed(3)).join(' / ')}`);
+
+  // the annotation screen shows the RM's scores to an expert after she has ranked, never before
+  const first = (await s.call('annotation.item', {projectId: project.id, annotatorId: doctor.id, position: 0, direction: 'exact'}))!;
+  const mine = await s.call('annotation.rewardScores', {itemId: first.id, annotatorId: doctor.id, runId: run.id});
+  assert.deepEqual(mine.scores.map((x) => x.index).sort(), [0, 1, 2], 'one score per candidate');
+  const newcomer = await s.call('annotators.create', {name: '王医生', role: 'annotator'});
+  const early = await s.callRaw('annotation.rewardScores', {itemId: first.id, annotatorId: newcomer.id, runId: run.id});
+  assert.ok(!early.ok && early.error.code === 'validation', 'before her own ranking an annotator gets no scores');
+  assert.match(!early.ok ? early.error.message.zh : '', /请先保存您对这一条的排序/);
 });
 
 test('bad input: identical answers, rankings longer than the context, an RM on another base model', async (t) => {

@@ -84,6 +84,7 @@ export function createHandlers(s: Services): Handlers {
     'training.resume': (input) => s.training.resume(input.id),
     'training.cancel': (input) => s.training.cancel(input.id),
     'training.score': (input) => s.training.score(input),
+    'annotation.rewardScores': (input) => s.training.scoreAnnotationItem(input.itemId, input.annotatorId, input.runId),
     'training.useResult': (input) => s.training.useResult(input.id, input.step),
   };
 }

@@ -233,6 +233,20 @@ export class TrainingService {
     throw new AppError('validation', {zh: 'PPO 需要选择一个奖励模型。', en: 'PPO needs a reward model.'});
   }
 
+  /** The reward model's scores of an annotation item's candidates, for an annotator who has saved
+   * her ranking of it: after ranking, never before, so the model cannot steer the expert. */
+  async scoreAnnotationItem(itemId: string, annotatorId: string, runId: string): Promise<{scores: {index: number; score: number}[]}> {
+    const item = this.store.annotation.item(itemId);
+    if (!item) throw notFound({zh: '标注条目', en: 'annotation item'}, itemId);
+    if (!this.store.annotation.ranking(itemId, annotatorId, 'ranking'))
+      throw new AppError('validation', {zh: '请先保存您对这一条的排序，之后才能查看奖励模型的分数。', en: 'Save your ranking of this item first; the reward model\'s scores are shown only after.'});
+    const candidates = this.store.annotation.candidates(itemId);
+    if (!candidates.length) return {scores: []};
+    const turns = [...item.history.map((t) => ({role: t.role, content: t.content})), {role: 'user' as const, content: item.question}];
+    const {scores} = await this.score({runId, items: candidates.map((c) => ({turns, answer: c.text}))});
+    return {scores: candidates.map((c, i) => ({index: c.index, score: scores[i]!}))};
+  }
+
   /** The result adapter becomes the best checkpoint or the last step's adapter: the file at the
    * run's output path is replaced (atomically) and registered again, so a consultation or an
    * evaluation that picks the run's adapter gets the chosen one. */

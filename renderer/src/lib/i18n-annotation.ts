@@ -221,6 +221,10 @@ export const annotationZh = {
   anExportButton: '导出',
   anExportDone: '已写入 {n} 条记录',
   anExportedTo: '写入位置',
+  anRewardScores: '奖励模型怎么看',
+  anRewardScoresHint: '您已保存排序：可以看看训练好的奖励模型给这些答案的分数（仅供对照，不会改变您的排序）。',
+  anRewardModel: '奖励模型',
+  anRewardScore: '打分',
 } as const;
 
 export type AnnotationMessageKey = keyof typeof annotationZh;
@@ -434,4 +438,8 @@ export const annotationEn: Record<AnnotationMessageKey, string> = {
   anExportButton: 'Export',
   anExportDone: 'Wrote {n} records',
   anExportedTo: 'Written to',
+  anRewardScores: 'What the reward model thinks',
+  anRewardScoresHint: 'Your ranking is saved: you may see a trained reward model\'s scores for these answers (for comparison only; your ranking is unchanged).',
+  anRewardModel: 'Reward model',
+  anRewardScore: 'Score',
 };
