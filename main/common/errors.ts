@@ -18,6 +18,9 @@ export type ErrorCode =
   | 'db_newer' // the database was written by a newer version of the app
   | 'training_unavailable' // the native trainer addon is not built or cannot load here
   | 'training_failed'
+  | 'data_locked' // another Zhongjing process (serve, app window, CLI) is using this data directory
+  | 'store_corrupt' // the store file failed its start-up check; a copy was kept, see `zhongjing store`
+  | 'disk_full' // SQLITE_FULL / ENOSPC: nothing was written; retry once space is freed
   | 'io'
   | 'internal';
 

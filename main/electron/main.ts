@@ -3,7 +3,7 @@
 // dispatch behind a sender-checked IPC handler. All policy lives in tested modules; this file
 // only wires Electron to them.
 
-import {app, BrowserWindow, ipcMain, net, protocol, session, shell} from 'electron';
+import {app, BrowserWindow, dialog, ipcMain, net, protocol, session, shell} from 'electron';
 import {join} from 'node:path';
 import {pathToFileURL} from 'node:url';
 import {CONTENT_SECURITY_POLICY} from '../common/csp.js';
@@ -60,7 +60,7 @@ async function start(): Promise<void> {
   // no permission (camera, geolocation, notifications…) is ever needed
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
 
-  const services = new Services({dataDir: app.getPath('userData'), spawnEngine: spawnUtilityEngine});
+  const services = new Services({dataDir: app.getPath('userData'), spawnEngine: spawnUtilityEngine, lockKind: 'app'});
   const dispatch = createDispatch(createHandlers(services));
   ipcMain.handle(IPC_INVOKE_CHANNEL, (event, method: unknown, input: unknown) => {
     if (!acceptInvoke(event.senderFrame?.url, method)) {
@@ -96,6 +96,9 @@ async function start(): Promise<void> {
 
 void start().catch((error: unknown) => {
   process.stderr.write(`Zhongjing failed to start: ${(error as Error).message}\n`);
+  // a person started the app: the reason (data directory in use, damaged store…) in both
+  // languages, not only on a console nobody sees
+  if (error instanceof AppError) dialog.showErrorBox('仲景 Zhongjing', `${error.localised.zh}\n\n${error.localised.en}`);
   app.exit(1);
 });
 

@@ -16,7 +16,7 @@ export function startServices(): {
   dataDir: string;
 } {
   const dir = tempDir();
-  const services = new Services({dataDir: dir.path, spawnEngine: forkEngine, threads: 1});
+  const services = new Services({dataDir: dir.path, spawnEngine: forkEngine, threads: 1, lockKind: 'test'});
   const dispatch = createDispatch(createHandlers(services));
   const events: ApiEvent[] = [];
   services.bus.subscribe((event) => events.push(event));

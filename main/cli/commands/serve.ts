@@ -33,7 +33,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
   const token = process.env.ZHONGJING_TOKEN;
   if (token !== undefined) checkToken(token);
 
-  const services = new Services({dataDir: resolveDataDir(values['data-dir']), spawnEngine: forkEngine});
+  const services = new Services({dataDir: resolveDataDir(values['data-dir']), spawnEngine: forkEngine, lockKind: 'serve'});
   if (values.model) {
     const model = services.models.list().find((m) => m.id === values.model || m.name === values.model) ?? (await services.models.add({path: values.model}));
     if (model.kind !== 'base') throw usageError({zh: '--model 需要基础模型，不是适配器。', en: '--model needs a base model, not an adapter.'});

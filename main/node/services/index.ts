@@ -10,6 +10,7 @@ import {EngineHost, type SpawnEngine} from '../engine/engine-host.js';
 import type {CountTokensRequest} from '../engine/protocol.js';
 import {dataPaths, ensureDataDirs, packageRoot, type DataPaths} from '../paths.js';
 import {Store} from '../store/index.js';
+import {acquireDataLock, type DataLock, type LockKind} from '../data-lock.js';
 import {defaultThreads} from '../threads.js';
 import {ConsultationService} from './consultation-service.js';
 import {EventBus} from './event-bus.js';
@@ -24,6 +25,8 @@ export interface ServicesOptions {
   dataDir: string;
   spawnEngine: SpawnEngine;
   threads?: number;
+  /** who holds the data-directory lock, for the message a second process gets (default 'cli') */
+  lockKind?: LockKind;
 }
 
 export class Services {
@@ -37,11 +40,20 @@ export class Services {
   readonly annotation: AnnotationService;
   readonly training: TrainingService;
   private readonly threads: number;
+  private readonly lock: DataLock;
 
   constructor(options: ServicesOptions) {
     this.paths = dataPaths(options.dataDir);
     ensureDataDirs(this.paths);
-    this.store = Store.open(this.paths.database);
+    // one writer per data directory, taken before the store is opened: the start-up cleanup
+    // below (interrupted replies, unfinished imports) must never touch another process's work
+    this.lock = acquireDataLock(this.paths.root, options.lockKind ?? 'cli');
+    try {
+      this.store = Store.open(this.paths.database);
+    } catch (error) {
+      this.lock.release();
+      throw error;
+    }
     this.threads = options.threads ?? defaultThreads();
     this.engine = new EngineHost(options.spawnEngine, {threads: this.threads, gpuMode: this.store.settings.get().gpuMode});
     this.engine.onStatus(() => this.bus.emit({type: 'engine.status', status: this.engineStatus()}));
@@ -112,5 +124,6 @@ export class Services {
     await this.models.settle();
     this.engine.stop();
     this.store.close();
+    this.lock.release();
   }
 }
