@@ -70,6 +70,8 @@ export function createHandlers(s: Services): Handlers {
     'annotation.item': (input) => s.annotation.item(input),
     'annotation.save': (input) => s.annotation.save(input),
     'annotation.undo': (input) => s.annotation.undo(input.itemId, input.annotatorId),
+    'annotation.saveDraft': (input) => s.annotation.saveDraft(input),
+    'annotation.discardDraft': (input) => s.annotation.discardDraft(input.itemId, input.annotatorId),
     'annotation.disagreements': (input) => s.annotation.disagreements(input.projectId),
     'annotation.adjudicate': (input) => s.annotation.adjudicate(input),
     'annotation.dashboard': (input) => s.annotation.dashboard(input.projectId),
