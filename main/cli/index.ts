@@ -11,6 +11,8 @@ import {dataCommand} from './commands/data.js';
 import {annotateCommand} from './commands/annotate.js';
 import {trainCommand} from './commands/train.js';
 import {rewardCommand} from './commands/reward.js';
+import {storeCommand} from './commands/store.js';
+import {adaptersCommand} from './commands/adapters.js';
 
 const HELP = {
   zh: `仲景工作站 ${APP_VERSION} —— 离线中文医学大模型工作站
@@ -23,6 +25,8 @@ const HELP = {
   annotate import 文件... | export --format pairs|ranking|corrections 输出 | stats [--json]
   train sft|pt|rm|dpo --model 模型 --data 数据集、标注项目或文件[,…] --out 适配器.gguf [--init-adapter SFT.gguf] [--beta B] [--steps N | --epochs E] [--json] | train --resume 运行ID
   reward score --rm 奖励模型 --model 模型 < 答案.jsonl        用奖励模型给答案打分
+  store check | backup [--out 文件] | restore [备份文件 | --latest]   检查、备份、恢复数据库
+  adapters import-peft 目录 --model 基座 [--name 名称] | export-peft 适配器.gguf 输出目录 [--base-id HF模型ID]   PEFT LoRA 双向转换
 
 所有命令都接受 --data-dir，也读取环境变量 ZHONGJING_DATA_DIR。`,
   en: `Zhongjing Workstation ${APP_VERSION} — offline workstation for Chinese medical LLMs
@@ -35,6 +39,8 @@ Commands:
   annotate import FILE... | export --format pairs|ranking|corrections OUT | stats [--json]
   train sft|pt|rm|dpo --model M --data DATASET_PROJECT_OR_FILE[,…] --out ADAPTER.gguf [--init-adapter SFT.gguf] [--beta B] [--steps N | --epochs E] [--json] | train --resume RUN_ID
   reward score --rm RM --model M < answers.jsonl        score answers with a reward model
+  store check | backup [--out FILE] | restore [BACKUP | --latest]   check, back up, restore the database
+  adapters import-peft DIR --model BASE [--name N] | export-peft ADAPTER.gguf OUT_DIR [--base-id HF_ID]   PEFT LoRA both ways
 
 Every command takes --data-dir and honours ZHONGJING_DATA_DIR.`,
 };
@@ -47,6 +53,8 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   annotate: annotateCommand,
   train: trainCommand,
   reward: rewardCommand,
+  adapters: adaptersCommand,
+  store: storeCommand,
 };
 
 export async function main(argv: string[]): Promise<void> {
