@@ -20,6 +20,7 @@ import type {TrainingCapabilities, TrainingMetric, TrainingRun, TrainingRunSumma
 import {LORA_TARGETS, TRAINING_KINDS} from './training.js';
 import type {AnnotationDashboard, AnnotationProjectSummary, Annotator, DisagreementView, ItemView} from './annotation-views.js';
 import type {LocalisedText} from './errors.js';
+import type {CatalogEntry, MachineMemory} from './model-catalog.js';
 
 /** Largest message a person may send. 200k characters is far beyond any real consultation turn
  * (and beyond the context of every model we ship for), yet small enough that a pasted 1 MB blob
@@ -150,8 +151,15 @@ export interface EngineStatus {
   threads: number;
   gpu: string | null;
   loadedModelId: string | null;
+  /** total VRAM of the engine's GPU in bytes, once the engine has started on one */
+  vramBytes: number | null;
   restarts: number;
   lastError: {zh: string; en: string} | null;
+}
+
+export interface HfSearchResult {
+  endpoint: string;
+  repos: {repo: string; downloads: number | null; likes: number | null; files: string[]}[];
 }
 
 export interface DownloadInfo {
@@ -299,6 +307,11 @@ export const methods = {
     output: {} as DownloadInfo,
   },
   'models.downloads': {input: empty, output: [] as DownloadInfo[]},
+  /** The curated GGUFs (no network) with this machine's memory, for the "fits" hints. */
+  'models.catalog': {input: empty, output: {} as {entries: CatalogEntry[]; machine: MachineMemory}},
+  /** Searches the configured Hugging Face endpoint (or mirror) for GGUF repositories; called only
+   * when the person presses 搜索 (the app is offline by design). */
+  'models.search': {input: z.strictObject({query: z.string().trim().min(1).max(200)}), output: {} as HfSearchResult},
   'models.cancelDownload': {input: byId, output: {} as DownloadInfo},
   /** Removes a download that is not running from the list, with its partial file. */
   'models.dismissDownload': {input: byId, output: {} as {dismissed: true}},
@@ -349,6 +362,9 @@ export const methods = {
   'chat.stop': {input: z.strictObject({consultationId: id}), output: {} as {stopped: boolean}},
 
   'engine.status': {input: empty, output: {} as EngineStatus},
+  /** Ends the engine process and with it the loaded model (its memory is freed); the next reply
+   * starts the engine again. Refused while a reply or a count is running. */
+  'engine.unload': {input: empty, output: {} as EngineStatus},
 
   // ───────────── datasets ─────────────
   'datasets.list': {input: empty, output: [] as DatasetSummary[]},

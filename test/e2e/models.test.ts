@@ -52,3 +52,87 @@ test('in the browser: adding a model twice, and a failed download that can be di
   await page.getByText('没有进行中的下载。').waitFor();
   assert.deepEqual(errors, [], 'no errors in the page');
 });
+
+test('in the browser: the curated list with fit hints, a search of the mirror, and unloading the loaded model', async (t) => {
+  const dir = tempDir();
+  const asked: string[] = [];
+  // a loopback stand-in for the Hugging Face API (the mirror endpoint set in settings)
+  const mirror = createServer((req, res) => {
+    asked.push(req.url ?? '');
+    if (!(req.url ?? '').startsWith('/api/models?')) return void res.writeHead(404).end();
+    res.writeHead(200, {'content-type': 'application/json'});
+    res.end(JSON.stringify([{id: 'someone/Med-Chat-GGUF', downloads: 5, likes: 1, siblings: [{rfilename: 'med-chat.Q4_K_M.gguf'}]}]));
+  });
+  await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
+  const serve = await startServe(['--data-dir', dir.path, '--model', await tinyModelPath()], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+    mirror.close();
+    dir.cleanup();
+  });
+  const call = async (method: string, input: unknown) => {
+    const response = await fetch(`${serve.base}/api/${method}`, {
+      method: 'POST',
+      headers: {authorization: `Bearer ${serve.token}`, 'content-type': 'application/json'},
+      body: JSON.stringify(input),
+    });
+    const envelope = (await response.json()) as {ok: boolean; result: unknown};
+    assert.ok(envelope.ok, `${method} answered ${JSON.stringify(envelope)}`);
+    return envelope.result as Record<string, unknown>;
+  };
+  await call('settings.update', {hfEndpoint: `http://127.0.0.1:${(mirror.address() as AddressInfo).port}`});
+  // a reply loads the model into the engine
+  const consultation = await call('consultations.create', {});
+  await call('consultations.update', {id: consultation.id, sampling: {maxTokens: 4, temperature: 0, seed: 1}});
+  const sent = await call('chat.send', {consultationId: consultation.id, text: '头痛'});
+  const replyId = (sent.assistantMessage as {id: string}).id;
+  for (;;) {
+    const c = (await call('consultations.get', {id: consultation.id})) as {messages: {id: string; status: string}[]};
+    if (c.messages.find((m) => m.id === replyId)?.status !== 'streaming') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  const page = await (await browser.newContext({viewport: {width: 1024, height: 700}, locale: 'zh-CN'})).newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(serve.url);
+  await page.getByRole('link', {name: '模型'}).click();
+
+  // the curated list: every entry has its size, quantisation and a fit hint for this machine
+  const rows = page.getByTestId('catalog-entry');
+  await rows.first().waitFor();
+  const count = await rows.count();
+  assert.ok(count >= 5, `${count} curated entries`);
+  for (let i = 0; i < count; i++) {
+    const text = await rows.nth(i).innerText();
+    assert.match(text, /(Q\d|IQ\d)_/, `a quantisation in ${text}`);
+    assert.match(text, /\d(\.\d)? (MiB|GiB)/, `a size in ${text}`);
+    assert.match(text, /可全部放入显存|内存足够|内存紧张|超出本机内存/, `a fit hint in ${text}`);
+  }
+  await page.getByTestId('machine-memory').filter({hasText: /本机内存 \d/}).waitFor();
+  await page.getByRole('row', {name: /HuatuoGPT2 7B/}).getByRole('cell', {name: '医学', exact: true}).waitFor();
+  await page.getByRole('button', {name: '下载：Qwen2.5 0.5B Instruct Q4_K_M'}).waitFor();
+  assert.equal(asked.length, 0, 'the list asked nothing of the network');
+
+  // search: one request to the configured endpoint, only on 搜索
+  await page.getByLabel('搜索关键词').fill('medical');
+  await page.getByRole('button', {name: '搜索', exact: true}).click();
+  const results = page.getByTestId('search-results');
+  await results.getByText('someone/Med-Chat-GGUF').waitFor();
+  await results.getByRole('button', {name: '下载：someone/Med-Chat-GGUF/med-chat.Q4_K_M.gguf'}).waitFor();
+  assert.equal(asked.length, 1, 'one search request');
+  assert.match(asked[0]!, /search=medical/);
+
+  // the loaded model, and unloading it
+  const loaded = page.getByTestId('loaded-model');
+  await loaded.getByText('已加载：tiny-llama-v1').waitFor();
+  await loaded.getByRole('button', {name: /^卸载模型：tiny-llama-v1/}).click();
+  await loaded.getByText('当前没有加载模型').waitFor();
+  const status = (await call('engine.status', {})) as {loadedModelId: string | null; pid: number | null};
+  assert.equal(status.loadedModelId, null, 'the engine holds no model');
+  assert.equal(status.pid, null, 'the engine process ended');
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'models-catalog.png'), fullPage: true});
+  assert.deepEqual(errors, [], 'no errors in the page');
+});

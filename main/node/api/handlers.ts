@@ -28,6 +28,8 @@ export function createHandlers(s: Services): Handlers {
     'models.downloads': () => s.models.downloads(),
     'models.cancelDownload': (input) => s.models.cancelDownload(input.id),
     'models.dismissDownload': (input) => s.models.dismissDownload(input.id),
+    'models.catalog': () => s.models.catalog(s.engineStatus()),
+    'models.search': (input) => s.models.search(input.query),
 
     'consultations.list': (input) => s.consultations.list(input.query),
     'consultations.create': (input) => s.consultations.create(input),
@@ -43,6 +45,10 @@ export function createHandlers(s: Services): Handlers {
     'chat.stop': (input) => s.consultations.stopReply(input.consultationId),
 
     'engine.status': () => s.engineStatus(),
+    'engine.unload': async () => {
+      await s.engine.unload();
+      return s.engineStatus();
+    },
 
     'datasets.list': () => s.datasets.list(),
     'datasets.import': (input) => s.datasets.startImport(input),

@@ -49,6 +49,7 @@ export class EngineHost {
       threads: this.options.threads,
       gpu: this.info?.gpu ?? null,
       loadedModelId: this.loadedModelPath ? modelIdForPath(this.loadedModelPath) : null,
+      vramBytes: this.info?.vramBytes ?? null,
       restarts: this.restarts,
       lastError: this.lastError,
     };
@@ -103,6 +104,24 @@ export class EngineHost {
     this.child = null;
     this.ready = null;
     child.kill();
+  }
+
+  /** Ends the engine and with it the loaded model, and resolves once the process has exited
+   * (its memory is back). Refused while a reply or a token count is running. */
+  async unload(): Promise<void> {
+    if (this.pending.size)
+      throw new AppError('busy', {
+        zh: '推理引擎正在生成回复或计数，请在完成或停止后再卸载模型。',
+        en: 'The engine is busy with a reply or a count: unload the model when it has finished or been stopped.',
+      });
+    const child = this.child;
+    if (!child) {
+      this.loadedModelPath = null;
+      return;
+    }
+    const exited = new Promise<void>((resolve) => child.onExit(() => resolve()));
+    this.stop();
+    await exited;
   }
 
   private start(): Promise<EngineInfo> {

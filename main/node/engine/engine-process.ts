@@ -108,8 +108,8 @@ channel.onMessage((message) => {
     .finally(() => running.delete(id));
 });
 
-runner.gpuName().then(
-  (gpu) => channel.send({type: 'ready', info: {pid: process.pid, threads: options.threads, gpu}}),
+Promise.all([runner.gpuName(), runner.vramBytes()]).then(
+  ([gpu, vramBytes]) => channel.send({type: 'ready', info: {pid: process.pid, threads: options.threads, gpu, vramBytes}}),
   (error: unknown) => {
     process.stderr.write(`engine: cannot initialise llama.cpp: ${(error as Error).message}\n`);
     process.exit(3);

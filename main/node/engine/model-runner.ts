@@ -70,6 +70,17 @@ export class ModelRunner {
     return llama.gpu === false ? null : llama.gpu;
   }
 
+  /** Total VRAM of the GPU in use, in bytes; null on CPU or when llama.cpp cannot tell. */
+  async vramBytes(): Promise<number | null> {
+    const llama = await this.getLlama();
+    if (llama.gpu === false) return null;
+    try {
+      return (await llama.getVramState()).total || null;
+    } catch {
+      return null;
+    }
+  }
+
   generate(request: GenerateRequest, hooks: GenerateHooks = {}): Promise<GenerateResult> {
     const run = this.queue.then(() => this.generateNow(request, hooks));
     this.queue = run.catch(() => undefined);

@@ -36,6 +36,8 @@ export interface EngineInfo {
   pid: number;
   threads: number;
   gpu: string | null;
+  /** total VRAM of that GPU in bytes (null on CPU) */
+  vramBytes: number | null;
 }
 
 /** Token counts as the model sees them: a dialogue rendered with its chat template, or text. */

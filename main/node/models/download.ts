@@ -51,7 +51,7 @@ function checkFileName(name: string | undefined): string {
   return name;
 }
 
-function endpointBase(hfEndpoint: string): string {
+export function endpointBase(hfEndpoint: string): string {
   let url: URL;
   try {
     url = new URL(hfEndpoint.trim() || HF_DEFAULT_ENDPOINT);

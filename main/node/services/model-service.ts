@@ -2,11 +2,14 @@
 // and downloads from Hugging Face or a mirror that resume after an interruption.
 
 import {existsSync, statSync} from 'node:fs';
+import {totalmem} from 'node:os';
 import {basename, join, resolve} from 'node:path';
 import type {DownloadInfo, GgufSummary, MethodInput, ModelInfo} from '../../common/contract.js';
 import {AppError, notFound, toAppError} from '../../common/errors.js';
 import {discardPartial, downloadFile, resolveDownloadSource} from '../models/download.js';
 import {inspectGguf} from '../models/gguf-inspect.js';
+import {searchHf} from '../models/hf-search.js';
+import {MODEL_CATALOG, type CatalogEntry, type MachineMemory} from '../../common/model-catalog.js';
 import type {DataPaths} from '../paths.js';
 import {sha256File} from '../hash.js';
 import type {Store} from '../store/index.js';
@@ -102,6 +105,15 @@ export class ModelService {
   /** Waits for background work (hashing, downloads); for tests and an orderly shutdown. */
   async settle(): Promise<void> {
     await Promise.all([...this.hashing]);
+  }
+
+  /** The curated list and this machine's memory; VRAM once the engine has started on a GPU. */
+  catalog(gpu: {gpu: string | null; vramBytes: number | null}): {entries: CatalogEntry[]; machine: MachineMemory} {
+    return {entries: [...MODEL_CATALOG], machine: {totalMemoryBytes: totalmem(), vramBytes: gpu.vramBytes, gpu: gpu.gpu}};
+  }
+
+  search(query: string) {
+    return searchHf(this.store.settings.get().hfEndpoint, query);
   }
 
   // ───────────── downloads ─────────────

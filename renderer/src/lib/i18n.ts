@@ -9,6 +9,7 @@
 import {annotationEn, annotationZh} from './i18n-annotation';
 import {datasetsEn, datasetsZh} from './i18n-datasets';
 import {trainingEn, trainingZh} from './i18n-training';
+import {modelsEn, modelsZh} from './i18n-models';
 
 export type Language = 'zh-CN' | 'en';
 
@@ -250,6 +251,7 @@ const zh = {
   ...datasetsZh,
   ...annotationZh,
   ...trainingZh,
+  ...modelsZh,
 } as const;
 
 export type MessageKey = keyof typeof zh;
@@ -480,6 +482,7 @@ const en: Record<MessageKey, string> = {
   ...datasetsEn,
   ...annotationEn,
   ...trainingEn,
+  ...modelsEn,
 };
 
 const tables: Record<Language, Record<MessageKey, string>> = {'zh-CN': zh, en};
