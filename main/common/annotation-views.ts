@@ -69,12 +69,14 @@ export interface ItemView {
    * carries a signal; rankings always name candidates by `index`, never by screen position */
   candidates: Candidate[];
   mine: MyRanking | null;
+  /** this annotator's unsaved work on the item, kept when she left it (newer than `mine`) */
+  draft: (Omit<MyRanking, 'canUndo'>) | null;
   /** where this annotator is in the project */
   progress: {done: number; total: number};
 }
 
 export interface DisagreementView {
-  item: Omit<ItemView, 'mine' | 'progress'>;
+  item: Omit<ItemView, 'mine' | 'progress' | 'draft'>;
   /** everything each annotator decided, so the expert can start from any one of them */
   rankings: {annotatorId: string; annotatorName: string; ranking: Ranking; marks: AnswerMarks[]; allWrong: boolean; correction: string | null; comment: string}[];
   conflicts: {a: string; b: string; reasons: ConflictReason[]; tau: number}[];

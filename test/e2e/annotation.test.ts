@@ -316,3 +316,65 @@ test('in the browser: the ability marks by keyboard, marking only what decides t
   await page.getByText('已保存第 2 条').waitFor();
   assert.deepEqual(errors, [], 'no errors in the page');
 });
+
+test('in the browser: unsaved ranking work survives 下一条/上一条, another annotator and another screen; 放弃草稿 drops it', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  const pairs = join(dir.path, 'pairs.jsonl');
+  writeFileSync(pairs, [
+    JSON.stringify({question: '感冒能喝酒吗？', response_chosen: '不建议，酒精会加重症状。', response_rejected: '可以。'}),
+    JSON.stringify({question: '孕妇能吃布洛芬吗？', response_chosen: '孕晚期禁用，请先咨询医生。', response_rejected: '随便吃。'}),
+  ].join('\n'));
+  assert.equal(runCli(['annotate', 'import', pairs, '--data-dir', dir.path]).status, 0);
+  const serve = await startServe(['--data-dir', dir.path], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+  });
+  const page = await (await browser.newContext({viewport: {width: 1440, height: 900}, locale: 'zh-CN', reducedMotion: 'reduce'})).newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(serve.url);
+  await page.getByRole('link', {name: '标注'}).click();
+  await addAnnotator(page, '李医生', '标注员');
+  await addAnnotator(page, '王医生', '标注员');
+  await selectAnnotator(page, '李医生');
+  await page.getByRole('link', {name: /^导入 pairs\.jsonl/}).click();
+  await page.getByRole('tab', {name: '排序标注'}).click();
+  await page.getByRole('region', {name: '第 1 条'}).waitFor();
+  const order = () => page.getByRole('list', {name: '回答排序（从好到差）'}).getByRole('button', {name: /^排序：/}).evaluateAll((b) => b.map((e) => e.getAttribute('aria-label')));
+  const shown = await order();
+  // put the answer shown last first, write a comment: work not yet saved
+  await page.getByRole('button', {name: shown.at(-1)!}).press('1');
+  const worked = await order();
+  assert.notDeepEqual(worked, shown);
+
+  await page.getByRole('button', {name: '下一条', exact: true}).click();
+  await page.getByRole('region', {name: '第 2 条'}).waitFor();
+  await page.getByRole('button', {name: '上一条', exact: true}).click();
+  await page.getByRole('region', {name: '第 1 条'}).waitFor();
+  await page.getByText('已恢复您上次未保存的排序草稿').waitFor();
+  assert.deepEqual(await order(), worked, 'the order is back after 下一条/上一条');
+
+  // another annotator and back
+  await selectAnnotator(page, '王医生');
+  await page.getByRole('region', {name: '第 1 条'}).waitFor();
+  assert.equal(await page.getByText('已恢复您上次未保存的排序草稿').count(), 0, 'a draft is never shown to someone else');
+  await selectAnnotator(page, '李医生');
+  await page.getByText('已恢复您上次未保存的排序草稿').waitFor();
+  assert.deepEqual(await order(), worked, 'the order is back after switching annotator');
+
+  // another screen and back
+  await page.getByRole('link', {name: '问诊'}).click();
+  await page.getByRole('link', {name: '标注'}).click();
+  await page.getByRole('link', {name: /^导入 pairs\.jsonl/}).click();
+  await page.getByRole('tab', {name: '排序标注'}).click();
+  await page.getByText('已恢复您上次未保存的排序草稿').waitFor();
+  assert.deepEqual(await order(), worked, 'the order is back after leaving the screen');
+
+  await page.getByRole('button', {name: '放弃草稿'}).click();
+  await page.getByText('已恢复您上次未保存的排序草稿').waitFor({state: 'detached'});
+  assert.deepEqual(await order(), shown, 'discarding goes back to the untouched order');
+  assert.deepEqual(errors, [], 'no errors in the page');
+});

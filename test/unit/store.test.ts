@@ -55,7 +55,7 @@ test('a corrupt database file gives a clear error, not a crash', () => {
   try {
     const file = join(dir.path, 'corrupt.sqlite');
     writeFileSync(file, Buffer.alloc(8192, 0x5a));
-    assert.throws(() => openDatabase(file), (error: unknown) => error instanceof AppError && error.code === 'io' && /数据库/.test(error.localised.zh));
+    assert.throws(() => openDatabase(file), (error: unknown) => error instanceof AppError && error.code === 'store_corrupt' && /数据库/.test(error.localised.zh));
   } finally {
     dir.cleanup();
   }

@@ -260,6 +260,7 @@ export class AnnotationService {
     }
     if (!chosen) return null;
     const mine = this.store.annotation.ranking(chosen.id, input.annotatorId, 'ranking');
+    const draft = this.store.annotation.draft(chosen.id, input.annotatorId);
     return {
       id: chosen.id,
       projectId: project.id,
@@ -269,6 +270,7 @@ export class AnnotationService {
       department: chosen.department,
       candidates: shuffledFor(this.store.annotation.candidates(chosen.id), `${input.annotatorId}:${chosen.id}`),
       mine: mine ? {ranking: mine.ranking, marks: mine.marks, comment: mine.comment, allWrong: mine.allWrong, correction: mine.correction, savedAt: mine.savedAt, canUndo: true} : null,
+      draft: draft && (!mine || draft.savedAt > mine.savedAt) ? draft : null,
       progress: {done: ready.filter((i) => mineIds.has(i.id)).length, total: ready.length},
     };
   }
@@ -298,6 +300,24 @@ export class AnnotationService {
     });
     this.bus.emit({type: 'annotation.changed', projectId: item.projectId});
     return {savedAt};
+  }
+
+  /** Keeps unsaved work on an item; checked like a ranking, but never part of any result. */
+  saveDraft(input: MethodInput<'annotation.saveDraft'>): {savedAt: string} {
+    this.annotator(input.annotatorId);
+    this.checkRanking(input.itemId, input.ranking, input.marks as AnswerMarks[]);
+    const savedAt = this.store.annotation.saveDraft(input.itemId, input.annotatorId, {
+      ranking: input.ranking,
+      marks: input.marks as AnswerMarks[],
+      comment: input.comment ?? '',
+      allWrong: input.allWrong ?? false,
+      correction: input.correction ?? null,
+    });
+    return {savedAt};
+  }
+
+  discardDraft(itemId: string, annotatorId: string): {discarded: boolean} {
+    return {discarded: this.store.annotation.discardDraft(itemId, annotatorId)};
   }
 
   undo(itemId: string, annotatorId: string): {restored: boolean} {

@@ -10,6 +10,8 @@ import {EngineHost, type SpawnEngine} from '../engine/engine-host.js';
 import type {CountTokensRequest} from '../engine/protocol.js';
 import {dataPaths, ensureDataDirs, packageRoot, type DataPaths} from '../paths.js';
 import {Store} from '../store/index.js';
+import {BackupSchedule, backupsDirFor} from '../store/health.js';
+import {logError} from '../log.js';
 import {acquireDataLock, type DataLock, type LockKind} from '../data-lock.js';
 import {defaultThreads} from '../threads.js';
 import {ConsultationService} from './consultation-service.js';
@@ -41,6 +43,8 @@ export class Services {
   readonly training: TrainingService;
   private readonly threads: number;
   private readonly lock: DataLock;
+  /** daily online backups of the store into <data>/backups (see store/health.ts) */
+  readonly backups: BackupSchedule;
 
   constructor(options: ServicesOptions) {
     this.paths = dataPaths(options.dataDir);
@@ -54,6 +58,8 @@ export class Services {
       this.lock.release();
       throw error;
     }
+    this.backups = new BackupSchedule(this.store.db, backupsDirFor(this.paths.database), (error) => logError('daily backup', error));
+    this.backups.start();
     this.threads = options.threads ?? defaultThreads();
     this.engine = new EngineHost(options.spawnEngine, {threads: this.threads, gpuMode: this.store.settings.get().gpuMode});
     this.engine.onStatus(() => this.bus.emit({type: 'engine.status', status: this.engineStatus()}));
@@ -123,6 +129,7 @@ export class Services {
     await this.models.downloadsIdle();
     await this.models.settle();
     this.engine.stop();
+    await this.backups.stop();
     this.store.close();
     this.lock.release();
   }

@@ -30,6 +30,15 @@ export interface RankingRecord {
   previous: string | null;
 }
 
+/** What a draft holds: the ranking screen's state, not yet a judgement. */
+export interface RankingDraftRecord {
+  ranking: Ranking;
+  marks: AnswerMarks[];
+  comment: string;
+  allWrong: boolean;
+  correction: string | null;
+}
+
 interface ProjectRow {
   id: string;
   name: string;
@@ -221,6 +230,8 @@ export class AnnotationRepo {
   saveRanking(record: Omit<RankingRecord, 'savedAt' | 'previous'>): string {
     const savedAt = nowIso();
     this.db.transaction(() => {
+      // the real save supersedes the draft of the same item and annotator
+      if (record.kind === 'ranking') this.db.prepare('DELETE FROM annotation_drafts WHERE item_id = ? AND annotator_id = ?').run(record.itemId, record.annotatorId);
       const old = this.ranking(record.itemId, record.annotatorId, record.kind);
       const previous = old ? JSON.stringify({...old, previous: null}) : null;
       this.db
@@ -249,6 +260,27 @@ export class AnnotationRepo {
       )
       .run(record.itemId, record.annotatorId, record.kind, JSON.stringify(record.ranking), JSON.stringify(record.marks), record.comment, record.allWrong ? 1 : 0, record.correction, record.savedAt);
     return true;
+  }
+
+  /** Unsaved work on an item (durable, like everything a person typed). */
+  saveDraft(itemId: string, annotatorId: string, draft: RankingDraftRecord): string {
+    const savedAt = nowIso();
+    this.db
+      .prepare(
+        `INSERT INTO annotation_drafts (item_id, annotator_id, draft, saved_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (item_id, annotator_id) DO UPDATE SET draft = excluded.draft, saved_at = excluded.saved_at`,
+      )
+      .run(itemId, annotatorId, JSON.stringify(draft), savedAt);
+    return savedAt;
+  }
+
+  draft(itemId: string, annotatorId: string): (RankingDraftRecord & {savedAt: string}) | null {
+    const row = this.db.prepare('SELECT draft, saved_at FROM annotation_drafts WHERE item_id = ? AND annotator_id = ?').get(itemId, annotatorId) as {draft: string; saved_at: string} | undefined;
+    return row ? {...(JSON.parse(row.draft) as RankingDraftRecord), savedAt: row.saved_at} : null;
+  }
+
+  discardDraft(itemId: string, annotatorId: string): boolean {
+    return this.db.prepare('DELETE FROM annotation_drafts WHERE item_id = ? AND annotator_id = ?').run(itemId, annotatorId).changes > 0;
   }
 
   /** Restores the state before the last save (or removes a first save). */

@@ -3,15 +3,36 @@
 // power cut), foreign keys on, and numbered migrations applied in one transaction.
 
 import Database from 'better-sqlite3';
-import {mkdirSync} from 'node:fs';
+import {existsSync, mkdirSync, renameSync, rmSync, statSync} from 'node:fs';
 import {dirname} from 'node:path';
 import {AppError} from '../../common/errors.js';
 import {migrations} from './migrations/index.js';
+import {backupSync, backupsDirFor, checkOpenDatabase, corruptStoreError, keepDamagedCopy} from './health.js';
 
 export type Db = Database.Database;
 
+/** Opens (creating or migrating) the store. An existing file is checked first (see health.ts):
+ * a damaged or zero-length one is refused with `store_corrupt` and a copy is kept. */
 export function openDatabase(file: string): Db {
-  if (file !== ':memory:') mkdirSync(dirname(file), {recursive: true});
+  if (file !== ':memory:') {
+    mkdirSync(dirname(file), {recursive: true});
+    if (!existsSync(file)) createFresh(file);
+    else if (statSync(file).size === 0) throw corruptStoreError(file, {ok: false, problems: ['the file is empty (0 bytes)']}, keepDamagedCopy(file));
+  }
+  return openExisting(file);
+}
+
+/** A new store is built beside its final name and renamed into place when migrated, so a
+ * zero-length or half-made `zhongjing.sqlite` is never ours: it is always damage. */
+function createFresh(file: string): void {
+  const part = `${file}.new`;
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${part}${suffix}`, {force: true});
+  const db = openExisting(part, false);
+  db.close(); // the last connection checkpoints the WAL into the file and removes it
+  renameSync(part, file);
+}
+
+function openExisting(file: string, check = file !== ':memory:'): Db {
   let db: Db;
   try {
     db = new Database(file, {timeout: 5000});
@@ -21,11 +42,19 @@ export function openDatabase(file: string): Db {
       en: `Cannot open the database ${file}: ${(error as Error).message}`,
     });
   }
+  if (check) {
+    // before anything writes to it
+    const health = checkOpenDatabase(db);
+    if (!health.ok) {
+      db.close();
+      throw corruptStoreError(file, health, keepDamagedCopy(file));
+    }
+  }
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    migrate(db);
+    migrate(db, file === ':memory:' ? null : backupsDirFor(file));
   } catch (error) {
     db.close();
     if (error instanceof AppError) throw error;
@@ -41,7 +70,9 @@ export function schemaVersion(db: Db): number {
   return db.pragma('user_version', {simple: true}) as number;
 }
 
-export function migrate(db: Db): void {
+/** Applies the missing migrations in one transaction; an existing store (schema > 0) is backed
+ * up into `backupDir` first. */
+export function migrate(db: Db, backupDir: string | null = null): void {
   const current = schemaVersion(db);
   const latest = migrations.length;
   if (current > latest) {
@@ -51,6 +82,7 @@ export function migrate(db: Db): void {
     }, {current, latest});
   }
   if (current === latest) return;
+  if (current > 0 && backupDir) backupSync(db, backupDir, `before-v${latest}`);
   db.transaction(() => {
     for (const migration of migrations.slice(current)) db.exec(migration.sql);
     db.pragma(`user_version = ${latest}`);

@@ -5,6 +5,7 @@ import {sql as datasets} from './0002-datasets.js';
 import {sql as annotation} from './0003-annotation.js';
 import {sql as training} from './0004-training.js';
 import {sql as trainingObjectives} from './0005-training-objectives.js';
+import {sql as annotationDrafts} from './0006-annotation-drafts.js';
 
 export const migrations: readonly {name: string; sql: string}[] = [
   {name: '0001-initial', sql: initial},
@@ -12,4 +13,5 @@ export const migrations: readonly {name: string; sql: string}[] = [
   {name: '0003-annotation', sql: annotation},
   {name: '0004-training', sql: training},
   {name: '0005-training-objectives', sql: trainingObjectives},
+  {name: '0006-annotation-drafts', sql: annotationDrafts},
 ];

@@ -32,6 +32,10 @@ export class RankWorkspace {
   status = $state<WorkspaceStatus | null>(null);
   /** the save made last in this session, for 撤销上次保存 once the next item is showing */
   lastSaved = $state<{itemId: string; position: number; canUndo: boolean} | null>(null);
+  /** when the draft on screen is unsaved work kept earlier: the time it was kept */
+  restored = $state<string | null>(null);
+  /** the draft as last kept (or as shown), so an unchanged draft is not written again */
+  private kept: string | null = null;
 
   /** Undo applies to the item on screen if it has an earlier state, else to the save just made. */
   undoTarget = $derived.by(() => {
@@ -71,10 +75,40 @@ export class RankWorkspace {
     });
   }
 
+  /**
+   * Keeps unsaved work on the item on screen (durably, in the store): called a moment after each
+   * change, before moving to another item, and when the workspace goes away (another annotator,
+   * another screen). An item left and found again brings the work back, as Argilla keeps drafts.
+   */
+  async keepDraft(): Promise<void> {
+    const {item, draft} = this;
+    if (!item || !draft || !draft.hasWork) return;
+    const payload = draft.payload();
+    const json = JSON.stringify(payload);
+    if (json === this.kept) return;
+    this.kept = json;
+    try {
+      await api('annotation.saveDraft', {itemId: item.id, annotatorId: this.annotatorId, ...payload});
+    } catch {
+      this.kept = null; // try again with the next change or move
+    }
+  }
+
+  /** Throws the kept draft away and shows the item as last saved (or fresh). */
+  async discardDraft(): Promise<void> {
+    const item = this.item;
+    if (this.busy || !item) return;
+    await this.run(async () => {
+      await api('annotation.discardDraft', {itemId: item.id, annotatorId: this.annotatorId});
+      this.show(await this.fetch({direction: 'exact', position: item.position}));
+    });
+  }
+
   /** Next unranked item after this one, leaving this one as it is. */
   async skip(): Promise<void> {
     const current = this.item;
     if (this.busy || !current) return;
+    await this.keepDraft();
     await this.run(async () => {
       let next = await this.nextUnranked(current.position + 1);
       if (next?.id === current.id) next = await this.fetch({direction: 'exact', position: current.position + 1});
@@ -87,6 +121,7 @@ export class RankWorkspace {
   async step(delta: -1 | 1): Promise<void> {
     const current = this.item;
     if (this.busy || !current || current.position + delta < 0) return;
+    await this.keepDraft();
     await this.run(async () => {
       const next = await this.fetch({direction: 'exact', position: current.position + delta});
       if (next) this.show(next);
@@ -131,9 +166,11 @@ export class RankWorkspace {
 
   private show(item: ItemView | null): void {
     this.item = item;
-    this.draft = item
-      ? new RankingDraft(item.candidates.length, item.mine ? {...item.mine, marks: item.mine.marks} : undefined, item.candidates.map((c) => c.index))
-      : null;
+    // unsaved work kept earlier wins over the last save (the service sends a draft only when newer)
+    const source = item?.draft ?? item?.mine;
+    this.draft = item ? new RankingDraft(item.candidates.length, source ? {...source, marks: source.marks} : undefined, item.candidates.map((c) => c.index)) : null;
+    this.restored = item?.draft?.savedAt ?? null;
+    this.kept = this.draft?.hasWork ? JSON.stringify(this.draft.payload()) : null;
     this.phase = item ? 'ready' : 'empty';
     this.error = null;
   }

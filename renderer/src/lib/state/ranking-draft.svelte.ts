@@ -127,6 +127,11 @@ export class RankingDraft {
 
   /** What `annotation.save` / `annotation.adjudicate` take. Marks go only when some were given:
    * a ranking without marks is a complete annotation (the guideline makes marking optional). */
+  /** Anything the person did here that would be lost: an order, a mark, a comment, "all wrong". */
+  get hasWork(): boolean {
+    return this.touched || this.anyMarks || this.comment.trim() !== '' || this.allWrong;
+  }
+
   payload(): {ranking: Ranking; marks: AnswerMarks[]; comment: string; allWrong: boolean; correction: string | null} {
     return {
       ranking: this.ranking,
