@@ -102,7 +102,10 @@ for (const variant of variants) {
   const llamaLib = readdirSync(bins).find((f) => /^libllama\.([a-z]+\.)?v[\d.]+\.so$/.test(f) || f === 'libllama.so') ?? '';
   const outDir = join(buildDir, variant);
   mkdirSync(outDir, {recursive: true});
-  const rpath = [`$ORIGIN/${relative(outDir, bins)}`, bins].join(';');
+  // $ORIGIN-relative only: native/build/<variant>/ → node_modules/@node-llama-cpp/<pkg>/bins/<pkg>
+  // holds both in this checkout and in the packaged app (app.asar.unpacked), and no build
+  // machine's absolute path ends up in the addon (the packaging hook also strips one).
+  const rpath = `$ORIGIN/${relative(outDir, bins)}`;
   log(`variant ${variant}: linking ${ggmlLib} + libggml-base.so from ${relative(root, bins)}`);
   const t0 = performance.now();
   run('cmake', [
@@ -124,7 +127,7 @@ for (const variant of variants) {
   if (!existsSync(addon)) fail(`the build finished but ${addon} is missing`);
   writeFileSync(
     join(outDir, 'build-info.json'),
-    JSON.stringify({variant, llamaCppTag: tag, nodeLlamaCppVersion: nlcVersion, binsDir: bins, ggmlLib, buildType, builtAt: new Date().toISOString()}, null, 2) + '\n',
+    JSON.stringify({variant, llamaCppTag: tag, nodeLlamaCppVersion: nlcVersion, binsDir: relative(outDir, bins), ggmlLib, buildType, builtAt: new Date().toISOString()}, null, 2) + '\n',
   );
   log(`variant ${variant}: built ${relative(root, addon)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }

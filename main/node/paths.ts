@@ -31,12 +31,20 @@ export function ensureDataDirs(paths: DataPaths): void {
   for (const dir of [paths.root, paths.models, paths.logs]) mkdirSync(dir, {recursive: true});
 }
 
-/** The installed package's root (holds package.json and dist/), from source or from dist/. */
+/** The installed package's root (holds package.json and dist/), from source or from dist/. In the
+ * packaged app it is resources/app.asar, which holds package.json and dist/ but no main/. */
 export function packageRoot(): string {
   let dir = fileURLToPath(new URL('.', import.meta.url));
   for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'main'))) return dir;
+    if (existsSync(join(dir, 'package.json')) && (existsSync(join(dir, 'main')) || existsSync(join(dir, 'dist')))) return dir;
     dir = dirname(dir);
   }
   throw new Error('cannot find the Zhongjing package root');
+}
+
+/** Where a native file inside the packaged app's archive really is: native modules are kept
+ * outside app.asar (electron-builder's asarUnpack) because the OS loader cannot read an archive.
+ * Electron redirects such paths itself; this makes it explicit, and is a no-op outside a package. */
+export function unpackedPath(path: string): string {
+  return path.replace(/([\\/])app\.asar([\\/])/, '$1app.asar.unpacked$2');
 }

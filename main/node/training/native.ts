@@ -12,7 +12,7 @@ import {createRequire} from 'node:module';
 import {join} from 'node:path';
 import type {Llama} from 'node-llama-cpp';
 import {LORA_TARGETS, type LoraTarget, type TrainingCapabilities} from '../../common/training.js';
-import {packageRoot} from '../paths.js';
+import {packageRoot, unpackedPath} from '../paths.js';
 
 /** One micro-batch: nRows rows of nCtx tokens, row-major. */
 export interface TrainingBatch {
@@ -202,8 +202,10 @@ export function variantOf(llama: Llama): TrainerVariant | null {
   return null; // metal: not built here
 }
 
+/** native/build/<variant>/zhongjing_trainer.node of this installation; in the packaged app, the copy
+ * in app.asar.unpacked (it finds node-llama-cpp's libggml through its $ORIGIN-relative rpath). */
 export function trainerAddonPath(variant: TrainerVariant): string {
-  return process.env.ZHONGJING_TRAINER_ADDON || join(packageRoot(), 'native', 'build', variant, 'zhongjing_trainer.node');
+  return process.env.ZHONGJING_TRAINER_ADDON || unpackedPath(join(packageRoot(), 'native', 'build', variant, 'zhongjing_trainer.node'));
 }
 
 const loaded = new Map<string, NativeTrainerAddon>();
