@@ -12,6 +12,7 @@ import {AppError} from '../common/errors.js';
 import {HTTP_API_PREFIX, HTTP_EVENTS_PATH, type CallEnvelope} from '../common/wire.js';
 import type {Dispatch} from '../node/api/handlers.js';
 import type {EventBus} from '../node/services/event-bus.js';
+import {finishReason, OpenAiError, type OpenAiCompat} from '../node/services/openai-compat.js';
 import {CONTENT_SECURITY_POLICY} from '../common/csp.js';
 
 /** Large enough for a 1 MB pasted message to reach validation and get a clear answer. */
@@ -40,6 +41,8 @@ export interface ServeOptions {
   staticDir: string | null;
   port: number;
   token?: string;
+  /** the OpenAI-compatible /v1 routes (absent: none) */
+  openai?: OpenAiCompat;
 }
 
 export interface RunningServer {
@@ -169,6 +172,79 @@ function serveStatic(res: ServerResponse, staticDir: string | null, urlPath: str
   createReadStream(file).pipe(res);
 }
 
+/** The OpenAI-compatible routes: the same token (as the API key), loopback and Host rules as the
+ * API; errors in OpenAI's shape so any OpenAI client reports them properly. */
+async function serveOpenAi(req: IncomingMessage, res: ServerResponse, path: string, openai: OpenAiCompat | undefined, token: string, port: number): Promise<void> {
+  const fail = (error: OpenAiError) => sendJson(res, error.status, error.body());
+  if (!openai) return fail(new OpenAiError(404, 'No OpenAI-compatible routes on this server.', 'invalid_request_error'));
+  if (!tokensMatch(bearer(req), token) || !originAllowed(req, port))
+    return fail(new OpenAiError(401, 'Missing or wrong API key: use the token printed by zhongjing serve.', 'invalid_request_error', 'invalid_api_key'));
+  if (path === '/v1/models' && req.method === 'GET') return sendJson(res, 200, openai.models());
+  if (path !== '/v1/chat/completions') return fail(new OpenAiError(404, `Unknown route ${path}.`, 'invalid_request_error'));
+  if (req.method !== 'POST') return fail(new OpenAiError(405, 'Only POST is accepted.', 'invalid_request_error'));
+  let body: Body;
+  try {
+    body = await readBody(req);
+  } catch {
+    return void req.socket.destroy();
+  }
+  if ('tooLarge' in body) {
+    sendJson(res, 413, new OpenAiError(413, 'Request body too large (limit 8 MB).', 'invalid_request_error').body(), {Connection: 'close'});
+    if (!body.drained) res.once('finish', () => req.socket.destroy());
+    return;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body.text);
+  } catch {
+    return fail(new OpenAiError(400, 'The request is not valid JSON.', 'invalid_request_error'));
+  }
+  const id = `chatcmpl-${randomBytes(12).toString('hex')}`;
+  const created = Math.floor(Date.now() / 1000);
+  const abort = new AbortController();
+  res.on('close', () => abort.abort()); // the client went away: stop generating
+  const streaming = (raw as {stream?: unknown} | null)?.stream === true;
+  let started = false;
+  const chunk = (model: string, delta: object, finish: string | null) =>
+    `data: ${JSON.stringify({id, object: 'chat.completion.chunk', created, model, choices: [{index: 0, delta, finish_reason: finish}]})}\n\n`;
+  try {
+    let model = '';
+    const answer = await openai.complete(raw, {
+      signal: abort.signal,
+      onDelta: streaming
+        ? (text) => {
+            if (!started) {
+              started = true;
+              res.writeHead(200, {'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', Connection: 'keep-alive'});
+              res.write(chunk(model, {role: 'assistant', content: ''}, null));
+            }
+            res.write(chunk(model, {content: text}, null));
+          }
+        : undefined,
+    });
+    model = answer.modelName;
+    const finish = finishReason(answer.result.stopReason);
+    const usage = {prompt_tokens: answer.result.promptTokens, completion_tokens: answer.result.completionTokens, total_tokens: answer.result.promptTokens + answer.result.completionTokens};
+    if (streaming) {
+      if (!started) {
+        res.writeHead(200, {'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff'});
+        res.write(chunk(model, {role: 'assistant', content: ''}, null));
+      }
+      res.write(chunk(model, {}, finish));
+      res.end('data: [DONE]\n\n');
+      return;
+    }
+    sendJson(res, 200, {id, object: 'chat.completion', created, model, choices: [{index: 0, message: {role: 'assistant', content: answer.result.text}, finish_reason: finish}], usage});
+  } catch (error) {
+    const e = error instanceof OpenAiError ? error : new OpenAiError(500, (error as Error).message, 'server_error');
+    if (started) {
+      res.end(`data: ${JSON.stringify(e.body())}\n\n`);
+      return;
+    }
+    fail(e);
+  }
+}
+
 export function startServer(options: ServeOptions): Promise<RunningServer> {
   if (options.token !== undefined) checkToken(options.token);
   const token = options.token ?? newToken();
@@ -183,6 +259,7 @@ export function startServer(options: ServeOptions): Promise<RunningServer> {
   const server = createServer(async (req, res) => {
     if (!hostAllowed(req, port)) return sendJson(res, 403, {ok: false, error: {code: 'unauthorized', message: {zh: '不允许的主机名。', en: 'Host not allowed.'}}});
     const url = new URL(req.url ?? '/', `http://${HOST}:${port}`);
+    if (url.pathname.startsWith('/v1/')) return serveOpenAi(req, res, url.pathname, options.openai, token, port);
     if (!url.pathname.startsWith(HTTP_API_PREFIX)) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, {error: 'method not allowed'});
       return serveStatic(res, options.staticDir, url.pathname);

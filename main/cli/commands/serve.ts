@@ -7,6 +7,7 @@ import {forkEngine} from '../../node/engine/fork-engine.js';
 import {packageRoot} from '../../node/paths.js';
 import {Services} from '../../node/services/index.js';
 import {checkToken, startServer} from '../../serve/server.js';
+import {openAiCompat} from '../../node/services/openai-compat.js';
 import {AppError} from '../../common/errors.js';
 import {resolveDataDir, say, usageError} from '../context.js';
 
@@ -41,7 +42,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
   }
   const handlers = createHandlers(services);
   const staticDir = join(packageRoot(), 'dist', 'renderer');
-  const options = {dispatch: createDispatch(handlers), bus: services.bus, staticDir: existsSync(staticDir) ? staticDir : null, token};
+  const options = {dispatch: createDispatch(handlers), bus: services.bus, staticDir: existsSync(staticDir) ? staticDir : null, token, openai: openAiCompat(services)};
   let server;
   try {
     server = await startServer({...options, port});
