@@ -181,3 +181,20 @@ test('CLI: import RLHF-Label-Tool and pair files, export a package, merge it twi
   assert.equal(exported.status, 0, exported.stderr);
   assert.ok(JSON.parse(exported.stdout).records >= 1);
 });
+
+test('CLI: annotate import says what it left out in the user\'s language', () => {
+  const dir = tempDir();
+  try {
+    const pairs = join(dir.path, 'pairs.jsonl');
+    writeFileSync(pairs, [{question: '头痛怎么办？', response_chosen: '请问头痛多久了？', response_rejected: '多喝水。'}, {question: '发热', response_chosen: '多喝水。', response_rejected: '多喝水。'}].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const zh = runCli(['annotate', 'import', pairs, '--data-dir', join(dir.path, 'zh')], {env: {LANG: 'zh_CN.UTF-8'}});
+    assert.equal(zh.status, 0, zh.stderr);
+    const warning = zh.stdout.split('\n').find((l) => l.startsWith('  '));
+    assert.ok(warning && /[\u4e00-\u9fff]/.test(warning), `a Chinese warning line: ${zh.stdout}`);
+    const en = runCli(['annotate', 'import', pairs, '--data-dir', join(dir.path, 'en')], {env: {LANG: 'en_US.UTF-8', ZHONGJING_LANG: 'en'}});
+    const line = en.stdout.split('\n').find((l) => l.startsWith('  '));
+    assert.ok(line && !/[\u4e00-\u9fff]{2}/.test(line.replace(/“[^”]*”|"[^"]*"/g, '')), `an English warning line: ${en.stdout}`);
+  } finally {
+    dir.cleanup();
+  }
+});

@@ -38,7 +38,7 @@ export async function annotateCommand(argv: string[]): Promise<void> {
       const result = await services.annotation.importFiles(positionals.map((p) => resolve(p)));
       out(result, [
         say({zh: `新增 ${result.itemsAdded} 条，匹配已有 ${result.itemsMatched} 条，合并排序 ${result.rankingsMerged} 个`, en: `${result.itemsAdded} items added, ${result.itemsMatched} matched existing ones, ${result.rankingsMerged} rankings merged`}),
-        ...result.problems.map((p) => `  ${p}`),
+        ...result.warnings.map((w) => `  ${say(w)}`),
       ].join('\n'));
       return;
     }
