@@ -13,6 +13,7 @@ import {trainCommand} from './commands/train.js';
 import {rewardCommand} from './commands/reward.js';
 import {storeCommand} from './commands/store.js';
 import {adaptersCommand} from './commands/adapters.js';
+import {handoffCommand} from './commands/handoff.js';
 
 const HELP = {
   zh: `仲景工作站 ${APP_VERSION} —— 离线中文医学大模型工作站
@@ -27,6 +28,7 @@ const HELP = {
   reward score --rm 奖励模型 --model 模型 < 答案.jsonl        用奖励模型给答案打分
   store check | backup [--out 文件] | restore [备份文件 | --latest]   检查、备份、恢复数据库
   adapters import-peft 目录 --model 基座 [--name 名称] | export-peft 适配器.gguf 输出目录 [--base-id HF模型ID]   PEFT LoRA 双向转换
+  handoff 运行ID --out 目录 [--hf-model HF模型ID]   为 LLaMA-Factory（GPU 集群）写交接包
 
 所有命令都接受 --data-dir，也读取环境变量 ZHONGJING_DATA_DIR。`,
   en: `Zhongjing Workstation ${APP_VERSION} — offline workstation for Chinese medical LLMs
@@ -41,6 +43,7 @@ Commands:
   reward score --rm RM --model M < answers.jsonl        score answers with a reward model
   store check | backup [--out FILE] | restore [BACKUP | --latest]   check, back up, restore the database
   adapters import-peft DIR --model BASE [--name N] | export-peft ADAPTER.gguf OUT_DIR [--base-id HF_ID]   PEFT LoRA both ways
+  handoff RUN_ID --out DIR [--hf-model HF_ID]   write a LLaMA-Factory hand-off package (GPU cluster)
 
 Every command takes --data-dir and honours ZHONGJING_DATA_DIR.`,
 };
@@ -55,6 +58,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   reward: rewardCommand,
   adapters: adaptersCommand,
   store: storeCommand,
+  handoff: handoffCommand,
 };
 
 export async function main(argv: string[]): Promise<void> {
