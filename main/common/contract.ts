@@ -645,7 +645,10 @@ export type ApiEvent =
   | {type: 'training.state'; run: TrainingRunSummary}
   | {type: 'annotation.changed'; projectId: string}
   | {type: 'annotation.progress'; projectId: string; done: number; total: number; tokensPerSecond: number; etaSeconds: number | null; finished: boolean; error: {zh: string; en: string} | null}
-  | {type: 'dataset.imported'; jobId: string; datasetId: string | null; report: ImportReport | null; error: {zh: string; en: string} | null};
+  | {type: 'dataset.imported'; jobId: string; datasetId: string | null; report: ImportReport | null; error: {zh: string; en: string} | null}
+  /** the store could not write (disk full): `full` until a later write succeeds; what was not yet
+   * saved is held in memory and written then */
+  | {type: 'storage.diskFull'; full: boolean; message: {zh: string; en: string}};
 
 
 // ───────────── the client every UI talks to ─────────────

@@ -66,9 +66,24 @@ export function isErrorPayload(value: unknown): value is ErrorPayload {
   return typeof v.code === 'string' && typeof message?.zh === 'string' && typeof message?.en === 'string';
 }
 
+/** SQLite's "database or disk is full" and the file system's ENOSPC / EDQUOT: the disk (or the
+ * user's quota) is full. Nothing was written by the failed statement or transaction. */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as {code?: unknown} | null)?.code;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+export function diskFullError(): AppError {
+  return new AppError('disk_full', {
+    zh: '磁盘已满：这次的内容没有写入。请在数据目录所在的磁盘上腾出空间；空间释放后会自动继续保存，无需重启。',
+    en: 'The disk is full: this was not written. Free some space on the disk that holds the data directory; saving resumes by itself once there is room, no restart needed.',
+  });
+}
+
 /** Wraps anything thrown into an AppError, without leaking stack traces to the user. */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
+  if (isDiskFull(error)) return diskFullError();
   const text = error instanceof Error ? error.message : String(error);
   return new AppError('internal', {zh: `内部错误：${text}`, en: `Internal error: ${text}`});
 }

@@ -61,7 +61,7 @@ async function start(): Promise<void> {
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
 
   const services = new Services({dataDir: app.getPath('userData'), spawnEngine: spawnUtilityEngine, lockKind: 'app'});
-  const dispatch = createDispatch(createHandlers(services));
+  const dispatch = createDispatch(createHandlers(services), (error) => services.storage.failed(error));
   ipcMain.handle(IPC_INVOKE_CHANNEL, (event, method: unknown, input: unknown) => {
     if (!acceptInvoke(event.senderFrame?.url, method)) {
       return {ok: false, error: new AppError('unauthorized', {zh: '拒绝了不受信任的调用。', en: 'Untrusted call refused.'}).toPayload()};
@@ -70,7 +70,7 @@ async function start(): Promise<void> {
   });
   services.bus.subscribe((event) => mainWindow?.webContents.send(IPC_EVENT_CHANNEL, event));
 
-  buildMenu(services.store.settings.get().language, () => mainWindow);
+  buildMenu(services.store.settings.get().language, () => mainWindow, () => services.store.settings.get().updateServerUrl);
   mainWindow = createWindow();
   mainWindow.on('closed', () => (mainWindow = null));
   setUpUpdater();

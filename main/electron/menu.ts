@@ -2,7 +2,8 @@ import {Menu, type BrowserWindow, type MenuItemConstructorOptions} from 'electro
 import {checkForUpdatesNow} from './updater.js';
 
 /** The application menu, in the UI language. Standard roles keep copy/paste and IME working. */
-export function buildMenu(language: 'zh-CN' | 'en', getWindow: () => BrowserWindow | null): void {
+/** `getUpdateServer` answers the update server set in Settings at the moment the person asks. */
+export function buildMenu(language: 'zh-CN' | 'en', getWindow: () => BrowserWindow | null, getUpdateServer: () => string | null): void {
   const zh = language !== 'en';
   const template: MenuItemConstructorOptions[] = [
     {
@@ -34,7 +35,7 @@ export function buildMenu(language: 'zh-CN' | 'en', getWindow: () => BrowserWind
     {
       label: zh ? '帮助' : 'Help',
       submenu: [
-        {label: zh ? '检查更新…' : 'Check for updates…', click: () => void checkForUpdatesNow(getWindow())},
+        {label: zh ? '检查更新…' : 'Check for updates…', click: () => void checkForUpdatesNow(getWindow(), getUpdateServer(), language)},
         {role: 'toggleDevTools', label: zh ? '开发者工具' : 'Developer tools'},
       ],
     },

@@ -17,7 +17,7 @@ export function startServices(): {
 } {
   const dir = tempDir();
   const services = new Services({dataDir: dir.path, spawnEngine: forkEngine, threads: 1, lockKind: 'test'});
-  const dispatch = createDispatch(createHandlers(services));
+  const dispatch = createDispatch(createHandlers(services), (error) => services.storage.failed(error));
   const events: ApiEvent[] = [];
   services.bus.subscribe((event) => events.push(event));
   return {

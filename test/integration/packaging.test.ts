@@ -12,6 +12,7 @@
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {spawnSync} from 'node:child_process';
+import {createHash} from 'node:crypto';
 import {chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import {join, relative, resolve, sep} from 'node:path';
@@ -158,6 +159,20 @@ test('electron-builder --dir (linux x64, CPU package): the tree ships what the t
     assert.ok(loaded.ggml.length >= 2, `libggml is mapped (${loaded.ggml.join(', ')})`);
     for (const lib of loaded.ggml) assert.ok(lib.startsWith(unpacked + sep), `${lib} comes from the package, not the checkout`);
     assert.match(loaded.sqlite, /^3\.\d+/, 'the packaged better-sqlite3 opens a database');
+
+    // the update feed for an artifact of this tree (a tar stands in for the AppImage, which needs
+    // tools electron-builder downloads): electron-updater's fields, sha512 and size of the file
+    const artifact = join(output, 'Zhongjing-test-cpu-x64.tar');
+    const tar = spawnSync('tar', ['-cf', artifact, '-C', output, 'linux-unpacked'], {encoding: 'utf8'});
+    assert.equal(tar.status, 0, `tar: ${tar.stderr}`);
+    const feed = spawnSync(process.execPath, [join(root, 'scripts', 'update-feed.cjs'), 'write', artifact, '--version', '0.0.1-test'], {encoding: 'utf8'});
+    assert.equal(feed.status, 0, `update-feed write: ${feed.stderr}`);
+    const feedText = readFileSync(join(output, 'latest-linux.yml'), 'utf8');
+    const sha512 = createHash('sha512').update(readFileSync(artifact)).digest('base64');
+    assert.ok(feedText.includes(`sha512: ${sha512}`), 'the feed carries the artifact\'s sha512');
+    assert.ok(feedText.includes(`size: ${lstatSync(artifact).size}`), 'and its size');
+    const verify = spawnSync(process.execPath, [join(root, 'scripts', 'update-feed.cjs'), 'verify', output], {encoding: 'utf8'});
+    assert.equal(verify.status, 0, `update-feed verify: ${verify.stdout}${verify.stderr}`);
 
     // the size budget
     let bytes = 0;

@@ -9,6 +9,7 @@ import {Services} from '../../node/services/index.js';
 import {checkToken, startServer} from '../../serve/server.js';
 import {openAiCompat} from '../../node/services/openai-compat.js';
 import {AppError} from '../../common/errors.js';
+import {logError} from '../../node/log.js';
 import {resolveDataDir, say, usageError} from '../context.js';
 
 const USAGE = {
@@ -42,7 +43,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
   }
   const handlers = createHandlers(services);
   const staticDir = join(packageRoot(), 'dist', 'renderer');
-  const options = {dispatch: createDispatch(handlers), bus: services.bus, staticDir: existsSync(staticDir) ? staticDir : null, token, openai: openAiCompat(services)};
+  const options = {dispatch: createDispatch(handlers, (error) => services.storage.failed(error)), bus: services.bus, staticDir: existsSync(staticDir) ? staticDir : null, token, openai: openAiCompat(services)};
   let server;
   try {
     server = await startServer({...options, port});
@@ -59,6 +60,18 @@ export async function serveCommand(argv: string[]): Promise<void> {
       `${say({zh: '数据目录', en: 'Data directory'})}: ${services.paths.root}\n`,
   );
   if (values.open) openBrowser(server.url);
+
+  // the net under every write path: a write that found the disk full in a background task (a
+  // download's progress, a training metric, an annotation candidate) must not end the server;
+  // the UI is told (storage.diskFull) and the task's own error handling reports the rest
+  process.on('uncaughtException', (error) => {
+    if (services.storage.failed(error)) {
+      logError('a background write found the disk full (still serving)', error);
+      return;
+    }
+    logError('uncaught exception', error);
+    process.exit(1);
+  });
 
   let closing = false;
   const shutdown = async () => {

@@ -99,7 +99,8 @@ export function createHandlers(s: Services): Handlers {
 
 export type Dispatch = (method: string, rawInput: unknown) => Promise<CallEnvelope>;
 
-export function createDispatch(handlers: Handlers): Dispatch {
+/** `onError` sees every failure (Services uses it to notice a full disk: storage.failed). */
+export function createDispatch(handlers: Handlers, onError?: (error: unknown) => void): Dispatch {
   return async (method, rawInput) => {
     try {
       if (!isMethodName(method))
@@ -110,6 +111,7 @@ export function createDispatch(handlers: Handlers): Dispatch {
     } catch (error) {
       const appError = toAppError(error);
       if (appError.code === 'internal') logError(`api ${method}`, error);
+      onError?.(error);
       return {ok: false, error: appError.toPayload()};
     }
   };

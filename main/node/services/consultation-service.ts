@@ -18,6 +18,8 @@ import type {EngineHost} from '../engine/engine-host.js';
 import type {ChatTurn} from '../engine/protocol.js';
 import type {Store} from '../store/index.js';
 import type {EventBus} from './event-bus.js';
+import {StorageGuard} from './storage-guard.js';
+import {logError} from '../log.js';
 import {consultationToJson, consultationToMarkdown, exportFileBase} from './export.js';
 import {titleFromFirstMessage} from '../../common/titles.js';
 
@@ -42,6 +44,7 @@ export class ConsultationService {
     private readonly store: Store,
     private readonly engine: EngineHost,
     private readonly bus: EventBus,
+    private readonly storage: StorageGuard = new StorageGuard(bus),
   ) {
     // replies that were streaming when the last process died can never finish now
     store.consultations.markInterruptedReplies();
@@ -210,10 +213,22 @@ export class ConsultationService {
 
     let text = '';
     let lastSave = Date.now();
+    // the reply's text and state are written through the storage guard: on a full disk the reply
+    // goes on streaming from memory and the newest state is written once there is room again
+    const save = (patch: Parameters<Store['consultations']['updateMessage']>[1]): boolean =>
+      this.storage.write(`message:${assistant.id}`, () => this.store.consultations.updateMessage(assistant.id, patch));
     const finish = (status: Message['status'], extra: MessageMeta) => {
       this.active.delete(consultation.id);
-      this.store.consultations.updateMessage(assistant.id, {content: text, status, meta: {...meta, ...extra}});
-      const message = this.store.consultations.getMessage(consultation.id, assistant.id)!;
+      const final = {content: text, status, meta: {...meta, ...extra}};
+      let saved = false;
+      try {
+        saved = save(final);
+      } catch (error) {
+        logError('saving a finished reply', error);
+      }
+      // as stored, or (disk full) as held in memory until it can be written
+      const stored = this.store.consultations.getMessage(consultation.id, assistant.id)!;
+      const message: Message = saved ? stored : {...stored, ...final};
       this.bus.emit({type: 'chat.finished', consultationId: consultation.id, message});
       this.bus.emit({type: 'consultations.changed', id: consultation.id});
     };
@@ -234,7 +249,12 @@ export class ConsultationService {
             this.bus.emit({type: 'chat.delta', consultationId: consultation.id, messageId: assistant.id, delta});
             if (Date.now() - lastSave > PARTIAL_SAVE_MS) {
               lastSave = Date.now();
-              this.store.consultations.updateMessage(assistant.id, {content: text});
+              try {
+                save({content: text});
+              } catch (error) {
+                // a partial save is a safety net; the reply itself must go on
+                logError('partial save of a streaming reply', error);
+              }
             }
           },
         },

@@ -12,6 +12,8 @@ import {checkRegularFile} from '../files.js';
 import type {DataPaths} from '../paths.js';
 import type {Store} from '../store/index.js';
 import type {EventBus} from './event-bus.js';
+import {StorageGuard} from './storage-guard.js';
+import {logError} from '../log.js';
 import {importDataset, undoReplacement, planMix, mixSize, exportRows, type ExportResult, type ImportedRow} from '../datasets/index.js';
 import {exportFit, mixComponentEmpty} from '../../common/dataset-fit.js';
 
@@ -30,6 +32,7 @@ export class DatasetService {
     private readonly store: Store,
     private readonly paths: DataPaths,
     private readonly bus: EventBus,
+    private readonly storage: StorageGuard = new StorageGuard(bus),
   ) {
     store.datasets.removeUnfinishedImports();
   }
@@ -98,6 +101,7 @@ export class DatasetService {
       this.bus.emit({type: 'dataset.imported', jobId, datasetId, report, error: null});
       this.bus.emit({type: 'datasets.changed', id: datasetId});
     } catch (error) {
+      this.storage.failed(error);
       this.bus.emit({type: 'dataset.imported', jobId, datasetId: null, report: null, error: toAppError(error).localised});
     }
   }
@@ -164,8 +168,13 @@ export class DatasetService {
       this.store.datasets.setState(version.id, 'open');
       return {datasetId, report};
     } catch (error) {
-      // nothing half-imported stays behind
-      this.store.datasets.delete(datasetId);
+      // nothing half-imported stays behind (on a full disk, as soon as there is room again; a
+      // restart would remove it too, it is still marked 'importing')
+      try {
+        this.storage.write(`delete-import:${datasetId}`, () => this.store.datasets.delete(datasetId));
+      } catch (cleanup) {
+        logError('removing a failed import', cleanup);
+      }
       if (signal.aborted) throw new AppError('validation', {zh: '导入已取消。', en: 'Import cancelled.'});
       throw error;
     }

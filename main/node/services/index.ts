@@ -20,6 +20,7 @@ import {ModelService} from './model-service.js';
 import {DatasetService} from './dataset-service.js';
 import {AnnotationService} from './annotation-service.js';
 import {TrainingService} from './training-service.js';
+import {StorageGuard} from './storage-guard.js';
 
 export const APP_VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {version: string}).version;
 
@@ -35,6 +36,8 @@ export class Services {
   readonly paths: DataPaths;
   readonly store: Store;
   readonly bus = new EventBus();
+  /** holds writes that found the disk full and retries them (see storage-guard.ts) */
+  readonly storage: StorageGuard;
   readonly engine: EngineHost;
   readonly models: ModelService;
   readonly consultations: ConsultationService;
@@ -64,8 +67,9 @@ export class Services {
     this.engine = new EngineHost(options.spawnEngine, {threads: this.threads, gpuMode: this.store.settings.get().gpuMode});
     this.engine.onStatus(() => this.bus.emit({type: 'engine.status', status: this.engineStatus()}));
     this.models = new ModelService(this.store, this.paths, this.bus);
-    this.consultations = new ConsultationService(this.store, this.engine, this.bus);
-    this.datasets = new DatasetService(this.store, this.paths, this.bus);
+    this.storage = new StorageGuard(this.bus, this.paths.root);
+    this.consultations = new ConsultationService(this.store, this.engine, this.bus, this.storage);
+    this.datasets = new DatasetService(this.store, this.paths, this.bus, this.storage);
     this.annotation = new AnnotationService(this.store, this.engine, this.datasets, this.paths, this.bus);
     this.training = new TrainingService(this.store, this.paths, this.bus, this.datasets, this.models, this.annotation, this.threads);
   }
@@ -130,6 +134,7 @@ export class Services {
     await this.models.settle();
     this.engine.stop();
     await this.backups.stop();
+    this.storage.stop();
     this.store.close();
     this.lock.release();
   }

@@ -9,6 +9,7 @@ export const DEFAULT_SETTINGS: Settings = {
   gpuMode: 'auto',
   defaultModelId: null,
   consultationDefaults: null,
+  updateServerUrl: null,
 };
 
 /** Key/value settings, each value JSON. Unknown keys in the table are ignored, so an older build

@@ -11,6 +11,8 @@ import {datasetView} from './dataset-view.svelte';
 import {datasets} from './datasets.svelte';
 import {downloads} from './downloads.svelte';
 import {training} from './training.svelte';
+import {toasts} from './toasts.svelte';
+import {pick} from '../lang.svelte';
 
 let started = false;
 
@@ -101,6 +103,10 @@ function route(event: ApiEvent): void {
       break;
     case 'training.state':
       training.onState(event.run);
+      break;
+    case 'storage.diskFull':
+      // the server keeps the unsaved text in memory and saves it once there is room: say so
+      toasts.show(() => pick(event.message), {tone: event.full ? 'error' : 'info', ms: event.full ? 20_000 : 6000});
       break;
   }
 }
