@@ -16,10 +16,11 @@ import type {
   StoredRow,
 } from './datasets.js';
 import {MIX_MAX_ROWS, MIX_MAX_TOKENS, mixTooLarge} from './datasets.js';
-import type {TrainingCapabilities, TrainingMetric, TrainingRun, TrainingRunSummary} from './training.js';
+import type {TrainingCapabilities, TrainingConfig, TrainingKind, TrainingMetric, TrainingRun, TrainingRunSummary} from './training.js';
 import {LORA_TARGETS, TRAINING_KINDS} from './training.js';
 import type {AnnotationDashboard, AnnotationProjectSummary, Annotator, DisagreementView, ItemView} from './annotation-views.js';
 import type {LocalisedText} from './errors.js';
+import {checkUpdateServerUrl} from './update-server.js';
 import type {CatalogEntry, MachineMemory} from './model-catalog.js';
 
 /** Largest message a person may send. 200k characters is far beyond any real consultation turn
@@ -30,6 +31,13 @@ export const MAX_SYSTEM_PROMPT_CHARS = 20_000;
 export const MAX_TITLE_CHARS = 200;
 
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'invalid id');
+/** https anywhere, http only on a private address (update-server.ts); stored normalised. */
+const updateServerUrl = z.string().max(1000).transform((value, ctx) => {
+  const checked = checkUpdateServerUrl(value);
+  if (checked.ok) return checked.url;
+  ctx.addIssue({code: 'custom', message: checked.reason.en, params: {localised: checked.reason}});
+  return z.NEVER;
+});
 const language = z.enum(['zh-CN', 'en']);
 
 // ───────────── domain ─────────────
@@ -137,6 +145,25 @@ export interface Settings {
   /** what a new consultation starts with, saved from a consultation's settings drawer; null =
    * the app's own (DEFAULT_SAMPLING and the default prompt in the UI language) */
   consultationDefaults: ConsultationDefaults | null;
+  /** the hospital's own update server (feed files + installers), checked only when a person asks
+   * (Help → Check for updates); null = none, updates off. Checked by checkUpdateServerUrl. */
+  updateServerUrl: string | null;
+  /** named training run configurations saved from the new-run form (LlamaBoard's save/load) */
+  trainingPresets: TrainingPreset[];
+}
+
+/** A new-run form as it was saved: objective, model, data and every setting. Ids that no longer
+ * exist when it is loaded are left out by the form. */
+export interface TrainingPreset {
+  name: string;
+  savedAt: string;
+  kind: TrainingKind;
+  modelId: string | null;
+  datasets: {datasetId: string; version: number}[];
+  annotationProjects: string[];
+  initAdapterModelId: string | null;
+  rewardRunId: string | null;
+  config: TrainingConfig;
 }
 
 export interface ConsultationDefaults {
@@ -251,6 +278,17 @@ export const trainingConfigSchema = z.strictObject({
   minResponseTokens: z.number().min(0).max(4096),
   minDistinct2: z.number().min(0).max(1),
 });
+const trainingPresetSchema = z.strictObject({
+  name: z.string().trim().min(1).max(80),
+  savedAt: z.string().max(40),
+  kind: z.enum(TRAINING_KINDS as unknown as ['sft', 'pt', 'rm', 'dpo', 'ppo']),
+  modelId: id.nullable(),
+  datasets: z.array(z.strictObject({datasetId: id, version: z.number().int().min(1)})).max(16),
+  annotationProjects: z.array(id).max(16),
+  initAdapterModelId: id.nullable(),
+  rewardRunId: id.nullable(),
+  config: trainingConfigSchema,
+}) satisfies z.ZodType<TrainingPreset>;
 const datasetFormats = ['cmtmedqa', 'single', 'disc', 'sharegpt', 'alpaca', 'pairs', 'text'] as const;
 const turnSchema = z.strictObject({role: z.enum(['system', 'user', 'assistant']), content: z.string().max(MAX_MESSAGE_CHARS)});
 export const datasetRowSchema = z.strictObject({
@@ -276,11 +314,15 @@ export const methods = {
       hfEndpoint: z.url({protocol: /^https?$/}).max(500).optional(),
       gpuMode: z.enum(['auto', 'cpu']).optional(),
       defaultModelId: id.nullable().optional(),
+      /** null turns updates off */
+      updateServerUrl: updateServerUrl.nullable().optional(),
       /** null goes back to the app's own defaults */
       consultationDefaults: z
         .strictObject({systemPrompt: z.string().max(MAX_SYSTEM_PROMPT_CHARS).nullable(), sampling: samplingSchema})
         .nullable()
         .optional(),
+      /** the whole list (the form replaces a preset of the same name) */
+      trainingPresets: z.array(trainingPresetSchema).max(100).optional(),
     }),
     output: {} as Settings,
   },

@@ -34,7 +34,7 @@ async function openNewRunForm(t: TestContext, dataset: {name: string; rows: obje
   await page.goto(serve.url);
   await page.getByRole('link', {name: '训练', exact: true}).click();
   await page.getByRole('button', {name: '新建训练'}).click();
-  return {page, errors, form: page.getByRole('form', {name: '新建训练'})};
+  return {page, errors, form: page.getByRole('form', {name: '新建训练'}), serve};
 }
 
 test('an SFT run from the form: curve, completion, try in consultation', async (t) => {
@@ -139,5 +139,65 @@ test('a PPO run from the form: reward model and SFT start chosen, reward and KL 
   assert.match(main, /zhongjing train ppo --model .* --init-adapter .* --rm /);
   await page.getByRole('button', {name: '在问诊中试用'}).waitFor();
   if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'tr-3-ppo.png'), fullPage: true});
+  assert.deepEqual(errors, [], 'no errors in the page');
+});
+
+test('a saved configuration preset starts new runs, and two finished runs compare on one chart', async (t) => {
+  const rows = Array.from({length: 12}, (_, i) => ({conversation: [{role: 'user', content: `咳嗽${i + 1}天了`}, {role: 'assistant', content: '有没有发热？痰是什么颜色？'}]}));
+  const {page, errors, form, serve} = await openNewRunForm(t, {name: '咳嗽对话', rows});
+  await form.getByRole('checkbox', {name: '咳嗽对话', exact: true}).check();
+  await form.getByRole('radio', {name: '按步数'}).check();
+  await form.getByLabel('训练步数').fill('3');
+  await form.getByLabel('最大序列长度').fill('128');
+  await form.getByLabel('梯度累积').fill('1');
+  await form.getByText('高级设置').click();
+  await form.getByLabel('评估间隔').fill('1');
+  const presets = page.getByTestId('training-presets');
+  await presets.getByLabel('预设名称').fill('三步 SFT');
+  await presets.getByRole('button', {name: '保存为预设'}).click();
+  await page.getByText('已保存预设「三步 SFT」').waitFor();
+  // stored through the settings: another window (and the next start) sees it
+  const settings = await fetch(`${serve.base}/api/settings.get`, {method: 'POST', headers: {authorization: `Bearer ${serve.token}`, 'content-type': 'application/json'}, body: '{}'});
+  const saved = ((await settings.json()) as {result: {trainingPresets: {name: string; config: {steps: number; evalEvery: number}}[]}}).result.trainingPresets;
+  assert.deepEqual(saved.map((p) => [p.name, p.config.steps, p.config.evalEvery]), [['三步 SFT', 3, 1]], 'the preset is in the settings');
+
+  /** a fresh form (the defaults), the preset loaded, a name, started, finished */
+  const runFromPreset = async (name: string, seed: string) => {
+    await page.getByRole('link', {name: /返回训练列表/}).click();
+    await page.getByRole('button', {name: '新建训练'}).click();
+    await presets.getByLabel('已保存的预设').selectOption('三步 SFT');
+    await presets.getByRole('button', {name: '载入预设'}).click();
+    assert.equal(await form.getByLabel('训练步数').inputValue(), '3', 'steps from the preset');
+    assert.equal(await form.getByLabel('最大序列长度').inputValue(), '128', 'sequence length from the preset');
+    assert.equal(await form.getByRole('checkbox', {name: '咳嗽对话', exact: true}).isChecked(), true, 'the dataset from the preset');
+    await form.getByLabel('运行名称').fill(name);
+    await form.getByText('高级设置').click();
+    await form.getByLabel('随机种子').fill(seed);
+    await form.getByRole('button', {name: '开始训练'}).click();
+    await page.getByText('训练完成').waitFor({timeout: 180_000});
+    assert.equal(await page.getByRole('progressbar', {name: '训练进度'}).getAttribute('aria-valuenow'), '3', `${name} ran the preset's 3 steps`);
+  };
+  await runFromPreset('运行甲', '11');
+  await runFromPreset('运行乙', '22');
+
+  await page.getByRole('link', {name: /返回训练列表/}).click();
+  const compare = page.getByTestId('run-compare');
+  const optionA = compare.getByLabel('训练 A').locator('option', {hasText: '运行甲'});
+  await compare.getByLabel('训练 A').selectOption((await optionA.getAttribute('value'))!);
+  const optionB = compare.getByLabel('训练 B').locator('option', {hasText: '运行乙'});
+  await compare.getByLabel('训练 B').selectOption((await optionB.getAttribute('value'))!);
+  await compare.getByRole('button', {name: '比较'}).click();
+  const chart = compare.locator('figure').filter({hasText: '损失对比'});
+  await chart.waitFor();
+  const legend = await chart.locator('figcaption').innerText();
+  for (const label of ['A「运行甲」训练损失', 'A「运行甲」验证损失', 'B「运行乙」训练损失', 'B「运行乙」验证损失']) assert.ok(legend.includes(label), `legend has ${label}: ${legend}`);
+  // both runs' training-loss lines are drawn (3 steps each)
+  for (const tone of ['main', 'second']) {
+    const paths = await chart.locator(`path.line.tone-${tone}`).evaluateAll((nodes) => nodes.map((n) => n.getAttribute('d') ?? ''));
+    assert.ok(paths.some((d) => (d.match(/L/g) ?? []).length >= 2), `a ${tone} line with 3 points: ${JSON.stringify(paths)}`);
+  }
+  const summary = await chart.getByRole('img').getAttribute('aria-label');
+  assert.match(summary ?? '', /A「运行甲」训练损失 \d+\.\d+.*B「运行乙」训练损失 \d+\.\d+/, `read-out of both runs: ${summary}`);
+  if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'tr-compare.png'), fullPage: true});
   assert.deepEqual(errors, [], 'no errors in the page');
 });

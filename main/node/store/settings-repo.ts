@@ -10,6 +10,7 @@ export const DEFAULT_SETTINGS: Settings = {
   defaultModelId: null,
   consultationDefaults: null,
   updateServerUrl: null,
+  trainingPresets: [],
 };
 
 /** Key/value settings, each value JSON. Unknown keys in the table are ignored, so an older build

@@ -6,7 +6,8 @@
 //
 // training.ts in main/common has no imports, so using its constants at runtime pulls nothing
 // else into the bundle.
-import {DEFAULT_TRAINING_CONFIG, defaultTrainingConfig, type LoraTarget, type TrainingConfig, type TrainingKind, type TrainingMetric, type TrainingState} from '../../../main/common/training';
+import {DEFAULT_TRAINING_CONFIG, defaultTrainingConfig, LORA_TARGETS, TRAINING_KINDS, type LoraTarget, type TrainingConfig, type TrainingKind, type TrainingMetric, type TrainingState} from '../../../main/common/training';
+import type {TrainingPreset} from '../../../main/common/contract';
 import type {MessageKey} from './i18n';
 
 export type NumericKey = Exclude<keyof TrainingConfig, 'targets'>;
@@ -301,4 +302,69 @@ export function smooth(values: readonly number[], weight = 0.6): number[] {
     out.push(previous);
   }
   return out;
+}
+
+// ───────────── saved configurations ─────────────
+
+/** The `format` field of an exported run configuration (JSON file). */
+export const PRESET_FILE_FORMAT = 'zhongjing-training-config';
+
+export function presetFileContent(preset: TrainingPreset): string {
+  return `${JSON.stringify({format: PRESET_FILE_FORMAT, version: 1, preset}, null, 2)}\n`;
+}
+
+export function presetFileName(name: string): string {
+  const safe = name.replace(/[\\/:*?"<>|\s]+/g, '-').replace(/^-+|-+$/g, '') || 'training-config';
+  return `${safe}.zhongjing-train.json`;
+}
+
+const isId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 100;
+
+/** Reads an exported configuration. Unknown or mistyped settings fall back to the objective's
+ * defaults (the form then shows every value, and checks each as it does typed ones); anything
+ * that is not our file at all is refused with the reason. */
+export function parsePresetFile(text: string, fileName: string): {preset: TrainingPreset} | {problem: MessageKey; file: string} {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return {problem: 'trPresetBadJson', file: fileName};
+  }
+  const body = data as {format?: unknown; preset?: Record<string, unknown>};
+  const raw = body?.format === PRESET_FILE_FORMAT ? body.preset : null;
+  const kind = raw?.kind as TrainingKind;
+  if (!raw || typeof raw !== 'object' || !TRAINING_KINDS.includes(kind) || typeof raw.config !== 'object' || raw.config === null)
+    return {problem: 'trPresetBadShape', file: fileName};
+  const defaults = defaultTrainingConfig(kind);
+  const given = raw.config as Record<string, unknown>;
+  const config = {...defaults};
+  for (const key of Object.keys(defaults) as (keyof TrainingConfig)[]) {
+    const value = given[key];
+    if (key === 'targets') {
+      const targets = Array.isArray(value) ? value.filter((v): v is LoraTarget => LORA_TARGETS.includes(v as LoraTarget)) : [];
+      if (targets.length) config.targets = [...new Set(targets)];
+    } else if (key === 'steps') {
+      if (value === null || (typeof value === 'number' && Number.isFinite(value))) config.steps = value as number | null;
+    } else if (typeof value === 'number' && Number.isFinite(value)) {
+      (config as Record<string, unknown>)[key] = value;
+    }
+  }
+  const datasets = Array.isArray(raw.datasets)
+    ? (raw.datasets as {datasetId?: unknown; version?: unknown}[]).flatMap((d) =>
+        isId(d?.datasetId) && Number.isInteger(d.version) && (d.version as number) >= 1 ? [{datasetId: d.datasetId, version: d.version as number}] : [],
+      )
+    : [];
+  return {
+    preset: {
+      name: typeof raw.name === 'string' && raw.name.trim() ? raw.name.trim().slice(0, 80) : fileName.replace(/\.json$/i, '').slice(0, 80),
+      savedAt: typeof raw.savedAt === 'string' ? raw.savedAt.slice(0, 40) : new Date().toISOString(),
+      kind,
+      modelId: isId(raw.modelId) ? raw.modelId : null,
+      datasets: datasets.slice(0, 16),
+      annotationProjects: Array.isArray(raw.annotationProjects) ? raw.annotationProjects.filter(isId).slice(0, 16) : [],
+      initAdapterModelId: isId(raw.initAdapterModelId) ? raw.initAdapterModelId : null,
+      rewardRunId: isId(raw.rewardRunId) ? raw.rewardRunId : null,
+      config,
+    },
+  };
 }

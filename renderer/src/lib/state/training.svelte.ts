@@ -8,7 +8,7 @@
 // arrive while the record is being read are held and merged in by step afterwards. The open run
 // is `$state.raw` and replaced on every change: a run can have thousands of metric records, and
 // the charts recompute from the whole list anyway, so proxying each record would only cost.
-import type {ApiEvent, MethodInput} from '../../../../main/common/contract';
+import type {ApiEvent, MethodInput, TrainingPreset} from '../../../../main/common/contract';
 import type {TrainingCapabilities, TrainingConfig, TrainingKind, TrainingMetric, TrainingRun, TrainingRunSummary} from '../../../../main/common/training';
 import {t} from '../lang.svelte';
 import {mergeMetric} from '../training';
@@ -234,6 +234,17 @@ class TrainingState {
       config: run.config,
     };
     this.go({view: 'new'});
+  }
+
+  /** Saves the form as a named preset in the settings (one of the same name is replaced). */
+  async savePreset(preset: TrainingPreset): Promise<void> {
+    const others = (app.settings?.trainingPresets ?? []).filter((known) => known.name !== preset.name);
+    app.applySettings(await api('settings.update', {trainingPresets: [...others, preset]}));
+  }
+
+  async deletePreset(name: string): Promise<void> {
+    const rest = (app.settings?.trainingPresets ?? []).filter((known) => known.name !== name);
+    app.applySettings(await api('settings.update', {trainingPresets: rest}));
   }
 
   /** The form takes the template once; a later "新建训练" starts from the defaults again. */
