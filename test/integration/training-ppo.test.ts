@@ -157,3 +157,21 @@ test('kill -9 mid-run, resume: PPO gives the same metrics as an uninterrupted ru
   t.diagnostic(`ppo losses ${a.filter((m) => m.type === 'step').map((m) => m.loss.toFixed(4)).join(' ')}`);
   assert.deepEqual(b, a);
 });
+
+test('CLI: train ppo prints every step and check in words, and one JSON object per step with TRL names', async (t) => {
+  if (env.skip) return t.skip(env.skip);
+  await prerequisites();
+  const {runTrainCommand} = await import('../../main/cli/commands/train.js');
+  const prompts = write('cli-prompts.jsonl', Array.from({length: 12}, (_, i) => ({query: question(i), response: ASK})));
+  const args = ['ppo', '--model', await tinyModel(env.addon!, 'llama'), '--policy-init', sft, '--rm', rm, '--data', prompts, '--steps', '2', '--eval-every', '2',
+    '--ctx', '96', '--max-new-tokens', '6', '--temperature', '0.1', '--batch', '4', '--threads', '1', '--data-dir', join(dir, 'cli-data')];
+  const human: string[] = [];
+  const first = await runTrainCommand([...args, '--out', join(dir, 'cli-ppo.gguf')], {out: (l) => human.push(l), err: () => {}});
+  assert.equal(first.status, 'completed');
+  assert.ok(human.some((l) => /^eval {2}step 2 {2}eval\/reward -?\d/.test(l)), `a held-out line without a loss: ${human.join('\n')}`);
+  assert.ok(!human.some((l) => l.includes('memory/')), 'no raw byte counts in the words');
+  const json: string[] = [];
+  await runTrainCommand([...args, '--out', join(dir, 'cli-ppo-2.gguf'), '--json'], {out: (l) => json.push(l), err: () => {}});
+  const step = json.map((l) => JSON.parse(l) as Record<string, unknown>).find((o) => o.type === 'step')!;
+  for (const key of ['objective/kl', 'objective/scores', 'policy/clipfrac_avg', 'loss/value_avg', 'val/ratio']) assert.equal(typeof step[key], 'number', key);
+});

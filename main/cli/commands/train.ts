@@ -30,13 +30,13 @@ export const TRAIN_USAGE = {
        zhongjing train ppo … --policy-init SFT.gguf --rm 奖励模型 [--kl-target X] [--kl-coef C] [--temperature T] [--max-new-tokens N] [--ppo-epochs E] [--kl-stop K]
        zhongjing train --resume 运行ID [--json]
 选项：--alpha A --dropout P --targets q,k,v,o,gate,up,down --ctx N --batch 行数 --accum N --val 比例 --warmup N
-      --weight-decay W --clip C --eval-every N --checkpoint-every N --seed S --name 名称 --data-dir 目录`,
+      --weight-decay W --clip C --eval-every N --checkpoint-every N --seed S --threads N --gpu --name 名称 --data-dir 目录`,
   en: `usage: zhongjing train sft|pt|rm|dpo|ppo --model M --data DATASET_PROJECT_OR_FILE[,…] --out ADAPTER.gguf [--steps N | --epochs E] [--rank R] [--lr X] [--json]
        zhongjing train rm|dpo … [--init-adapter SFT.gguf] [--beta B] [--label-smoothing E] [--margin M] [--center-rewards C]
        zhongjing train ppo … --policy-init SFT.gguf --rm RM [--kl-target X] [--kl-coef C] [--temperature T] [--max-new-tokens N] [--ppo-epochs E] [--kl-stop K]
        zhongjing train --resume RUN_ID [--json]
 options: --alpha A --dropout P --targets q,k,v,o,gate,up,down --ctx N --batch ROWS --accum N --val FRACTION --warmup N
-         --weight-decay W --clip C --eval-every N --checkpoint-every N --seed S --name NAME --data-dir DIR`,
+         --weight-decay W --clip C --eval-every N --checkpoint-every N --seed S --threads N --gpu --name NAME --data-dir DIR`,
 };
 
 export interface TrainCommandHooks {
@@ -118,6 +118,14 @@ export function cliJson(event: TrainEvent): Record<string, unknown> | null {
   }
 }
 
+/** The objective's metrics for a human line: counts and memory left out, four decimals. */
+function humanValues(values: Record<string, number> | undefined): string {
+  return Object.entries(values ?? {})
+    .filter(([k, v]) => !k.includes('pairs') && !k.startsWith('memory/') && typeof v === 'number' && Number.isFinite(v))
+    .map(([k, v]) => `  ${k} ${v.toFixed(4)}`)
+    .join('');
+}
+
 export async function runTrainCommand(argv: string[], hooks: TrainCommandHooks = {}): Promise<JobResult> {
   const out = hooks.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const err = hooks.err ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -135,11 +143,15 @@ export async function runTrainCommand(argv: string[], hooks: TrainCommandHooks =
       'policy-init': {type: 'string'},
       rm: {type: 'string'},
       name: {type: 'string'},
+      threads: {type: 'string'},
+      gpu: {type: 'boolean'},
       resume: {type: 'string'},
       json: {type: 'boolean'},
     },
   });
-  const services = new Services({dataDir: resolveDataDir(values['data-dir'] as string | undefined), spawnEngine: forkEngine});
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new AppError('validation', {zh: '--threads 需要一个正整数。', en: '--threads needs a positive integer.'});
+  const services = new Services({dataDir: resolveDataDir(values['data-dir'] as string | undefined), spawnEngine: forkEngine, ...(threads ? {threads} : {})});
   try {
     let runId: string;
     if (values.resume) {
@@ -172,7 +184,7 @@ export async function runTrainCommand(argv: string[], hooks: TrainCommandHooks =
         ...(rewardRunId ? {rewardRunId} : {}),
         config: configFromFlags(values),
       });
-      runId = (await services.training.start(input, {out, ...(initAdapter ? {initAdapterPath: initAdapter} : {}), ...(rewardModelPath ? {rewardModelPath} : {})})).id;
+      runId = (await services.training.start(input, {out, gpu: values.gpu ?? false, ...(initAdapter ? {initAdapterPath: initAdapter} : {}), ...(rewardModelPath ? {rewardModelPath} : {})})).id;
     }
     const json = values.json ?? false;
     services.training.onJobEvent(runId, (event) => {
@@ -185,11 +197,12 @@ export async function runTrainCommand(argv: string[], hooks: TrainCommandHooks =
       if (event.type === 'started') {
         err(`run ${event.runId}: ${event.totalSteps} steps on ${event.device}; ${event.trainExamples} training / ${event.valExamples} validation items${event.resumedFrom !== null ? `; resumed at step ${event.resumedFrom}` : ''}`);
       } else if (event.type === 'step') {
-        const extra = Object.entries(event.values ?? {}).filter(([k]) => !k.includes('pairs')).map(([k, v]) => `  ${k} ${v.toFixed(4)}`).join('');
+        const extra = humanValues(event.values);
         out(`step ${event.step}  loss ${event.loss.toFixed(4)}  lr ${event.lr.toExponential(2)}  ${Math.round(event.tokensPerS)} tok/s${extra}${event.downscaled ? '  (gradient exploded: scaled down)' : ''}`);
       } else if (event.type === 'eval') {
-        const extra = Object.entries(event.values ?? {}).filter(([k]) => !k.includes('pairs')).map(([k, v]) => `  ${k} ${v.toFixed(4)}`).join('');
-        out(`eval  step ${event.step}  loss ${event.evalLoss.toFixed(4)}${extra}`);
+        // PPO has no held-out loss (its held-out reward is in the values): NaN crosses IPC as null
+        const loss = typeof event.evalLoss === 'number' && Number.isFinite(event.evalLoss) ? `  loss ${event.evalLoss.toFixed(4)}` : '';
+        out(`eval  step ${event.step}${loss}${humanValues(event.values)}`);
       } else if (event.type === 'done') {
         if (event.stopped) err(say(event.stopped.reason));
         out(event.status === 'completed' ? `adapter ${event.adapter} (run ${event.runId})` : `stopped at step ${event.step}; resume with: zhongjing train --resume ${event.runId}`);

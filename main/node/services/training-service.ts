@@ -153,7 +153,7 @@ export class TrainingService {
    * Starts a run. `local` holds what only a caller on this machine gives (the CLI): an adapter
    * file to start from, where to copy the result.
    */
-  async start(input: MethodInput<'training.start'>, local: {initAdapterPath?: string; rewardModelPath?: string; out?: string} = {}): Promise<TrainingRunSummary> {
+  async start(input: MethodInput<'training.start'>, local: {initAdapterPath?: string; rewardModelPath?: string; out?: string; gpu?: boolean} = {}): Promise<TrainingRunSummary> {
     const capabilities = this.capabilities();
     if (!capabilities.available) throw new AppError('training_unavailable', capabilities.reason!);
     const model = this.models.get(input.modelId);
@@ -205,6 +205,7 @@ export class TrainingService {
         rewardModel: reward?.path ?? null,
         out: local.out ?? join(adaptersDir, `${name.replace(/[\\/:*?"<>|\s·+]+/g, '_').slice(0, 80)}-${Date.now().toString(36)}.gguf`),
         threads: this.threads,
+        gpu: local.gpu ?? false,
       }),
     });
     this.store.training.insert({
