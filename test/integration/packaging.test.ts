@@ -77,6 +77,7 @@ test('electron-builder --dir (linux x64, CPU package): the tree ships what the t
     );
     const seconds = (performance.now() - started) / 1000;
     assert.equal(build.status, 0, `electron-builder failed:\n${build.stdout}\n${build.stderr}`);
+    assert.doesNotMatch(build.stdout + build.stderr, /author is missed|default Electron icon/, 'package.json names an author; the icons are ours');
     assert.ok(seconds < 90, `electron-builder --dir took ${seconds.toFixed(0)} s (no compression is involved: something new is being copied or rebuilt)`);
 
     const appDir = join(output, 'linux-unpacked');
