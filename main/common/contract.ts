@@ -289,6 +289,16 @@ const trainingPresetSchema = z.strictObject({
   rewardRunId: id.nullable(),
   config: trainingConfigSchema,
 }) satisfies z.ZodType<TrainingPreset>;
+/** An annotator's ranking of one item (saved, or kept as a draft). */
+const rankingInput = z.strictObject({
+  itemId: id,
+  annotatorId: id,
+  ranking: z.array(z.array(z.number().int().min(0).max(15)).min(1)).min(1).max(16),
+  marks: z.array(z.record(z.string(), z.union([z.literal(1), z.literal(2), z.literal(3)]))).max(16).default([]),
+  comment: z.string().max(5000).default(''),
+  allWrong: z.boolean().default(false),
+  correction: z.string().max(MAX_MESSAGE_CHARS).nullable().default(null),
+});
 const datasetFormats = ['cmtmedqa', 'single', 'disc', 'sharegpt', 'alpaca', 'pairs', 'text'] as const;
 const turnSchema = z.strictObject({role: z.enum(['system', 'user', 'assistant']), content: z.string().max(MAX_MESSAGE_CHARS)});
 export const datasetRowSchema = z.strictObject({
@@ -555,33 +565,11 @@ export const methods = {
     output: {} as ItemView | null,
   },
   /** Durable (WAL, synchronous=FULL) before it answers. */
-  'annotation.save': {
-    input: z.strictObject({
-      itemId: id,
-      annotatorId: id,
-      ranking: z.array(z.array(z.number().int().min(0).max(15)).min(1)).min(1).max(16),
-      marks: z.array(z.record(z.string(), z.union([z.literal(1), z.literal(2), z.literal(3)]))).max(16).default([]),
-      comment: z.string().max(5000).default(''),
-      allWrong: z.boolean().default(false),
-      correction: z.string().max(MAX_MESSAGE_CHARS).nullable().default(null),
-    }),
-    output: {} as {savedAt: string},
-  },
+  'annotation.save': {input: rankingInput, output: {} as {savedAt: string}},
   'annotation.undo': {input: z.strictObject({itemId: id, annotatorId: id}), output: {} as {restored: boolean}},
   /** Unsaved work on an item, kept durably as the annotator works and when she leaves it; the item
    * view brings it back. Same shape and checks as a save, but never part of any result. */
-  'annotation.saveDraft': {
-    input: z.strictObject({
-      itemId: id,
-      annotatorId: id,
-      ranking: z.array(z.array(z.number().int().min(0).max(15)).min(1)).min(1).max(16),
-      marks: z.array(z.record(z.string(), z.union([z.literal(1), z.literal(2), z.literal(3)]))).max(16).default([]),
-      comment: z.string().max(5000).default(''),
-      allWrong: z.boolean().default(false),
-      correction: z.string().max(MAX_MESSAGE_CHARS).nullable().default(null),
-    }),
-    output: {} as {savedAt: string},
-  },
+  'annotation.saveDraft': {input: rankingInput, output: {} as {savedAt: string}},
   'annotation.discardDraft': {input: z.strictObject({itemId: id, annotatorId: id}), output: {} as {discarded: boolean}},
   'annotation.disagreements': {input: z.strictObject({projectId: id}), output: [] as DisagreementView[]},
   /** The third expert's decision: final, stored beside the originals. */

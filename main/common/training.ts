@@ -79,6 +79,13 @@ export interface TrainingConfig {
   minDistinct2: number;
 }
 
+/** PPO's own settings (the job groups them; the form and the CLI list them). */
+export const PPO_SETTING_KEYS = [
+  'ppoEpochs', 'miniBatches', 'klCoef', 'klTarget', 'klEstimator', 'clipRange', 'clipRangeValue', 'vfCoef', 'gamma', 'lam', 'whitenAdvantages',
+  'temperature', 'topP', 'maxNewTokens', 'missingEosPenalty', 'rewardClip', 'normalizeRewards', 'klStop', 'rewardDropChecks', 'minResponseTokens', 'minDistinct2',
+] as const satisfies readonly (keyof TrainingConfig)[];
+export type PpoSettings = Pick<TrainingConfig, (typeof PPO_SETTING_KEYS)[number]>;
+
 /** Settings shared by every objective; each objective's own values come from TRAINING_DEFAULTS. */
 const COMMON_DEFAULTS: TrainingConfig = {
   rank: 8,

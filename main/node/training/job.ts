@@ -7,7 +7,7 @@ import {fork} from 'node:child_process';
 import {closeSync, existsSync, mkdirSync, openSync} from 'node:fs';
 import {join, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {defaultTrainingConfig, TRAINING_KINDS, type TrainingConfig, type TrainingKind} from '../../common/training.js';
+import {defaultTrainingConfig, PPO_SETTING_KEYS, TRAINING_KINDS, type PpoSettings, type TrainingConfig, type TrainingKind} from '../../common/training.js';
 import type {TrainingInputFile} from './inputs.js';
 import {newId} from '../ids.js';
 import {defaultThreads} from '../threads.js';
@@ -67,13 +67,7 @@ export function trainConfigFrom(c: TrainingConfig, run: RunTarget): TrainConfig 
     margin: c.margin,
     centerRewards: c.centerRewards,
     rewardModel: run.rewardModel ?? null,
-    ppo: {
-      ppoEpochs: c.ppoEpochs, miniBatches: c.miniBatches, klCoef: c.klCoef, klTarget: c.klTarget, klEstimator: c.klEstimator,
-      clipRange: c.clipRange, clipRangeValue: c.clipRangeValue, vfCoef: c.vfCoef, gamma: c.gamma, lam: c.lam,
-      whitenAdvantages: c.whitenAdvantages, temperature: c.temperature, topP: c.topP, maxNewTokens: c.maxNewTokens,
-      missingEosPenalty: c.missingEosPenalty, rewardClip: c.rewardClip, normalizeRewards: c.normalizeRewards,
-      klStop: c.klStop, rewardDropChecks: c.rewardDropChecks, minResponseTokens: c.minResponseTokens, minDistinct2: c.minDistinct2,
-    },
+    ppo: Object.fromEntries(PPO_SETTING_KEYS.map((key) => [key, c[key]])) as PpoSettings,
   };
 }
 

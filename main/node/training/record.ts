@@ -14,7 +14,7 @@
 
 import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync} from 'node:fs';
 import {join} from 'node:path';
-import type {TrainingKind} from '../../common/training.js';
+import type {PpoSettings, TrainingKind} from '../../common/training.js';
 import type {Cursor} from './feeder.js';
 import type {InputProvenance, TrainingInputFile} from './inputs.js';
 
@@ -22,31 +22,6 @@ export type RunStatus = 'running' | 'completed' | 'failed' | 'interrupted';
 
 /** The job's configuration: the common TrainingConfig (main/common/training.ts) in the job's own
  * terms, made by trainConfigFrom (job.ts), plus what only the job needs. */
-/** PPO's settings in the job (the TrainingConfig fields of the same names). */
-export interface PpoSettings {
-  ppoEpochs: number;
-  miniBatches: number;
-  klCoef: number;
-  klTarget: number;
-  klEstimator: number;
-  clipRange: number;
-  clipRangeValue: number;
-  vfCoef: number;
-  gamma: number;
-  lam: number;
-  whitenAdvantages: number;
-  temperature: number;
-  topP: number;
-  maxNewTokens: number;
-  missingEosPenalty: number;
-  rewardClip: number;
-  normalizeRewards: number;
-  klStop: number;
-  rewardDropChecks: number;
-  minResponseTokens: number;
-  minDistinct2: number;
-}
-
 export interface TrainConfig {
   kind: TrainingKind;
   /** Base model GGUF (llama or qwen2). */

@@ -6,7 +6,7 @@
 //
 // training.ts in main/common has no imports, so using its constants at runtime pulls nothing
 // else into the bundle.
-import {DEFAULT_TRAINING_CONFIG, defaultTrainingConfig, LORA_TARGETS, TRAINING_KINDS, type LoraTarget, type TrainingConfig, type TrainingKind, type TrainingMetric, type TrainingState} from '../../../main/common/training';
+import {DEFAULT_TRAINING_CONFIG, defaultTrainingConfig, LORA_TARGETS, PPO_SETTING_KEYS, TRAINING_KINDS, type LoraTarget, type TrainingConfig, type TrainingKind, type TrainingMetric, type TrainingState} from '../../../main/common/training';
 import type {TrainingPreset} from '../../../main/common/contract';
 import type {MessageKey} from './i18n';
 
@@ -179,20 +179,16 @@ export function configFromDraft(draft: ConfigDraft, kind: TrainingKind = 'sft'):
   };
 }
 
-const PPO_KEYS = [
-  'ppoEpochs', 'miniBatches', 'klCoef', 'klTarget', 'klEstimator', 'clipRange', 'clipRangeValue', 'vfCoef', 'gamma', 'lam', 'whitenAdvantages',
-  'temperature', 'topP', 'maxNewTokens', 'missingEosPenalty', 'rewardClip', 'normalizeRewards', 'klStop', 'rewardDropChecks', 'minResponseTokens', 'minDistinct2',
-] as const;
 
 /** PPO's settings from the draft when they take part, else their defaults. */
-function ppoPart(keys: readonly NumericKey[], n: (key: NumericKey) => number): Pick<TrainingConfig, (typeof PPO_KEYS)[number]> {
-  const out = {} as Record<(typeof PPO_KEYS)[number], number>;
-  for (const key of PPO_KEYS) out[key] = keys.includes(key) ? n(key) : DEFAULT_TRAINING_CONFIG[key];
+function ppoPart(keys: readonly NumericKey[], n: (key: NumericKey) => number): Pick<TrainingConfig, (typeof PPO_SETTING_KEYS)[number]> {
+  const out = {} as Record<(typeof PPO_SETTING_KEYS)[number], number>;
+  for (const key of PPO_SETTING_KEYS) out[key] = keys.includes(key) ? n(key) : DEFAULT_TRAINING_CONFIG[key];
   // the estimator is 1 (k1) or 3 (k3), the switches 0 or 1: the schema refuses anything between
   if (out.klEstimator !== 1) out.klEstimator = 3;
   out.whitenAdvantages = out.whitenAdvantages ? 1 : 0;
   out.normalizeRewards = out.normalizeRewards ? 1 : 0;
-  return out as Pick<TrainingConfig, (typeof PPO_KEYS)[number]>;
+  return out as Pick<TrainingConfig, (typeof PPO_SETTING_KEYS)[number]>;
 }
 
 /** The objective's defaults as a draft (a changed objective brings its own learning rate …). */
