@@ -8,7 +8,8 @@ import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {defaultTrainingConfig, type TrainingConfig, type TrainingDatasetRef, type TrainingKind, type TrainingSource} from '../../main/common/training.js';
 import {convertPeftToGguf} from '../../main/node/adapters/peft.js';
-import {writeSafetensors} from '../../main/node/adapters/safetensors.js';
+import {readSafetensors, writeSafetensors} from '../../main/node/adapters/safetensors.js';
+import {gguf, writeGguf} from '../../main/node/models/gguf-writer.js';
 import {forkEngine} from '../../main/node/engine/fork-engine.js';
 import {writeHandoff} from '../../main/node/handoff/llamafactory.js';
 import {newId} from '../../main/node/ids.js';
@@ -59,7 +60,7 @@ function insertRun(kind: TrainingKind, config: Partial<TrainingConfig>, extra: {
   if (extra.inputs) writeFileSync(join(runDir, 'run.json'), JSON.stringify({config: {inputs: extra.inputs}}));
   const datasets = extra.datasets ?? [];
   services.store.training.insert({
-    id, kind, name: `${kind} run`, modelId, modelName: 'tiny', runDir, config: {...defaultTrainingConfig(kind), ...config},
+    id, kind, name: `${kind} run ${id.slice(-6)}`, modelId, modelName: 'tiny', runDir, config: {...defaultTrainingConfig(kind), ...config},
     datasets, sources: [...datasets.map((d): TrainingSource => ({type: 'dataset', ...d})), ...(extra.sources ?? [])], initAdapter: extra.initAdapter ?? null,
   });
   return id;
@@ -189,8 +190,35 @@ test('RM, DPO and PPO: preference keys, rankings as pairs, the chain SFT → RM 
   assert.equal(dpoYaml.ref_model_adapters, dpoYaml.adapter_name_or_path);
 });
 
+test('PPO against a reward-model file no run here produced: exported as PEFT with its value head; prompts from a pairs dataset', async () => {
+  const rmFile = join(tmp.path, 'outside-rm.gguf');
+  await writeGguf(rmFile, {
+    metadata: [['general.type', gguf.string('adapter')], ['general.architecture', gguf.string('llama')], ['adapter.type', gguf.string('lora')], ['adapter.lora.alpha', gguf.f32(4)], ['zhongjing.head', gguf.string('score')]],
+    tensors: [
+      {name: 'blk.0.attn_q.weight.lora_a', dims: [64, 2], type: 'f32', data: () => [new Float32Array(128).fill(0.5)]},
+      {name: 'blk.0.attn_q.weight.lora_b', dims: [2, 64], type: 'f32', data: () => [new Float32Array(128).fill(0.25)]},
+      {name: 'zhongjing.score.weight', dims: [64, 1], type: 'f32', data: () => [Float32Array.from({length: 64}, (_, i) => i / 64)]},
+    ],
+  });
+  const ppo = insertRun('ppo', {}, {datasets: [refs.pairs], sources: [{type: 'reward-model', runId: null, name: 'outside rm', path: rmFile, sources: []}]});
+  const out = join(tmp.path, 'ppo-outside');
+  const result = await writeHandoff(services, {runId: ppo, outDir: out, hfModel: 'a/b'});
+  assert.equal(result.stages.length, 1);
+  const yaml = parseYaml(readFileSync(join(out, result.stages[0]!.yaml), 'utf8'));
+  const rmDir = join(out, String(yaml.reward_model));
+  assert.equal(yaml.reward_model_type, 'lora');
+  const head = await readSafetensors(join(rmDir, 'value_head.safetensors'));
+  assert.deepEqual(head.tensors.get('v_head.summary.weight')!.shape, [1, 64], 'the score head as LLaMA-Factory\'s value head');
+  assert.equal(head.tensors.get('v_head.summary.weight')!.data[32], 0.5);
+  assert.equal(JSON.parse(readFileSync(join(rmDir, 'adapter_config.json'), 'utf8')).r, 2);
+  const info = JSON.parse(readFileSync(join(out, 'data', 'dataset_info.json'), 'utf8'));
+  const entry = info[String(yaml.dataset)];
+  assert.deepEqual(entry.columns, {prompt: 'prompt', response: 'chosen', system: 'system', history: 'history'}, 'the pairs file read as prompts');
+  assert.equal(entry.ranking, undefined);
+});
+
 test('zhongjing handoff on the command line', async () => {
-  const run = services.store.training.list().find((r) => r.kind === 'ppo')!;
+  const run = services.store.training.list().find((r) => r.kind === 'ppo' && r.sources.some((src) => src.type === 'reward-model' && src.runId))!;
   const out = join(tmp.path, 'cli-handoff');
   // the CLI opens the same data directory: this process lets it go first
   await services.close();

@@ -285,7 +285,7 @@ async function writeStage(
     }
   }
   // ── the objective's own settings
-  stageSettings(run, c, a, set);
+  await stageSettings(run, c, a, set);
   set('threads', 'this machine', null, {zh: '只与本机 CPU 有关，不导出。', en: 'Only about this machine\'s CPU; not exported.'});
 
   const yamlName = `${String(c.index).padStart(2, '0')}_${stageName}.yaml`;
@@ -293,7 +293,7 @@ async function writeStage(
   return {runId: run.id, kind: run.kind, name: run.name, yaml: yamlName, outputDir, args: a, datasets: train, evalDatasets: evaluation};
 }
 
-function stageSettings(run: TrainingRun, c: {stages: HandoffStage[]; dir: string; modelName: string}, a: Args, set: (setting: string, value: unknown, lf: string | null, note?: {zh: string; en: string} | null) => void): void {
+async function stageSettings(run: TrainingRun, c: {stages: HandoffStage[]; dir: string; modelName: string}, a: Args, set: (setting: string, value: unknown, lf: string | null, note?: {zh: string; en: string} | null) => void): Promise<void> {
   const cfg: TrainingConfig = run.config;
   if (run.kind === 'rm') {
     set('margin', cfg.margin, null, cfg.margin === 0 ? {zh: '为 0：与 LLaMA-Factory 的成对损失相同。', en: '0: the same as LLaMA-Factory\'s pairwise loss.'} : {zh: `LLaMA-Factory 没有间隔参数：按 0 训练（本机为 ${cfg.margin}）。`, en: `LLaMA-Factory has no margin argument: trained with 0 (the app used ${cfg.margin}).`});
@@ -320,11 +320,18 @@ function stageSettings(run: TrainingRun, c: {stages: HandoffStage[]; dir: string
       if (from) {
         a.reward_model = from.outputDir;
         set('reward model', reward.name, 'reward_model', {zh: `由本包中前一阶段 ${from.yaml} 的输出代替。`, en: `Replaced by the output of the earlier stage ${from.yaml} in this package.`});
-      } else {
+      } else if (existsSync(reward.path)) {
         a.reward_model = `adapters/reward_${run.id.slice(-8)}`;
+        await exportGgufAsPeft({adapterPath: reward.path, outDir: join(c.dir, String(a.reward_model))});
         set('reward model', reward.path, 'reward_model', {
           zh: `奖励模型不是本工作站的训练运行：已导出为 PEFT 适配器加价值头（${a.reward_model}），仅当 --hf-model 与工作站的基座相同时有效。`,
           en: `The reward model is not a run here: exported as a PEFT adapter with its value head (${a.reward_model}); only valid when --hf-model is the workstation's base.`,
+        });
+      } else {
+        a.reward_model = 'REPLACE_WITH_REWARD_MODEL';
+        set('reward model', reward.path, 'reward_model', {
+          zh: `奖励模型文件已不在本机（${reward.path}）：reward_model 为占位符，请先在集群上训练奖励模型并填入其输出目录。`,
+          en: `The reward model file is no longer here (${reward.path}): reward_model is a placeholder; train a reward model on the cluster first and put its output directory there.`,
         });
       }
       a.reward_model_type = 'lora';
@@ -393,6 +400,13 @@ async function stageData(
     for (const part of result.parts) {
       const entry = Object.entries(result.datasetInfo).find(([, v]) => (v as {file_name?: string}).file_name === basename(part.path))?.[0];
       if (!entry) continue;
+      if (run.kind === 'ppo' && part.kind === 'pairs') {
+        const prompts = `${entry}_prompts`;
+        await addDatasetInfo(dataDir, prompts, {file_name: basename(part.path), columns: {prompt: 'prompt', response: 'chosen', system: 'system', history: 'history'}});
+        (part.split === 'validation' ? evaluation : train).push(prompts);
+        set(`prompts of ${d.name} v${d.version} (pairs)`, 'pairs', 'dataset', {zh: 'PPO 只用提示：同一文件以 alpaca 格式再登记一次（回答列为 chosen，PPO 不用它）。', en: 'PPO uses prompts only: the same file is listed again as alpaca (response = chosen, unused by PPO).'});
+        continue;
+      }
       if (part.kind !== wanted) {
         set(`rows of ${d.name} v${d.version} (${part.kind})`, part.kind, null, {zh: `${run.kind} 阶段不使用这类行（本机也不使用）：已导出但未列入 dataset。`, en: `A ${run.kind} stage does not use these rows (nor does the app): exported, not listed in dataset.`});
         continue;
@@ -472,13 +486,17 @@ async function writePreferenceEntry(dataDir: string, name: string, records: Pref
   const entry = `${safe}_${as}`;
   const file = `${entry}.jsonl`;
   await writeFile(join(dataDir, file), `${lines.join('\n')}\n`);
+  await addDatasetInfo(dataDir, entry, as === 'pairs'
+    ? {file_name: file, ranking: true, columns: {prompt: 'prompt', chosen: 'chosen', rejected: 'rejected', system: 'system', history: 'history'}}
+    : {file_name: file, formatting: 'sharegpt', columns: {messages: 'conversations', system: 'system'}, tags: {role_tag: 'from', content_tag: 'value', user_tag: 'human', assistant_tag: 'gpt', system_tag: 'system'}});
+  return entry;
+}
+
+async function addDatasetInfo(dataDir: string, entry: string, value: object): Promise<void> {
   const infoPath = join(dataDir, 'dataset_info.json');
   const info = existsSync(infoPath) ? (JSON.parse(await readFile(infoPath, 'utf8')) as Record<string, unknown>) : {};
-  info[entry] = as === 'pairs'
-    ? {file_name: file, ranking: true, columns: {prompt: 'prompt', chosen: 'chosen', rejected: 'rejected', system: 'system', history: 'history'}}
-    : {file_name: file, formatting: 'sharegpt', columns: {messages: 'conversations', system: 'system'}, tags: {role_tag: 'from', content_tag: 'value', user_tag: 'human', assistant_tag: 'gpt', system_tag: 'system'}};
+  info[entry] = value;
   await writeFile(infoPath, `${JSON.stringify(info, null, 2)}\n`);
-  return entry;
 }
 
 async function hashDataFiles(dataDir: string): Promise<Record<string, string>> {
