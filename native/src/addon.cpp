@@ -216,7 +216,7 @@ NAPI_MODULE_INIT() {
         napi_set(env, exports, "setLogLevel", fn);
         napi_value build = napi_make_object(env);
         napi_set(env, build, "variant", napi_make_string(env, ZJ_VARIANT));
-        napi_set(env, build, "binsDir", napi_make_string(env, ZJ_BINS_DIR));
+        napi_set(env, build, "binsDir", napi_make_string(env, tr_backend_libs_dir().c_str()));
         napi_set(env, build, "ggmlVersion", napi_make_string(env, ggml_version()));
         napi_set(env, build, "ggmlCommit", napi_make_string(env, ggml_commit()));
         napi_set(env, exports, "build", build);

@@ -2,16 +2,35 @@
 
 #include "tr-common.h"
 
+#include <dlfcn.h>
+#include <stdlib.h>
+
+std::string tr_backend_libs_dir() {
+    // The directory of the libggml-base the dynamic loader found through our $ORIGIN-relative
+    // rpath: node-llama-cpp's bins in this checkout or in the packaged app alike (never a path
+    // fixed at build time). Its backend libraries (libggml-cpu-*.so, CUDA, ...) sit beside it.
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void *>(&ggml_backend_load_all_from_path), &info) == 0 || info.dli_fname == nullptr) {
+        return "";
+    }
+    char * real = realpath(info.dli_fname, nullptr);
+    std::string path = real != nullptr ? real : info.dli_fname;
+    free(real);
+    const size_t slash = path.find_last_of('/');
+    return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+
 void tr_backend_ensure_loaded() {
     if (ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU) != nullptr) {
         return;
     }
     // The addon was loaded without node-llama-cpp having initialised its backends first (e.g. a
-    // benchmark that only trains). Load them from the bins directory we were linked against;
+    // benchmark that only trains). Load them from the directory of the libggml we are linked to;
     // loading node-llama-cpp afterwards in the same process would register them a second time,
     // which is why the JS loader always initialises node-llama-cpp first.
-    TR_LOG_WARN("no ggml CPU device registered yet: loading backends from %s", ZJ_BINS_DIR);
-    ggml_backend_load_all_from_path(ZJ_BINS_DIR);
+    const std::string dir = tr_backend_libs_dir();
+    TR_LOG_WARN("no ggml CPU device registered yet: loading backends from %s", dir.c_str());
+    ggml_backend_load_all_from_path(dir.empty() ? nullptr : dir.c_str());
 }
 
 static const char * tr_device_type_name(enum ggml_backend_dev_type type) {

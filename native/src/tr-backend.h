@@ -38,6 +38,9 @@ struct tr_device_info {
     size_t memory_total = 0;
 };
 
+// Directory of the libggml-base.so loaded into this process (found at run time, so it is right in
+// a checkout and in the packaged app); "" if unknown.
+std::string tr_backend_libs_dir();
 // Registers the backends of the bundled binaries if nobody did (node-llama-cpp normally has).
 void tr_backend_ensure_loaded();
 std::vector<tr_device_info> tr_backend_devices();
