@@ -19,7 +19,10 @@ import {setUpUpdater} from './updater.js';
 
 protocol.registerSchemesAsPrivileged([{scheme: APP_SCHEME, privileges: {standard: true, secure: true, supportFetchAPI: true}}]);
 
-if (!app.requestSingleInstanceLock()) app.quit();
+// a second launch of the app only focuses the first (second-instance below) and must not go on to
+// open the data directory: that would meet the first one's data-directory lock and show an error
+const primaryInstance = app.requestSingleInstanceLock();
+if (!primaryInstance) app.quit();
 
 let mainWindow: BrowserWindow | null = null;
 
@@ -94,7 +97,7 @@ async function start(): Promise<void> {
   });
 }
 
-void start().catch((error: unknown) => {
+if (primaryInstance) void start().catch((error: unknown) => {
   process.stderr.write(`Zhongjing failed to start: ${(error as Error).message}\n`);
   // a person started the app: the reason (data directory in use, damaged store…) in both
   // languages, not only on a console nobody sees
