@@ -52,6 +52,15 @@ test('two processes on one data dir: the second serve and a CLI write are refuse
   assert.equal(write.status, 1, write.stderr);
   assert.match(write.stderr, /正在被另一个仲景进程使用（zhongjing serve，进程号/, write.stderr);
 
+  // store check and backup read beside the running serve; restore is a writer and is refused
+  const check = runCli(['store', 'check', '--data-dir', dir.path]);
+  assert.equal(check.status, 0, `check beside a running serve: ${check.stderr}`);
+  const backup = runCli(['store', 'backup', '--data-dir', dir.path]);
+  assert.equal(backup.status, 0, `online backup beside a running serve: ${backup.stderr}`);
+  const restore = runCli(['store', 'restore', '--latest', '--data-dir', dir.path]);
+  assert.equal(restore.status, 1, restore.stdout);
+  assert.match(restore.stderr, /in use by another Zhongjing process/, restore.stderr);
+
   // the first one is untouched and still answers
   const answer = await fetch(`${first.base}/api/datasets.list`, {method: 'POST', headers: {Authorization: `Bearer ${first.token}`}, body: '{}'});
   assert.deepEqual(await answer.json(), {ok: true, result: []}, 'the refused writer imported nothing');
