@@ -88,6 +88,24 @@ after(async () => {
   tmp.cleanup();
 });
 
+/** Every argument name LLaMA-Factory (or the transformers TrainingArguments it extends) documents
+ * that a hand-off may use: ModelArguments, DataArguments, FinetuningArguments (LoRA, RLHF),
+ * GeneratingArguments, Seq2SeqTrainingArguments. A key outside this list would be refused by
+ * HfArgumentParser. */
+const KNOWN_ARGS = new Set([
+  'model_name_or_path', 'adapter_name_or_path', 'trust_remote_code',
+  'template', 'dataset', 'eval_dataset', 'dataset_dir', 'cutoff_len', 'train_on_prompt', 'mask_history', 'mix_strategy', 'interleave_probs', 'overwrite_cache', 'preprocessing_num_workers', 'val_size', 'packing',
+  'stage', 'finetuning_type', 'lora_rank', 'lora_alpha', 'lora_dropout', 'lora_target', 'create_new_adapter', 'plot_loss',
+  'pref_beta', 'pref_loss', 'dpo_label_smoothing', 'ppo_buffer_size', 'ppo_epochs', 'ppo_score_norm', 'ppo_target', 'ppo_whiten_rewards', 'ref_model', 'ref_model_adapters', 'reward_model', 'reward_model_type',
+  'do_sample', 'temperature', 'top_p', 'max_new_tokens',
+  'do_train', 'output_dir', 'logging_steps', 'save_steps', 'overwrite_output_dir', 'report_to', 'per_device_train_batch_size', 'gradient_accumulation_steps', 'learning_rate', 'num_train_epochs', 'max_steps', 'lr_scheduler_type', 'lr_scheduler_kwargs', 'warmup_steps', 'weight_decay', 'max_grad_norm', 'seed', 'bf16', 'ddp_timeout', 'deepspeed', 'per_device_eval_batch_size', 'eval_strategy', 'eval_steps', 'load_best_model_at_end', 'metric_for_best_model',
+]);
+
+function checkNames(yaml: Record<string, unknown>, what: string): void {
+  const unknown = Object.keys(yaml).filter((k) => !KNOWN_ARGS.has(k));
+  assert.deepEqual(unknown, [], `${what}: every key is a documented LLaMA-Factory / transformers argument`);
+}
+
 /** Keys LLaMA-Factory needs for every LoRA training stage, from its example YAMLs and argument docs. */
 const COMMON_KEYS = ['model_name_or_path', 'stage', 'do_train', 'finetuning_type', 'lora_rank', 'lora_alpha', 'lora_dropout', 'lora_target', 'dataset', 'dataset_dir', 'template', 'cutoff_len', 'output_dir', 'per_device_train_batch_size', 'gradient_accumulation_steps', 'learning_rate', 'lr_scheduler_type', 'warmup_steps', 'seed', 'deepspeed'];
 
@@ -98,6 +116,7 @@ test('SFT and PT: required keys and the app\'s values; data in LLaMA-Factory for
   assert.equal(result.stages.length, 1);
   const yaml = parseYaml(readFileSync(join(out, result.stages[0]!.yaml), 'utf8'));
   for (const key of [...COMMON_KEYS, 'num_train_epochs', 'val_size', 'eval_strategy', 'eval_steps']) assert.ok(key in yaml, `sft YAML has ${key}`);
+  checkNames(yaml, 'sft');
   assert.deepEqual(
     {stage: yaml.stage, ft: yaml.finetuning_type, model: yaml.model_name_or_path, r: yaml.lora_rank, a: yaml.lora_alpha, d: yaml.lora_dropout, t: yaml.lora_target, lr: yaml.learning_rate, ep: yaml.num_train_epochs, cut: yaml.cutoff_len, val: yaml.val_size, bs: yaml.per_device_train_batch_size, ga: yaml.gradient_accumulation_steps, wu: yaml.warmup_steps, seed: yaml.seed, clip: yaml.max_grad_norm, ev: yaml.eval_steps, save: yaml.save_steps, sched: yaml.lr_scheduler_type, kw: yaml.lr_scheduler_kwargs, tpl: yaml.template, ds: yaml.deepspeed},
     {stage: 'sft', ft: 'lora', model: 'FreedomIntelligence/HuatuoGPT2-7B', r: 16, a: 32, d: 0.1, t: 'q_proj,v_proj,gate_proj', lr: 3e-4, ep: 2, cut: 512, val: 0.1, bs: 2, ga: 8, wu: 7, seed: 1234, clip: 0.5, ev: 20, save: 40, sched: 'cosine_with_min_lr', kw: {min_lr_rate: 0.1}, tpl: 'chatml', ds: 'ds_z2_config.json'},
@@ -116,7 +135,7 @@ test('SFT and PT: required keys and the app\'s values; data in LLaMA-Factory for
   assert.equal(provenance.runs[0].seed, 1234);
   assert.match(Object.values(provenance.files as Record<string, string>)[0]!, /^[0-9a-f]{64}$/);
   const readme = readFileSync(join(out, 'README.md'), 'utf8');
-  assert.match(readme, /FORCE_TORCHRUN=1 llamafactory-cli train 01_sft_\w+\.yaml/);
+  assert.match(readme, /FORCE_TORCHRUN=1 llamafactory-cli train 01_sft_[\w-]+\.yaml/);
   assert.match(readme, /zhongjing adapters import-peft saves\/sft_/);
   assert.match(readme, /gradient spike guard/, 'the setting with no equivalent is listed in the README');
 
@@ -125,6 +144,7 @@ test('SFT and PT: required keys and the app\'s values; data in LLaMA-Factory for
   const ptResult = await writeHandoff(services, {runId: pt, outDir: ptOut});
   const ptYaml = parseYaml(readFileSync(join(ptOut, ptResult.stages[0]!.yaml), 'utf8'));
   for (const key of [...COMMON_KEYS, 'max_steps']) assert.ok(key in ptYaml, `pt YAML has ${key}`);
+  checkNames(ptYaml, 'pt');
   assert.deepEqual({stage: ptYaml.stage, steps: ptYaml.max_steps, lr: ptYaml.learning_rate, packing: ptYaml.packing, model: ptYaml.model_name_or_path}, {stage: 'pt', steps: 300, lr: 1e-4, packing: true, model: 'REPLACE_WITH_HF_MODEL_ID'});
   assert.equal(ptYaml.num_train_epochs, undefined);
   assert.equal(ptYaml.val_size, undefined, 'no held-out set in the app, none in LLaMA-Factory');
@@ -150,6 +170,7 @@ test('RM, DPO and PPO: preference keys, rankings as pairs, the chain SFT → RM 
   const [sftStage, rmStage, ppoStage] = result.stages.map((s) => parseYaml(readFileSync(join(out, s.yaml), 'utf8')));
 
   for (const key of COMMON_KEYS) assert.ok(key in rmStage!, `rm YAML has ${key}`);
+  for (const [i, y] of [sftStage, rmStage, ppoStage].entries()) checkNames(y!, result.stages[i]!.yaml);
   assert.equal(rmStage!.stage, 'rm');
   const info = JSON.parse(readFileSync(join(out, 'data', 'dataset_info.json'), 'utf8'));
   const rmEntries = String(rmStage!.dataset).split(',');
@@ -185,6 +206,7 @@ test('RM, DPO and PPO: preference keys, rankings as pairs, the chain SFT → RM 
   const dpoResult = await writeHandoff(services, {runId: dpo, outDir: dpoOut, hfModel: 'x/y'});
   const dpoYaml = parseYaml(readFileSync(join(dpoOut, dpoResult.stages[0]!.yaml), 'utf8'));
   for (const key of [...COMMON_KEYS, 'pref_beta', 'pref_loss', 'max_steps']) assert.ok(key in dpoYaml, `dpo YAML has ${key}`);
+  checkNames(dpoYaml, 'dpo');
   assert.deepEqual({stage: dpoYaml.stage, beta: dpoYaml.pref_beta, loss: dpoYaml.pref_loss, ls: dpoYaml.dpo_label_smoothing, steps: dpoYaml.max_steps}, {stage: 'dpo', beta: 0.2, loss: 'sigmoid', ls: 0.1, steps: 50});
   assert.ok(existsSync(join(dpoOut, String(dpoYaml.adapter_name_or_path), 'adapter_config.json')), 'the starting adapter is in the package as PEFT');
   assert.equal(dpoYaml.ref_model_adapters, dpoYaml.adapter_name_or_path);
@@ -225,7 +247,7 @@ test('zhongjing handoff on the command line', async () => {
   closed = true;
   const result = runCli(['handoff', run.name, '--out', out, '--hf-model', 'a/b', '--data-dir', join(tmp.path, 'data')], {env: {ZHONGJING_LANG: 'en'}});
   assert.equal(result.status, 0, result.stderr);
-  assert.match(result.stdout, /FORCE_TORCHRUN=1 llamafactory-cli train 03_ppo_\w+\.yaml/);
+  assert.match(result.stdout, /FORCE_TORCHRUN=1 llamafactory-cli train 03_ppo_[\w-]+\.yaml/);
   assert.match(result.stdout, /Settings with no LLaMA-Factory equivalent/);
   const json = runCli(['handoff', run.id, '--out', out, '--data-dir', join(tmp.path, 'data'), '--json'], {env: {ZHONGJING_LANG: 'en'}});
   assert.equal(json.status, 0, json.stderr);

@@ -160,11 +160,14 @@ async function writeStage(
   a.do_train = true;
   a.finetuning_type = 'lora';
   a.lora_rank = cfg.rank;
-  a.lora_alpha = cfg.alpha;
+  a.lora_alpha = Math.round(cfg.alpha);
   a.lora_dropout = cfg.dropout;
   a.lora_target = cfg.targets.map((t) => LORA_SITES.find((site) => site.target === t)!.module.split('.')[1]).join(',');
   set('rank', cfg.rank, 'lora_rank');
-  set('alpha', cfg.alpha, 'lora_alpha');
+  set('alpha', cfg.alpha, 'lora_alpha', Number.isInteger(cfg.alpha) ? null : {
+    zh: `LLaMA-Factory 的 lora_alpha 是整数：写为 ${Math.round(cfg.alpha)}（本机为 ${cfg.alpha}），缩放比例略有不同。`,
+    en: `LLaMA-Factory's lora_alpha is an integer: written as ${Math.round(cfg.alpha)} (the app used ${cfg.alpha}), a slightly different scale.`,
+  });
   set('dropout', cfg.dropout, 'lora_dropout');
   set('targets', cfg.targets, 'lora_target');
   const upstream = (runId: string | null | undefined) => (runId ? c.stages.find((st) => st.runId === runId) : undefined);
