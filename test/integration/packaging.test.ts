@@ -8,18 +8,23 @@
 // in Electron's main process, that node-llama-cpp finds its binaries through Electron's asar
 // redirection, and that a training job forked from the packaged app starts. Here the addon and
 // better-sqlite3 are loaded from the packaged tree under Node (the addon is N-API, so its ABI is
-// the same; better-sqlite3 is Node's build because npmRebuild is off).
+// the same; better-sqlite3 is Node's build because npmRebuild is off), and the packaged CLI chats
+// with a tiny model through the packaged node-llama-cpp.
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {spawnSync} from 'node:child_process';
 import {createHash} from 'node:crypto';
-import {chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
+import {chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import {join, relative, resolve, sep} from 'node:path';
 import {tempDir} from '../helpers/tmp.js';
 
 const require = createRequire(import.meta.url);
-const asar = require('@electron/asar') as {listPackage(archive: string): string[]; statFile(archive: string, file: string): {unpacked?: boolean}};
+const asar = require('@electron/asar') as {
+  listPackage(archive: string): string[];
+  statFile(archive: string, file: string): {unpacked?: boolean};
+  extractAll(archive: string, dest: string): void;
+};
 const {readRunpath} = require('../../scripts/elf-runpath.cjs') as {readRunpath(file: string): {value: string} | null};
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -170,6 +175,21 @@ test('electron-builder --dir (linux x64, CPU package): the tree ships what the t
     assert.ok(loaded.ggml.length >= 2, `libggml is mapped (${loaded.ggml.join(', ')})`);
     for (const lib of loaded.ggml) assert.ok(lib.startsWith(unpacked + sep), `${lib} comes from the package, not the checkout`);
     assert.match(loaded.sqlite, /^3\.\d+/, 'the packaged better-sqlite3 opens a database');
+
+    // the packaged JavaScript and node_modules are complete: the CLI from the packaged tree (app.asar
+    // extracted, app.asar.unpacked laid over it) writes a model and chats with node-llama-cpp's
+    // packaged linux-x64 binaries
+    const extracted = join(tmp.path, 'extracted');
+    asar.extractAll(archive, extracted);
+    cpSync(unpacked, extracted, {recursive: true});
+    const cli = join(extracted, 'dist', 'main', 'cli', 'run.js');
+    const env = {...process.env, ZHONGJING_DATA_DIR: join(tmp.path, 'data'), ZHONGJING_THREADS: '1', NODE_PATH: ''};
+    const model = join(tmp.path, 'tiny.gguf');
+    const make = spawnSync(process.execPath, [cli, 'models', 'make-tiny', model], {cwd: tmp.path, encoding: 'utf8', env});
+    assert.equal(make.status, 0, `make-tiny from the package: ${make.stderr}`);
+    const chat = spawnSync(process.execPath, [cli, 'chat', '--model', model, '--max-tokens', '4', '--seed', '1', '--json', '头痛三天'], {cwd: tmp.path, encoding: 'utf8', env, timeout: 60_000});
+    assert.equal(chat.status, 0, `chat from the package: ${chat.stderr}`);
+    assert.match(chat.stdout, /"type":"done"/, 'a reply from the packaged engine');
 
     // the update feed for an artifact of this tree (a tar stands in for the AppImage, which needs
     // tools electron-builder downloads): electron-updater's fields, sha512 and size of the file
