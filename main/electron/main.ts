@@ -12,6 +12,7 @@ import {AppError} from '../common/errors.js';
 import {createDispatch, createHandlers} from '../node/api/handlers.js';
 import {Services} from '../node/services/index.js';
 import {packageRoot} from '../node/paths.js';
+import {logError} from '../node/log.js';
 import {spawnUtilityEngine} from './engine-utility.js';
 import {buildMenu} from './menu.js';
 import {APP_ORIGIN, APP_SCHEME, acceptInvoke, rendererFilePath, secureWebPreferences} from './security.js';
@@ -65,6 +66,14 @@ async function start(): Promise<void> {
 
   const services = new Services({dataDir: app.getPath('userData'), spawnEngine: spawnUtilityEngine, lockKind: 'app'});
   const dispatch = createDispatch(createHandlers(services), (error) => services.storage.failed(error));
+  // as in serve: a background write that finds the disk full (a training metric, a download's
+  // progress) is reported to the window (storage.diskFull) and the app goes on; anything else is
+  // shown as Electron would by default, and the app goes on too
+  process.on('uncaughtException', (error) => {
+    if (services.storage.failed(error)) return logError('a background write found the disk full (still running)', error);
+    logError('uncaught exception', error);
+    dialog.showErrorBox('仲景 Zhongjing', error instanceof Error ? (error.stack ?? error.message) : String(error));
+  });
   ipcMain.handle(IPC_INVOKE_CHANNEL, (event, method: unknown, input: unknown) => {
     if (!acceptInvoke(event.senderFrame?.url, method)) {
       return {ok: false, error: new AppError('unauthorized', {zh: '拒绝了不受信任的调用。', en: 'Untrusted call refused.'}).toPayload()};
