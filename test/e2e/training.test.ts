@@ -3,8 +3,8 @@
 // see it complete, and try the adapter in a consultation.
 import {test, type TestContext} from 'node:test';
 import assert from 'node:assert/strict';
-import {writeFileSync} from 'node:fs';
-import {join} from 'node:path';
+import {readFileSync, writeFileSync} from 'node:fs';
+import {dirname, join} from 'node:path';
 import {launchChromium} from '../helpers/browser.js';
 import {runCli, startServe} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
@@ -161,12 +161,29 @@ test('a saved configuration preset starts new runs, and two finished runs compar
   const saved = ((await settings.json()) as {result: {trainingPresets: {name: string; config: {steps: number; evalEvery: number}}[]}}).result.trainingPresets;
   assert.deepEqual(saved.map((p) => [p.name, p.config.steps, p.config.evalEvery]), [['三步 SFT', 3, 1]], 'the preset is in the settings');
 
-  /** a fresh form (the defaults), the preset loaded, a name, started, finished */
-  const runFromPreset = async (name: string, seed: string) => {
+  // the same configuration as a JSON file
+  const [download] = await Promise.all([page.waitForEvent('download'), presets.getByRole('button', {name: '导出 JSON'}).click()]);
+  const exported = join(dirname(await download.path()), 'exported.json');
+  await download.saveAs(exported);
+  const file = JSON.parse(readFileSync(exported, 'utf8')) as {format: string; preset: {kind: string; config: {steps: number}}};
+  assert.deepEqual([file.format, file.preset.kind, file.preset.config.steps], ['zhongjing-training-config', 'sft', 3], 'the exported file');
+
+  /** a fresh form (the defaults), the preset loaded (from the settings or the file), a name, started, finished */
+  const runFromPreset = async (name: string, seed: string, from: 'preset' | 'file') => {
     await page.getByRole('link', {name: /返回训练列表/}).click();
     await page.getByRole('button', {name: '新建训练'}).click();
-    await presets.getByLabel('已保存的预设').selectOption('三步 SFT');
-    await presets.getByRole('button', {name: '载入预设'}).click();
+    if (from === 'preset') {
+      await presets.getByLabel('已保存的预设').selectOption('三步 SFT');
+      await presets.getByRole('button', {name: '载入预设'}).click();
+    } else {
+      await presets.getByLabel('导入 JSON 文件').setInputFiles(exported);
+    }
+    // loading a file is asynchronous: wait until the form shows the preset's steps
+    const steps = form.getByLabel('训练步数');
+    for (const start = Date.now(); !((await steps.count()) > 0 && (await steps.inputValue()) === '3'); ) {
+      assert.ok(Date.now() - start < 30_000, 'the preset fills the form');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     assert.equal(await form.getByLabel('训练步数').inputValue(), '3', 'steps from the preset');
     assert.equal(await form.getByLabel('最大序列长度').inputValue(), '128', 'sequence length from the preset');
     assert.equal(await form.getByRole('checkbox', {name: '咳嗽对话', exact: true}).isChecked(), true, 'the dataset from the preset');
@@ -177,8 +194,8 @@ test('a saved configuration preset starts new runs, and two finished runs compar
     await page.getByText('训练完成').waitFor({timeout: 180_000});
     assert.equal(await page.getByRole('progressbar', {name: '训练进度'}).getAttribute('aria-valuenow'), '3', `${name} ran the preset's 3 steps`);
   };
-  await runFromPreset('运行甲', '11');
-  await runFromPreset('运行乙', '22');
+  await runFromPreset('运行甲', '11', 'preset');
+  await runFromPreset('运行乙', '22', 'file');
 
   await page.getByRole('link', {name: /返回训练列表/}).click();
   const compare = page.getByTestId('run-compare');
