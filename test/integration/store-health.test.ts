@@ -8,7 +8,7 @@ import {join} from 'node:path';
 import Database from 'better-sqlite3';
 import {AppError} from '../../main/common/errors.js';
 import {openDatabase, schemaVersion} from '../../main/node/store/database.js';
-import {BackupSchedule, backupSync, checkStoreFile, listBackups} from '../../main/node/store/health.js';
+import {BackupSchedule, backupOnline, backupSync, checkStoreFile, listBackups} from '../../main/node/store/health.js';
 import {migrations} from '../../main/node/store/migrations/index.js';
 import {Store} from '../../main/node/store/index.js';
 import {runCli, startServe} from '../helpers/cli.js';
@@ -108,6 +108,30 @@ test('backup before a migration, kept N deep; the daily schedule backs up once a
     assert.ok(first && checkStoreFile(first).ok, 'no backup yet: one is taken, online, and it is healthy');
     assert.equal(await schedule.check(), null, 'not again the same day');
     assert.ok(await schedule.check(Date.now() + 25 * 3600_000), 'again a day later');
+    await schedule.stop();
+    db.close();
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('a backup is never what fills the disk: without room for it and as much again, it is skipped with disk_full', async () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir.path, 'zhongjing.sqlite');
+    filledStore(file);
+    const db = openDatabase(file);
+    const size = statSync(file).size;
+    const backups = join(dir.path, 'backups');
+    const tooLittle = () => 2 * size; // the backup would fit, but leave the store no room
+    await assert.rejects(backupOnline(db, backups, 'manual', 7, tooLittle), (e: unknown) => e instanceof AppError && e.code === 'disk_full' && /磁盘空间不足/.test(e.localised.zh));
+    assert.throws(() => backupSync(db, backups, 'manual', 7, tooLittle), (e: unknown) => e instanceof AppError && e.code === 'disk_full');
+    const errors: unknown[] = [];
+    const schedule = new BackupSchedule(db, backups, (e) => errors.push(e), undefined, tooLittle);
+    assert.equal(await schedule.check(), null, 'the daily backup is skipped');
+    assert.equal((errors[0] as AppError | undefined)?.code, 'disk_full', 'and the reason logged');
+    assert.deepEqual(listBackups(backups), [], 'nothing was written');
+    assert.ok(await backupOnline(db, backups, 'manual', 7, () => 3 * size + 64 * 1024 * 1024), 'with room it is taken');
     await schedule.stop();
     db.close();
   } finally {

@@ -82,7 +82,16 @@ export function migrate(db: Db, backupDir: string | null = null): void {
     }, {current, latest});
   }
   if (current === latest) return;
-  if (current > 0 && backupDir) backupSync(db, backupDir, `before-v${latest}`);
+  if (current > 0 && backupDir) {
+    try {
+      backupSync(db, backupDir, `before-v${latest}`);
+    } catch (error) {
+      // no room for a copy: the migration still runs in one transaction (all or nothing), as
+      // it did before backups existed; said on stderr
+      if (!(error instanceof AppError && error.code === 'disk_full')) throw error;
+      process.stderr.write(`[zhongjing] migrating without a backup: ${error.message}\n`);
+    }
+  }
   db.transaction(() => {
     for (const migration of migrations.slice(current)) db.exec(migration.sql);
     db.pragma(`user_version = ${latest}`);

@@ -13,7 +13,7 @@
 //   and sees one consistent snapshot). A backup is written under `.part` and renamed when whole.
 
 import Database from 'better-sqlite3';
-import {copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync} from 'node:fs';
+import {copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync, statSync} from 'node:fs';
 import {basename, dirname, join} from 'node:path';
 import {AppError} from '../../common/errors.js';
 
@@ -108,8 +108,34 @@ function prune(dir: string, keep: number): void {
   for (const name of readdirSync(dir)) if (name.endsWith('.part')) rmSync(join(dir, name), {force: true});
 }
 
+/** Free bytes on the disk that holds `dir` (Infinity when it cannot be told). */
+export function freeSpace(dir: string): number {
+  try {
+    const fs = statfsSync(dir);
+    return fs.bavail * fs.bsize;
+  } catch {
+    return Infinity;
+  }
+}
+
+/** A backup must not be what fills the disk: it is taken only when, after it, the store still
+ * has as much room to grow as the backup took, plus 32 MiB. Otherwise `disk_full`, and nothing
+ * is written (the daily schedule logs it and tries again at the next check). */
+function checkRoom(db: Db, dir: string, freeBytes: (dir: string) => number): void {
+  const size = (db.pragma('page_count', {simple: true}) as number) * (db.pragma('page_size', {simple: true}) as number);
+  const need = 2 * size + 32 * 1024 * 1024;
+  const free = freeBytes(existsSync(dir) ? dir : dirname(dir));
+  if (free >= need) return;
+  const mb = (n: number) => `${Math.round(n / 1048576)} MB`;
+  throw new AppError('disk_full', {
+    zh: `磁盘空间不足，未做备份：需要约 ${mb(need)}（备份本身和同样多的余量），只有 ${mb(free)}。请腾出空间。`,
+    en: `Not enough disk space for a backup: it needs about ${mb(need)} (the backup and as much again to spare), ${mb(free)} is free. Free some space.`,
+  }, {need, free});
+}
+
 /** A synchronous backup (VACUUM INTO), for the moment before a migration. */
-export function backupSync(db: Db, dir: string, reason: string, keep = backupKeep()): string {
+export function backupSync(db: Db, dir: string, reason: string, keep = backupKeep(), freeBytes = freeSpace): string {
+  checkRoom(db, dir, freeBytes);
   const path = backupPath(dir, reason);
   const part = `${path}.part`;
   rmSync(part, {force: true});
@@ -120,7 +146,8 @@ export function backupSync(db: Db, dir: string, reason: string, keep = backupKee
 }
 
 /** An online backup (SQLite's backup API): pages copied in steps, other work goes on. */
-export async function backupOnline(db: Db, dir: string, reason: string, keep = backupKeep()): Promise<string> {
+export async function backupOnline(db: Db, dir: string, reason: string, keep = backupKeep(), freeBytes = freeSpace): Promise<string> {
+  checkRoom(db, dir, freeBytes);
   const path = backupPath(dir, reason);
   const part = `${path}.part`;
   try {
@@ -187,6 +214,7 @@ export class BackupSchedule {
     private readonly dir: string,
     private readonly onError: (error: unknown) => void,
     private readonly everyMs = BACKUP_EVERY_MS,
+    private readonly freeBytes = freeSpace,
   ) {}
 
   start(firstCheckMs = 60_000, checkEveryMs = 3600_000): void {
@@ -201,7 +229,7 @@ export class BackupSchedule {
     if (this.running || !this.db.open) return null;
     const newest = listBackups(this.dir).at(-1);
     if (newest && now - statSync(newest.path).mtimeMs < this.everyMs) return null;
-    const run = backupOnline(this.db, this.dir, 'daily').catch((error: unknown) => {
+    const run = backupOnline(this.db, this.dir, 'daily', backupKeep(), this.freeBytes).catch((error: unknown) => {
       this.onError(error);
       return null;
     });
