@@ -7,8 +7,16 @@ import assert from 'node:assert/strict';
 import {createServer, type Server} from 'node:http';
 import type {AddressInfo} from 'node:net';
 import type {Message} from '../../main/common/contract.js';
+import {replyHold} from '../helpers/hold.js';
 import {startServices, waitFor} from '../helpers/services.js';
+import {tempDir} from '../helpers/tmp.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
+
+// a reply that must still be running when unload is asked is held once it has text
+const holdDir = tempDir();
+const hold = replyHold(holdDir.path);
+Object.assign(process.env, hold.env);
+test.after(() => holdDir.cleanup());
 
 function pidAlive(pid: number): boolean {
   try {
@@ -51,6 +59,35 @@ test('engine.unload ends the engine and its model; the next reply loads it again
     assert.equal(reply.status, 'complete', 'a reply after unloading works');
     assert.equal((await s.call('engine.status', {})).loadedModelId, model.id, 'loaded again');
   } finally {
+    await s.close();
+  }
+});
+
+test('engine.unload is refused while a reply runs, in both languages, and the reply is not harmed', async () => {
+  const s = startServices();
+  hold.hold();
+  try {
+    const model = await s.call('models.add', {path: await tinyModelPath()});
+    const c = await s.call('consultations.create', {modelId: model.id});
+    await s.call('consultations.update', {id: c.id, sampling: {maxTokens: 16, temperature: 0, seed: 1}});
+    const {assistantMessage} = await s.call('chat.send', {consultationId: c.id, text: '头痛三天'});
+    await waitFor(() => s.events.some((e) => e.type === 'chat.delta' && e.messageId === assistantMessage.id), 30_000, 'first delta');
+    const refused = await s.callRaw('engine.unload', {});
+    assert.equal(refused.ok, false, 'refused while replying');
+    if (!refused.ok) {
+      assert.equal(refused.error.code, 'busy');
+      assert.match(refused.error.message.zh, /正在生成回复/, refused.error.message.zh);
+      assert.match(refused.error.message.en, /busy with a reply/, refused.error.message.en);
+    }
+    hold.release();
+    const reply = await waitFor(() => {
+      const e = s.events.find((x) => x.type === 'chat.finished' && x.message.id === assistantMessage.id);
+      return e?.type === 'chat.finished' ? e.message : undefined;
+    }, 60_000, 'reply');
+    assert.equal(reply.status, 'complete', 'the reply finished');
+    assert.equal((await s.call('engine.unload', {})).loadedModelId, null, 'unloads once idle');
+  } finally {
+    hold.release();
     await s.close();
   }
 });
