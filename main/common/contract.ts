@@ -21,6 +21,7 @@ import {LORA_TARGETS, TRAINING_KINDS} from './training.js';
 import type {AnnotationDashboard, AnnotationProjectSummary, Annotator, DisagreementView, ItemView} from './annotation-views.js';
 import type {LocalisedText} from './errors.js';
 import {checkUpdateServerUrl} from './update-server.js';
+import {checkRemoteBaseUrl} from './remote-url.js';
 import type {CatalogEntry, MachineMemory} from './model-catalog.js';
 
 /** Largest message a person may send. 200k characters is far beyond any real consultation turn
@@ -39,6 +40,13 @@ const updateServerUrl = z.string().max(1000).transform((value, ctx) => {
   return z.NEVER;
 });
 const language = z.enum(['zh-CN', 'en']);
+/** http(s) only, no credentials, query or fragment (remote-url.ts); stored without a trailing "/". */
+const remoteBaseUrl = z.string().max(1000).transform((value, ctx) => {
+  const checked = checkRemoteBaseUrl(value);
+  if (checked.ok) return checked.url;
+  ctx.addIssue({code: 'custom', message: checked.reason.en, params: {localised: checked.reason}});
+  return z.NEVER;
+});
 
 // ───────────── domain ─────────────
 
@@ -103,6 +111,21 @@ export interface MessageMeta {
   /** the sampling seed actually used, so a reply can be reproduced */
   seed?: number;
   error?: {code: string; message: {zh: string; en: string}};
+  /** the reply came from an OpenAI-compatible endpoint, not a local model */
+  remote?: {endpointId: string; name: string; model: string};
+}
+
+/** An OpenAI-compatible endpoint (llama-server, vLLM, a gateway). The key itself never leaves the
+ * services: `hasKey` says whether one is kept, `keyStorage` where ('keychain' = the OS keychain
+ * through Electron's safeStorage; 'file' = a 0600 file in <data>/secrets/, no keychain here). */
+export interface RemoteEndpoint {
+  id: string;
+  name: string;
+  baseUrl: string;
+  model: string;
+  hasKey: boolean;
+  keyStorage: 'keychain' | 'file';
+  createdAt: string;
 }
 
 export interface Message {
@@ -119,6 +142,8 @@ export interface ConsultationSummary {
   id: string;
   title: string;
   modelId: string | null;
+  /** set: replies come from this OpenAI-compatible endpoint instead of the local model */
+  remoteEndpointId: string | null;
   createdAt: string;
   updatedAt: string;
   /** messages on the branch on screen (what the person reads), not on every branch */
@@ -229,6 +254,8 @@ export interface AppInfo {
   defaultSystemPrompt: {zh: string; en: string};
   defaultSampling: Sampling;
   maxMessageChars: number;
+  /** where remote endpoints' API keys are kept here (see RemoteEndpoint.keyStorage) */
+  remoteKeyStorage: 'keychain' | 'file';
 }
 
 // ───────────── methods ─────────────
@@ -368,6 +395,22 @@ export const methods = {
   /** Removes a download that is not running from the list, with its partial file. */
   'models.dismissDownload': {input: byId, output: {} as {dismissed: true}},
 
+  'remotes.list': {input: empty, output: [] as RemoteEndpoint[]},
+  /** The key goes to the SecretStore (keychain or 0600 file), never to SQLite. */
+  'remotes.add': {
+    input: z.strictObject({
+      name: z.string().trim().min(1).max(200),
+      baseUrl: remoteBaseUrl,
+      model: z.string().trim().min(1).max(300),
+      apiKey: z.string().trim().max(4096).optional(),
+    }),
+    output: {} as RemoteEndpoint,
+  },
+  /** Connection test: GET {baseUrl}/models with the key. */
+  'remotes.test': {input: byId, output: {} as {ok: true; models: string[]; latencyMs: number; modelListed: boolean}},
+  /** Consultations that used it go back to their local model; their stored replies stay. */
+  'remotes.remove': {input: byId, output: {} as {removed: true}},
+
   'consultations.list': {input: z.strictObject({query: z.string().max(200).optional()}), output: [] as ConsultationSummary[]},
   'consultations.create': {
     input: z.strictObject({
@@ -384,6 +427,8 @@ export const methods = {
       title: z.string().trim().min(1).max(MAX_TITLE_CHARS).optional(),
       systemPrompt: z.string().max(MAX_SYSTEM_PROMPT_CHARS).optional(),
       modelId: id.nullable().optional(),
+      /** replies from this remote endpoint (remotes.list); null = the local model again */
+      remoteEndpointId: id.nullable().optional(),
       adapterIds: z.array(id).max(8).optional(),
       sampling: samplingSchema.partial().optional(),
     }),
@@ -667,6 +712,7 @@ export type ApiEvent =
   | {type: 'chat.finished'; consultationId: string; message: Message}
   | {type: 'consultations.changed'; id: string}
   | {type: 'models.changed'}
+  | {type: 'remotes.changed'}
   | {type: 'engine.status'; status: EngineStatus}
   | {type: 'download.progress'; download: DownloadInfo & {bytesPerSecond: number; etaSeconds: number | null}}
   | {type: 'datasets.changed'; id: string}

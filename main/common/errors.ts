@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'data_locked' // another Zhongjing process (serve, app window, CLI) is using this data directory
   | 'store_corrupt' // the store file failed its start-up check; a copy was kept, see `zhongjing store`
   | 'disk_full' // SQLITE_FULL / ENOSPC: nothing was written; retry once space is freed
+  | 'remote_unreachable' // an OpenAI-compatible endpoint could not be reached (network, DNS, refused, timeout)
+  | 'remote_error' // the endpoint answered with an error (wrong key, unknown model, server error)
   | 'io'
   | 'internal';
 

@@ -3,7 +3,7 @@
 // dispatch behind a sender-checked IPC handler. All policy lives in tested modules; this file
 // only wires Electron to them.
 
-import {app, BrowserWindow, dialog, ipcMain, net, protocol, session, shell} from 'electron';
+import {app, BrowserWindow, dialog, ipcMain, net, protocol, safeStorage, session, shell} from 'electron';
 import {join} from 'node:path';
 import {pathToFileURL} from 'node:url';
 import {CONTENT_SECURITY_POLICY} from '../common/csp.js';
@@ -17,6 +17,7 @@ import {spawnUtilityEngine} from './engine-utility.js';
 import {buildMenu} from './menu.js';
 import {APP_ORIGIN, APP_SCHEME, acceptInvoke, rendererFilePath, secureWebPreferences} from './security.js';
 import {setUpUpdater} from './updater.js';
+import {EncryptedSecretStore, FileSecretStore, type SecretStore} from '../node/remote/secrets.js';
 
 protocol.registerSchemesAsPrivileged([{scheme: APP_SCHEME, privileges: {standard: true, secure: true, supportFetchAPI: true}}]);
 
@@ -26,6 +27,15 @@ const primaryInstance = app.requestSingleInstanceLock();
 if (!primaryInstance) app.quit();
 
 let mainWindow: BrowserWindow | null = null;
+
+/** Remote endpoints' API keys in the OS keychain (safeStorage: Keychain, DPAPI, libsecret/kwallet).
+ * On a Linux desktop without a secret service safeStorage would only obscure the key with a fixed
+ * password, so the key goes to a 0600 file instead, and the UI says so (keyStorage 'file'). */
+function keychainSecrets(dir: string): SecretStore {
+  const real = safeStorage.isEncryptionAvailable() && (process.platform !== 'linux' || safeStorage.getSelectedStorageBackend() !== 'basic_text');
+  if (!real) return new FileSecretStore(dir);
+  return new EncryptedSecretStore(dir, {encrypt: (text) => safeStorage.encryptString(text), decrypt: (data) => safeStorage.decryptString(data)});
+}
 
 function createWindow(): BrowserWindow {
   const window = new BrowserWindow({
@@ -64,7 +74,7 @@ async function start(): Promise<void> {
   // no permission (camera, geolocation, notifications…) is ever needed
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
 
-  const services = new Services({dataDir: app.getPath('userData'), spawnEngine: spawnUtilityEngine, lockKind: 'app'});
+  const services = new Services({dataDir: app.getPath('userData'), spawnEngine: spawnUtilityEngine, lockKind: 'app', secrets: keychainSecrets});
   const dispatch = createDispatch(createHandlers(services), (error) => services.storage.failed(error));
   // as in serve: a background write that finds the disk full (a training metric, a download's
   // progress) is reported to the window (storage.diskFull) and the app goes on; anything else is

@@ -231,6 +231,9 @@ async function serveOpenAi(req: IncomingMessage, res: ServerResponse, path: stri
         res.write(chunk(model, {role: 'assistant', content: ''}, null));
       }
       res.write(chunk(model, {}, finish));
+      // as OpenAI: with stream_options.include_usage, a last chunk with no choices carries the usage
+      if ((raw as {stream_options?: {include_usage?: unknown}}).stream_options?.include_usage === true)
+        res.write(`data: ${JSON.stringify({id, object: 'chat.completion.chunk', created, model, choices: [], usage})}\n\n`);
       res.end('data: [DONE]\n\n');
       return;
     }

@@ -31,6 +31,11 @@ export function createHandlers(s: Services): Handlers {
     'models.catalog': () => s.models.catalog(s.engineStatus()),
     'models.search': (input) => s.models.search(input.query),
 
+    'remotes.list': () => s.remotes.list(),
+    'remotes.add': (input) => s.remotes.add(input),
+    'remotes.test': (input) => s.remotes.test(input.id),
+    'remotes.remove': (input) => s.remotes.remove(input.id),
+
     'consultations.list': (input) => s.consultations.list(input.query),
     'consultations.create': (input) => s.consultations.create(input),
     'consultations.get': (input) => s.consultations.get(input.id),

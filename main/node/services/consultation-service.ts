@@ -22,6 +22,12 @@ import {StorageGuard} from './storage-guard.js';
 import {logError} from '../log.js';
 import {consultationToJson, consultationToMarkdown, exportFileBase} from './export.js';
 import {titleFromFirstMessage} from '../../common/titles.js';
+import type {RemoteService} from './remote-service.js';
+import {chatStream} from '../remote/openai-client.js';
+import type {RemoteEndpoint} from '../../common/contract.js';
+
+/** What answers a consultation: a local model (with its adapters) or a remote endpoint. */
+type Responder = {kind: 'local'; model: ModelInfo; adapters: ModelInfo[]} | {kind: 'remote'; endpoint: RemoteEndpoint};
 
 const CONSULTATION = {zh: '问诊', en: 'consultation'};
 const UNTITLED = {zh: '新问诊', en: 'New consultation'};
@@ -45,6 +51,7 @@ export class ConsultationService {
     private readonly engine: EngineHost,
     private readonly bus: EventBus,
     private readonly storage: StorageGuard = new StorageGuard(bus),
+    private readonly remotes?: RemoteService,
   ) {
     // replies that were streaming when the last process died can never finish now
     store.consultations.markInterruptedReplies();
@@ -81,12 +88,14 @@ export class ConsultationService {
   update(input: MethodInput<'consultations.update'>): Consultation {
     const current = this.get(input.id);
     if (input.modelId) this.requireModel(input.modelId, 'base');
+    if (input.remoteEndpointId) this.requireRemote(input.remoteEndpointId);
     for (const adapterId of input.adapterIds ?? []) this.requireModel(adapterId, 'adapter');
     const sampling: Sampling | undefined = input.sampling ? {...current.sampling, ...input.sampling} : undefined;
     this.store.consultations.update(input.id, {
       title: input.title,
       systemPrompt: input.systemPrompt,
       modelId: input.modelId,
+      remoteEndpointId: input.remoteEndpointId,
       adapterIds: input.adapterIds,
       sampling,
     });
@@ -133,9 +142,8 @@ export class ConsultationService {
   send(input: MethodInput<'chat.send'>): {userMessage: Message; assistantMessage: Message} {
     const consultation = this.get(input.consultationId);
     this.assertIdle(consultation.id);
-    const model = this.modelFor(consultation);
     // checked before anything is written: a missing adapter must not roll back the typed text
-    const adapters = consultation.adapterIds.map((id) => this.requireModel(id, 'adapter'));
+    const responder = this.responderFor(consultation);
     const parentId = input.parentId === undefined ? consultation.currentLeafId : input.parentId;
     if (parentId !== null) {
       const parent = consultation.messages.find((m) => m.id === parentId);
@@ -152,25 +160,23 @@ export class ConsultationService {
         const title = titleFromFirstMessage(user.content, AUTO_TITLE_CHARS);
         if (title) this.store.consultations.update(consultation.id, {title});
       }
-      return {userMessage: user, assistantMessage: this.addReplyPlaceholder(consultation, model, adapters, user)};
+      return {userMessage: user, assistantMessage: this.addReplyPlaceholder(consultation, responder, user)};
     })();
-    this.runReply(consultation, model, adapters, userMessage, assistantMessage);
+    this.runReply(consultation, responder, userMessage, assistantMessage);
     return {userMessage, assistantMessage};
   }
 
   regenerate(consultationId: string, messageId: string): {assistantMessage: Message} {
     const consultation = this.get(consultationId);
     this.assertIdle(consultation.id);
-    const model = this.modelFor(consultation);
-    // checked before anything is written: a missing adapter must not roll back the typed text
-    const adapters = consultation.adapterIds.map((id) => this.requireModel(id, 'adapter'));
+    const responder = this.responderFor(consultation);
     const old = consultation.messages.find((m) => m.id === messageId);
     if (!old) throw notFound(MESSAGE, messageId);
     // regenerating a user turn's reply: named by the reply, or by the user turn itself
     const userMessage = old.role === 'user' ? old : consultation.messages.find((m) => m.id === old.parentId);
     if (!userMessage) throw notFound(MESSAGE, old.parentId ?? messageId);
-    const assistantMessage = this.addReplyPlaceholder(consultation, model, adapters, userMessage);
-    this.runReply(consultation, model, adapters, userMessage, assistantMessage);
+    const assistantMessage = this.addReplyPlaceholder(consultation, responder, userMessage);
+    this.runReply(consultation, responder, userMessage, assistantMessage);
     return {assistantMessage};
   }
 
@@ -189,19 +195,35 @@ export class ConsultationService {
     while (this.active.size) await new Promise((r) => setTimeout(r, 20));
   }
 
-  private addReplyPlaceholder(consultation: Consultation, model: ModelInfo, adapters: ModelInfo[], userMessage: Message): Message {
+  private addReplyPlaceholder(consultation: Consultation, responder: Responder, userMessage: Message): Message {
     return this.store.consultations.addMessage(consultation.id, {
       parentId: userMessage.id,
       role: 'assistant',
       content: '',
       status: 'streaming',
-      meta: {modelId: model.id, adapterIds: adapters.map((a) => a.id)},
+      meta:
+        responder.kind === 'local'
+          ? {modelId: responder.model.id, adapterIds: responder.adapters.map((a) => a.id)}
+          : {remote: {endpointId: responder.endpoint.id, name: responder.endpoint.name, model: responder.endpoint.model}},
     });
+  }
+
+  /** The remote endpoint when the consultation has one (no local model needed then), else the
+   * local model and its adapters; every one checked before anything is written. */
+  private responderFor(consultation: Consultation): Responder {
+    if (consultation.remoteEndpointId) return {kind: 'remote', endpoint: this.requireRemote(consultation.remoteEndpointId)};
+    const model = this.modelFor(consultation);
+    return {kind: 'local', model, adapters: consultation.adapterIds.map((id) => this.requireModel(id, 'adapter'))};
+  }
+
+  private requireRemote(id: string): RemoteEndpoint {
+    if (!this.remotes) throw notFound({zh: '远程服务', en: 'remote endpoint'}, id);
+    return this.remotes.get(id);
   }
 
   /** Streams the reply from the engine into `assistant`: deltas on the bus, the text saved every
    * few seconds and at the end, the end announced as `chat.finished`. */
-  private runReply(consultation: Consultation, model: ModelInfo, adapters: ModelInfo[], userMessage: Message, assistant: Message): void {
+  private runReply(consultation: Consultation, responder: Responder, userMessage: Message, assistant: Message): void {
     const meta: MessageMeta = assistant.meta;
     const turns: ChatTurn[] = threadTo([...consultation.messages, userMessage], userMessage.id).map((m) => ({
       role: m.role,
@@ -232,44 +254,52 @@ export class ConsultationService {
       this.bus.emit({type: 'chat.finished', consultationId: consultation.id, message});
       this.bus.emit({type: 'consultations.changed', id: consultation.id});
     };
-    this.engine
-      .generate(
-        {
-          modelPath: model.path,
-          gpuLayers: model.gpuLayers,
-          adapters: adapters.map((a) => ({path: a.path, scale: 1})),
-          systemPrompt: consultation.systemPrompt,
-          turns,
-          sampling: consultation.sampling,
-        },
-        {
-          signal: controller.signal,
-          onText: (delta) => {
-            text += delta;
-            this.bus.emit({type: 'chat.delta', consultationId: consultation.id, messageId: assistant.id, delta});
-            if (Date.now() - lastSave > PARTIAL_SAVE_MS) {
-              lastSave = Date.now();
-              try {
-                save({content: text});
-              } catch (error) {
-                // a partial save is a safety net; the reply itself must go on
-                logError('partial save of a streaming reply', error);
-              }
-            }
-          },
-        },
-      )
+    const hooks = {
+      signal: controller.signal,
+      onText: (delta: string) => {
+        text += delta;
+        this.bus.emit({type: 'chat.delta', consultationId: consultation.id, messageId: assistant.id, delta});
+        if (Date.now() - lastSave > PARTIAL_SAVE_MS) {
+          lastSave = Date.now();
+          try {
+            save({content: text});
+          } catch (error) {
+            // a partial save is a safety net; the reply itself must go on
+            logError('partial save of a streaming reply', error);
+          }
+        }
+      },
+    };
+    const request = {systemPrompt: consultation.systemPrompt, turns, sampling: consultation.sampling};
+    const reply: Promise<{text: string; stopReason: string; extra: MessageMeta}> =
+      responder.kind === 'local'
+        ? this.engine
+            .generate(
+              {
+                modelPath: responder.model.path,
+                gpuLayers: responder.model.gpuLayers,
+                adapters: responder.adapters.map((a) => ({path: a.path, scale: 1})),
+                ...request,
+              },
+              hooks,
+            )
+            .then((result) => ({
+              text: result.text,
+              stopReason: result.stopReason,
+              extra: {trimmedTurns: result.trimmedTurns, seed: result.seed, ...tokenMeta(result)},
+            }))
+        : Promise.resolve()
+            .then(() => chatStream(responder.endpoint, this.remotes!.key(responder.endpoint.id), request, hooks))
+            .then((result) => ({
+              text: result.text,
+              stopReason: result.stopReason,
+              extra: {...(consultation.sampling.seed !== null ? {seed: consultation.sampling.seed} : {}), ...tokenMeta(result)},
+            }));
+    reply
       .then(
         (result) => {
           text = result.text;
-          finish(result.stopReason === 'abort' ? 'stopped' : 'complete', {
-            promptTokens: result.promptTokens,
-            completionTokens: result.completionTokens,
-            tokensPerSecond: Math.round(result.tokensPerSecond * 10) / 10,
-            trimmedTurns: result.trimmedTurns,
-            stopReason: result.stopReason,
-            seed: result.seed,
-          });
+          finish(result.stopReason === 'abort' ? 'stopped' : 'complete', {...result.extra, stopReason: result.stopReason});
         },
         (error: unknown) => {
           const appError = toAppError(error);
@@ -310,4 +340,12 @@ export class ConsultationService {
       });
     return model;
   }
+}
+
+function tokenMeta(result: {promptTokens: number; completionTokens: number; tokensPerSecond: number}): MessageMeta {
+  return {
+    promptTokens: result.promptTokens,
+    completionTokens: result.completionTokens,
+    tokensPerSecond: Math.round(result.tokensPerSecond * 10) / 10,
+  };
 }

@@ -21,6 +21,8 @@ import {DatasetService} from './dataset-service.js';
 import {AnnotationService} from './annotation-service.js';
 import {TrainingService} from './training-service.js';
 import {StorageGuard} from './storage-guard.js';
+import {RemoteService} from './remote-service.js';
+import {FileSecretStore, type SecretStore} from '../remote/secrets.js';
 
 export const APP_VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {version: string}).version;
 
@@ -30,6 +32,9 @@ export interface ServicesOptions {
   threads?: number;
   /** who holds the data-directory lock, for the message a second process gets (default 'cli') */
   lockKind?: LockKind;
+  /** where remote endpoints' API keys are kept; default: 0600 files in <data>/secrets/ (no
+   * keychain in plain Node). Electron passes one backed by safeStorage (the OS keychain). */
+  secrets?: (secretsDir: string) => SecretStore;
 }
 
 export class Services {
@@ -44,6 +49,7 @@ export class Services {
   readonly datasets: DatasetService;
   readonly annotation: AnnotationService;
   readonly training: TrainingService;
+  readonly remotes: RemoteService;
   private readonly threads: number;
   private readonly lock: DataLock;
   /** daily online backups of the store into <data>/backups (see store/health.ts) */
@@ -68,7 +74,9 @@ export class Services {
     this.engine.onStatus(() => this.bus.emit({type: 'engine.status', status: this.engineStatus()}));
     this.models = new ModelService(this.store, this.paths, this.bus);
     this.storage = new StorageGuard(this.bus, this.paths.root);
-    this.consultations = new ConsultationService(this.store, this.engine, this.bus, this.storage);
+    const secretsDir = join(this.paths.root, 'secrets');
+    this.remotes = new RemoteService(this.store, options.secrets?.(secretsDir) ?? new FileSecretStore(secretsDir), this.bus);
+    this.consultations = new ConsultationService(this.store, this.engine, this.bus, this.storage, this.remotes);
     this.datasets = new DatasetService(this.store, this.paths, this.bus, this.storage);
     this.annotation = new AnnotationService(this.store, this.engine, this.datasets, this.paths, this.bus);
     this.training = new TrainingService(this.store, this.paths, this.bus, this.datasets, this.models, this.annotation, this.threads);
@@ -83,6 +91,7 @@ export class Services {
       defaultSystemPrompt: DEFAULT_SYSTEM_PROMPT,
       defaultSampling: DEFAULT_SAMPLING,
       maxMessageChars: MAX_MESSAGE_CHARS,
+      remoteKeyStorage: this.remotes.secrets.kind,
     };
   }
 

@@ -20,6 +20,7 @@ interface ConsultationRow {
   id: string;
   title: string;
   model_id: string | null;
+  remote_endpoint_id: string | null;
   system_prompt: string;
   sampling: string;
   current_leaf_id: string | null;
@@ -42,7 +43,7 @@ interface MessageRow {
 // message_count: the messages of the branch on screen (root → current leaf), not of every branch:
 // a thread of two turns that was regenerated five times still reads "4 条消息". UNION (not UNION
 // ALL) ends the walk even on a cycle, which only a corrupt store could hold.
-const SUMMARY_COLUMNS = `c.id, c.title, c.model_id, c.system_prompt, c.sampling, c.current_leaf_id, c.created_at, c.updated_at,
+const SUMMARY_COLUMNS = `c.id, c.title, c.model_id, c.remote_endpoint_id, c.system_prompt, c.sampling, c.current_leaf_id, c.created_at, c.updated_at,
   (WITH RECURSIVE branch(id, parent_id) AS (
      SELECT m.id, m.parent_id FROM messages m WHERE m.id = c.current_leaf_id
      UNION SELECT p.id, p.parent_id FROM messages p JOIN branch b ON p.id = b.parent_id
@@ -54,6 +55,7 @@ function toSummary(row: ConsultationRow): ConsultationSummary {
     id: row.id,
     title: row.title,
     modelId: row.model_id,
+    remoteEndpointId: row.remote_endpoint_id,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     messageCount: row.message_count,
@@ -139,7 +141,7 @@ export class ConsultationsRepo {
 
   update(
     id: string,
-    changes: {title?: string; systemPrompt?: string; modelId?: string | null; sampling?: Sampling; adapterIds?: string[]},
+    changes: {title?: string; systemPrompt?: string; modelId?: string | null; remoteEndpointId?: string | null; sampling?: Sampling; adapterIds?: string[]},
   ): void {
     this.db.transaction(() => {
       const set = (column: string, value: unknown) =>
@@ -147,6 +149,7 @@ export class ConsultationsRepo {
       if (changes.title !== undefined) set('title', changes.title);
       if (changes.systemPrompt !== undefined) set('system_prompt', changes.systemPrompt);
       if (changes.modelId !== undefined) set('model_id', changes.modelId);
+      if (changes.remoteEndpointId !== undefined) set('remote_endpoint_id', changes.remoteEndpointId);
       if (changes.sampling !== undefined) set('sampling', JSON.stringify(changes.sampling));
       if (changes.adapterIds !== undefined) {
         this.db.prepare('DELETE FROM consultation_adapters WHERE consultation_id = ?').run(id);

@@ -6,6 +6,7 @@ import {DownloadsRepo} from './downloads-repo.js';
 import {DatasetsRepo} from './datasets-repo.js';
 import {AnnotationRepo} from './annotation-repo.js';
 import {TrainingRepo} from './training-repo.js';
+import {RemotesRepo} from './remotes-repo.js';
 
 /** The store: one SQLite file, one writer (this process), a repository per area. */
 export class Store {
@@ -16,6 +17,7 @@ export class Store {
   readonly datasets: DatasetsRepo;
   readonly annotation: AnnotationRepo;
   readonly training: TrainingRepo;
+  readonly remotes: RemotesRepo;
 
   constructor(readonly db: Db) {
     this.models = new ModelsRepo(db);
@@ -25,6 +27,7 @@ export class Store {
     this.datasets = new DatasetsRepo(db);
     this.annotation = new AnnotationRepo(db);
     this.training = new TrainingRepo(db);
+    this.remotes = new RemotesRepo(db);
   }
 
   static open(file: string): Store {

@@ -6,6 +6,7 @@ import {sql as annotation} from './0003-annotation.js';
 import {sql as training} from './0004-training.js';
 import {sql as trainingObjectives} from './0005-training-objectives.js';
 import {sql as annotationDrafts} from './0006-annotation-drafts.js';
+import {sql as remoteEndpoints} from './0007-remote-endpoints.js';
 
 export const migrations: readonly {name: string; sql: string}[] = [
   {name: '0001-initial', sql: initial},
@@ -14,4 +15,5 @@ export const migrations: readonly {name: string; sql: string}[] = [
   {name: '0004-training', sql: training},
   {name: '0005-training-objectives', sql: trainingObjectives},
   {name: '0006-annotation-drafts', sql: annotationDrafts},
+  {name: '0007-remote-endpoints', sql: remoteEndpoints},
 ];
