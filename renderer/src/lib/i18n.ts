@@ -10,6 +10,7 @@ import {annotationEn, annotationZh} from './i18n-annotation';
 import {datasetsEn, datasetsZh} from './i18n-datasets';
 import {trainingEn, trainingZh} from './i18n-training';
 import {modelsEn, modelsZh} from './i18n-models';
+import {remotesEn, remotesZh} from './i18n-remotes';
 
 export type Language = 'zh-CN' | 'en';
 
@@ -252,6 +253,7 @@ const zh = {
   ...annotationZh,
   ...trainingZh,
   ...modelsZh,
+  ...remotesZh,
 } as const;
 
 export type MessageKey = keyof typeof zh;
@@ -483,6 +485,7 @@ const en: Record<MessageKey, string> = {
   ...annotationEn,
   ...trainingEn,
   ...modelsEn,
+  ...remotesEn,
 };
 
 const tables: Record<Language, Record<MessageKey, string>> = {'zh-CN': zh, en};

@@ -1,7 +1,7 @@
 // App-wide state: what the services told us at start-up (info, settings), the engine status,
 // the registered models (shared by the Models screen and the consultation's model picker),
 // which screen is showing, and whether the token was refused.
-import type {AppInfo, ConsultationDefaults, EngineStatus, ModelInfo, Settings} from '../../../../main/common/contract';
+import type {AppInfo, ConsultationDefaults, EngineStatus, ModelInfo, RemoteEndpoint, Settings} from '../../../../main/common/contract';
 import type {Language} from '../i18n';
 import {setUiLanguage} from '../lang.svelte';
 import {api} from './client';
@@ -25,6 +25,8 @@ class AppState {
   settings = $state<Settings | null>(null);
   engine = $state<EngineStatus | null>(null);
   models = $state<ModelInfo[]>([]);
+  /** OpenAI-compatible endpoints a consultation may answer with */
+  remotes = $state<RemoteEndpoint[]>([]);
   screen = $state<Screen>(screenFromHash());
 
   baseModels = $derived(this.models.filter((model) => model.kind === 'base'));
@@ -47,6 +49,14 @@ class AppState {
   async reloadModels(): Promise<void> {
     try {
       this.models = await api('models.list', {});
+    } catch (error) {
+      toasts.error(error);
+    }
+  }
+
+  async reloadRemotes(): Promise<void> {
+    try {
+      this.remotes = await api('remotes.list', {});
     } catch (error) {
       toasts.error(error);
     }

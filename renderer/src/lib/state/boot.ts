@@ -41,6 +41,7 @@ export async function boot(): Promise<void> {
     app.engine = engine;
     app.models = models;
     app.phase = 'ready';
+    void app.reloadRemotes();
   } catch (error) {
     // Re-read through a function: a 401 may have changed the phase while we awaited.
     if (currentPhase() !== 'unauthorized') {
@@ -75,6 +76,9 @@ function route(event: ApiEvent): void {
       break;
     case 'models.changed':
       void app.reloadModels();
+      break;
+    case 'remotes.changed':
+      void app.reloadRemotes();
       break;
     case 'engine.status':
       app.engine = event.status;
@@ -116,6 +120,7 @@ function resync(): void {
   if (app.phase !== 'ready') return;
   void app.reloadEngine();
   void app.reloadModels();
+  void app.reloadRemotes();
   void consultations.refresh();
   void chat.refetch();
   void downloads.refresh();
