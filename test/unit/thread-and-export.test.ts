@@ -37,6 +37,7 @@ const consultation: Consultation = {
   id: 'c1',
   title: '头痛/发热: 复诊?',
   modelId: null,
+  remoteEndpointId: null,
   createdAt: '2026-11-22T01:02:03.000Z',
   updatedAt: '2026-11-22T01:02:03.000Z',
   messageCount: messages.length,
@@ -59,6 +60,15 @@ test('Markdown export shows the visible branch with its status, notice and syste
   const en = consultationToMarkdown(consultation, {model: null, adapters: []}, 'en');
   assert.match(en, /### Patient/);
   assert.match(en, /do not replace/);
+});
+
+test('Markdown export marks a remote reply with its endpoint and model', () => {
+  const remote: Consultation = {
+    ...consultation,
+    messages: consultation.messages.map((m) => (m.id === 'a2' ? {...m, meta: {...m.meta, remote: {endpointId: 'r1', name: '院内 vLLM', model: 'huatuo-13b'}}} : m)),
+  };
+  assert.match(consultationToMarkdown(remote, {model: null, adapters: []}, 'zh-CN'), /### 仲景 · 远程: 院内 vLLM \(huatuo-13b\) （已停止）/);
+  assert.match(consultationToMarkdown(remote, {model: null, adapters: []}, 'en'), /### Zhongjing · remote: 院内 vLLM \(huatuo-13b\) \(stopped\)/);
 });
 
 test('JSON export keeps every branch and names a safe file', () => {

@@ -13,11 +13,18 @@ export const CONSULTATION_EXPORT_VERSION = 1;
 type Language = 'zh-CN' | 'en';
 
 const LABELS = {
-  'zh-CN': {user: '患者', assistant: '仲景', model: '模型', adapters: '适配器', exported: '导出时间', system: '系统提示词', none: '无', stopped: '（已停止）', failed: '（生成失败）', interrupted: '（被中断）'},
-  en: {user: 'Patient', assistant: 'Zhongjing', model: 'Model', adapters: 'Adapters', exported: 'Exported', system: 'System prompt', none: 'none', stopped: '(stopped)', failed: '(generation failed)', interrupted: '(interrupted)'},
+  'zh-CN': {user: '患者', assistant: '仲景', model: '模型', adapters: '适配器', exported: '导出时间', system: '系统提示词', none: '无', stopped: '（已停止）', remote: '远程', failed: '（生成失败）', interrupted: '（被中断）'},
+  en: {user: 'Patient', assistant: 'Zhongjing', model: 'Model', adapters: 'Adapters', exported: 'Exported', system: 'System prompt', none: 'none', stopped: '(stopped)', remote: 'remote', failed: '(generation failed)', interrupted: '(interrupted)'},
 } as const;
 
 function statusNote(message: Message, language: Language): string {
+  const labels = LABELS[language];
+  // a reply from an OpenAI-compatible endpoint says so, as on screen
+  const remote = message.role === 'assistant' && message.meta.remote ? ` · ${labels.remote}: ${safeInline(message.meta.remote.name)} (${safeInline(message.meta.remote.model)})` : '';
+  return remote + statusOnly(message, language);
+}
+
+function statusOnly(message: Message, language: Language): string {
   const labels = LABELS[language];
   if (message.status === 'stopped') return ` ${labels.stopped}`;
   if (message.status === 'error') return ` ${labels.failed}`;
