@@ -16,7 +16,7 @@ import type {
   StoredRow,
 } from './datasets.js';
 import {MIX_MAX_ROWS, MIX_MAX_TOKENS, mixTooLarge} from './datasets.js';
-import type {TrainingCapabilities, TrainingConfig, TrainingKind, TrainingMetric, TrainingRun, TrainingRunSummary} from './training.js';
+import type {HandoffSummary, TrainingCapabilities, TrainingConfig, TrainingKind, TrainingMetric, TrainingRun, TrainingRunSummary} from './training.js';
 import {LORA_TARGETS, TRAINING_KINDS} from './training.js';
 import type {AnnotationDashboard, AnnotationProjectSummary, Annotator, DisagreementView, ItemView} from './annotation-views.js';
 import type {LocalisedText} from './errors.js';
@@ -681,6 +681,12 @@ export const methods = {
   /** Keeps the run's best checkpoint as its result (the default) or its last step instead; the
    * registered adapter follows. */
   'training.useResult': {input: z.strictObject({id, step: z.enum(['best', 'last'])}), output: {} as TrainingRun},
+  /** Writes the run's hand-off package for LLaMA-Factory into <data dir>/exports/handoff-<run id>
+   * (the same as `zhongjing handoff`), and says which settings have no equivalent. */
+  'training.handoff': {
+    input: z.strictObject({id, hfModel: z.string().trim().max(200).optional(), template: z.string().trim().max(80).optional()}),
+    output: {} as HandoffSummary,
+  },
   /** Scores answers with a trained reward model (a completed RM run): evaluation, PPO, the annotation screen. */
   'training.score': {
     input: z.strictObject({

@@ -250,3 +250,12 @@ export interface TrainingCapabilities {
   backends: string[];
   threads: number;
 }
+
+/** A hand-off package for LLaMA-Factory as the training screen shows it: where it was written,
+ * one command per stage, and every app setting with what became of it (null = no equivalent,
+ * with the note saying what was done instead). */
+export interface HandoffSummary {
+  dir: string;
+  stages: {runId: string; kind: TrainingKind; name: string; yaml: string}[];
+  settings: {stage: string; setting: string; value: string; llamaFactory: string | null; note: {zh: string; en: string} | null}[];
+}

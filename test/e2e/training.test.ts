@@ -95,6 +95,12 @@ test('a reward model from the form: preference data, accuracy curve, held-out ac
   assert.match(main, /结果取自/);
   assert.equal(await page.getByRole('button', {name: '在问诊中试用'}).count(), 0, 'a reward model is not a chat adapter');
   if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'tr-2-reward-model.png'), fullPage: true});
+  // hand the run to LLaMA-Factory: the package is written, and what has no equivalent is said
+  await page.getByRole('button', {name: '生成交接包'}).click();
+  await page.getByText(/^交接包已写入 .*handoff-/).waitFor();
+  assert.match(await page.locator('.handoff .command').innerText(), /llamafactory-cli train .*\.yaml/);
+  const unmapped = page.getByRole('table', {name: '在 LLaMA-Factory 中没有对应项的设置，以及如何处理'});
+  assert.ok((await unmapped.getByRole('row').count()) >= 2, 'at least one setting without an equivalent, with its note');
   assert.deepEqual(errors, [], 'no errors in the page');
 });
 

@@ -8,6 +8,8 @@ import type {CallEnvelope} from '../../common/wire.js';
 import type {z} from 'zod';
 import type {Services} from '../services/index.js';
 import {parseInput} from './validate.js';
+import {join} from 'node:path';
+import {writeHandoff} from '../handoff/llamafactory.js';
 
 type Handlers = {
   [M in MethodName]: (input: z.output<Methods[M]['input']>) => MethodOutput<M> | Promise<MethodOutput<M>>;
@@ -99,6 +101,16 @@ export function createHandlers(s: Services): Handlers {
     'training.score': (input) => s.training.score(input),
     'annotation.rewardScores': (input) => s.training.scoreAnnotationItem(input.itemId, input.annotatorId, input.runId),
     'training.useResult': (input) => s.training.useResult(input.id, input.step),
+    'training.handoff': async (input) => {
+      const run = s.training.get(input.id);
+      // in the data directory: over serve's SSH tunnel the server's disk is not the user's disk
+      const result = await writeHandoff(s, {runId: run.id, outDir: join(s.paths.root, 'exports', `handoff-${run.id}`), hfModel: input.hfModel ?? null, template: input.template ?? null});
+      return {
+        dir: result.dir,
+        stages: result.stages.map((st) => ({runId: st.runId, kind: st.kind, name: st.name, yaml: st.yaml})),
+        settings: result.settings.map((st) => ({stage: st.stage, setting: st.setting, value: JSON.stringify(st.value), llamaFactory: st.llamaFactory, note: st.note})),
+      };
+    },
   };
 }
 
