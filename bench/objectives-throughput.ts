@@ -8,20 +8,17 @@
 //
 // A random-weight model with a real layer shape is generated (no downloads).
 
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {parseArgs} from 'node:util';
-import {getLlama, LlamaLogLevel} from 'node-llama-cpp';
 import type {TrainingKind} from '../main/common/training.js';
 import {datasetInputs} from '../main/node/training/inputs.js';
 import {defaultJobConfig} from '../main/node/training/job.js';
-import {loadTrainer} from '../main/node/training/native.js';
 import {RunDir, type StepMetrics} from '../main/node/training/record.js';
 import {runTraining} from '../main/node/training/run.js';
 import {defaultThreads} from '../main/node/threads.js';
-import {shapeNamed} from './shapes.js';
-import {tinyModelPath} from '../test/helpers/tiny-model.js';
+import {benchModel} from './shapes.js';
 
 const {values} = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -29,16 +26,7 @@ const {values} = parseArgs({
 });
 const threads = Number(values.threads ?? defaultThreads());
 const steps = Number(values.steps);
-const shape = shapeNamed(values.shape);
-
-const llama = await getLlama({gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: threads});
-const trainer = loadTrainer(llama);
-if (!trainer.ok) throw new Error(trainer.reason.en);
-trainer.addon.setLogLevel('warn');
-const models = join(tmpdir(), 'zhongjing-bench-models');
-mkdirSync(models, {recursive: true});
-const model = join(models, `objectives-${values.shape}.gguf`);
-await trainer.addon.makeModel({out: model, type: 'f32', vocabFrom: await tinyModelPath('llama'), architecture: 'llama', ...shape, nCtx: 4096, seed: 3});
+const {model, shape} = await benchModel('objectives', values.shape, threads, 3);
 
 const dir = mkdtempSync(join(tmpdir(), 'zhongjing-bench-objectives-'));
 const symptoms = ['头痛', '发热', '咳嗽', '腹痛', '胸闷', '头晕', '恶心', '失眠'];

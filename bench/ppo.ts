@@ -9,17 +9,15 @@
 //
 //   node --import tsx bench/ppo.ts -- [--threads 1] [--shape small] [--steps 4] [--batch 8] [--new-tokens 32]
 
-import {mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs';
+import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {parseArgs} from 'node:util';
-import {getLlama, LlamaLogLevel, type Token} from 'node-llama-cpp';
+import type {Token} from 'node-llama-cpp';
 import {datasetInputs} from '../main/node/training/inputs.js';
 import {defaultJobConfig, startTrainingJob} from '../main/node/training/job.js';
-import {loadTrainer} from '../main/node/training/native.js';
 import {RunDir, type StepMetrics} from '../main/node/training/record.js';
-import {tinyModelPath} from '../test/helpers/tiny-model.js';
-import {shapeNamed} from './shapes.js';
+import {benchModel} from './shapes.js';
 
 const {values} = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -27,16 +25,7 @@ const {values} = parseArgs({
 });
 const threads = Number(values.threads);
 const newTokens = Number(values['new-tokens']);
-const shape = shapeNamed(values.shape);
-
-const llama = await getLlama({gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: threads});
-const trainer = loadTrainer(llama);
-if (!trainer.ok) throw new Error(trainer.reason.en);
-trainer.addon.setLogLevel('warn');
-const models = join(tmpdir(), 'zhongjing-bench-models');
-mkdirSync(models, {recursive: true});
-const model = join(models, `ppo-${values.shape}.gguf`);
-await trainer.addon.makeModel({out: model, type: 'f32', vocabFrom: await tinyModelPath('llama'), architecture: 'llama', ...shape, nCtx: 4096, seed: 5});
+const {llama, model, shape} = await benchModel('ppo', values.shape, threads, 5);
 const dir = mkdtempSync(join(tmpdir(), 'zhongjing-bench-ppo-'));
 
 try {

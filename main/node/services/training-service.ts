@@ -166,8 +166,9 @@ export class TrainingService {
       throw new AppError('validation', {zh: '标注项目的排序用于奖励模型、DPO 和 PPO（作提示），不能用于 SFT 或继续预训练。', en: 'Annotation rankings train a reward model or DPO (or give PPO its prompts), not SFT or continued pre-training.'});
     const reward = input.kind === 'ppo' ? await this.rewardModelFor(input.rewardRunId, local.rewardModelPath, model) : null;
     if (preference) {
+      const summaries = this.datasets.list();
       for (const d of datasets) {
-        const summary = this.datasets.list().find((s) => s.id === d.datasetId);
+        const summary = summaries.find((s) => s.id === d.datasetId);
         if (summary && !(summary.kinds.preference ?? 0))
           throw new AppError('validation', {
             zh: `数据集“${summary.name}”没有偏好对（chosen/rejected），不能训练${input.kind === 'rm' ? '奖励模型' : ' DPO'}。请选择偏好数据集或标注项目。`,

@@ -201,6 +201,8 @@ function preferenceObjective(kind: 'rm' | 'dpo'): TrainingObjective {
         let margin = 0;
         let better = 0;
         let worse = 0;
+        let chosenReward = 0;
+        let rejectedReward = 0;
         const byDim = DIMENSION_NAMES.map(() => ({n: 0, correct: 0}));
         for (const batch of batches) {
           const groups = info.get(batch)?.groups ?? [];
@@ -216,6 +218,8 @@ function preferenceObjective(kind: 'rm' | 'dpo'): TrainingObjective {
               margin += rh - rl;
               better += rm ? rh : s[h]!;
               worse += rm ? rl : s[l]!;
+              chosenReward += rh;
+              rejectedReward += rl;
               if (g.dimensions) {
                 const dh = g.dimensions[h];
                 const dl = g.dimensions[l];
@@ -242,6 +246,8 @@ function preferenceObjective(kind: 'rm' | 'dpo'): TrainingObjective {
           out[`${prefix}rewards/margins`] = margin / n;
           out[`${prefix}logps/chosen`] = better / n;
           out[`${prefix}logps/rejected`] = worse / n;
+          out[`${prefix}rewards/chosen`] = chosenReward / n;
+          out[`${prefix}rewards/rejected`] = rejectedReward / n;
         }
         out[`${prefix}pairs`] = n;
         if (prefix) {
@@ -257,26 +263,6 @@ function preferenceObjective(kind: 'rm' | 'dpo'): TrainingObjective {
           });
         }
         return out;
-      };
-      // DPO's per-pair rewards/chosen and rewards/rejected need the same pass: recomputed here
-      const dpoRewards = (batches: readonly TrainingBatch[], scores: Float32Array, prefix: string): Record<string, number> => {
-        if (rm) return {};
-        let at = 0;
-        let n = 0;
-        let chosen = 0;
-        let rejected = 0;
-        for (const batch of batches) {
-          for (const g of info.get(batch)?.groups ?? []) {
-            const s = scores.subarray(at, at + g.sequences.length);
-            at += g.sequences.length;
-            for (const [h, l] of g.pairs) {
-              n++;
-              chosen += config.beta * (s[h]! - (g.reference?.[h] ?? 0));
-              rejected += config.beta * (s[l]! - (g.reference?.[l] ?? 0));
-            }
-          }
-        }
-        return n ? {[`${prefix}rewards/chosen`]: chosen / n, [`${prefix}rewards/rejected`]: rejected / n} : {};
       };
       const referenceSelection: AdapterSelection = config.initAdapter ? ['reference'] : false;
       return {
@@ -316,7 +302,7 @@ function preferenceObjective(kind: 'rm' | 'dpo'): TrainingObjective {
           }
           writeFileAtomic(cachePath, JSON.stringify({key, reference: all.map((g) => g.reference)}) + '\n');
         },
-        stepValues: (batches: readonly TrainingBatch[], result: StepResult) => ({...summarise(batches, result.scores, ''), ...dpoRewards(batches, result.scores, '')}),
+        stepValues: (batches: readonly TrainingBatch[], result: StepResult) => summarise(batches, result.scores, ''),
         async evaluate(session, batches) {
           let sum = 0;
           let items = 0;
@@ -333,7 +319,7 @@ function preferenceObjective(kind: 'rm' | 'dpo'): TrainingObjective {
             scores.set(p, at);
             at += p.length;
           }
-          return {loss: items ? sum / items : NaN, items, values: {...summarise(batches, scores, 'eval/'), ...dpoRewards(batches, scores, 'eval/')}};
+          return {loss: items ? sum / items : NaN, items, values: summarise(batches, scores, 'eval/')};
         },
       };
     },
