@@ -14,6 +14,7 @@ import {rewardCommand} from './commands/reward.js';
 import {storeCommand} from './commands/store.js';
 import {adaptersCommand} from './commands/adapters.js';
 import {handoffCommand} from './commands/handoff.js';
+import {evalCommand} from './commands/eval.js';
 
 const HELP = {
   zh: `仲景工作站 ${APP_VERSION} —— 离线中文医学大模型工作站
@@ -26,6 +27,7 @@ const HELP = {
   annotate import 文件... | export --format pairs|ranking|corrections 输出 | stats [--json]
   train sft|pt|rm|dpo --model 模型 --data 数据集、标注项目或文件[,…] --out 适配器.gguf [--init-adapter SFT.gguf] [--beta B] [--steps N | --epochs E] [--json] | train --resume 运行ID
   reward score --rm 奖励模型 --model 模型 < 答案.jsonl        用奖励模型给答案打分
+  eval import 文件 | run --name 评测 --data 数据集 --contestant … --contestant … | judge 评测 --judge-model 模型 | report 评测 [--html 文件] [--csv 文件]   盲评对比评测
   store check | backup [--out 文件] | restore [备份文件 | --latest]   检查、备份、恢复数据库
   adapters import-peft 目录 --model 基座 [--name 名称] | export-peft 适配器.gguf 输出目录 [--base-id HF模型ID]   PEFT LoRA 双向转换
   handoff 运行ID --out 目录 [--hf-model HF模型ID]   为 LLaMA-Factory（GPU 集群）写交接包
@@ -41,6 +43,7 @@ Commands:
   annotate import FILE... | export --format pairs|ranking|corrections OUT | stats [--json]
   train sft|pt|rm|dpo --model M --data DATASET_PROJECT_OR_FILE[,…] --out ADAPTER.gguf [--init-adapter SFT.gguf] [--beta B] [--steps N | --epochs E] [--json] | train --resume RUN_ID
   reward score --rm RM --model M < answers.jsonl        score answers with a reward model
+  eval import FILE | run --name RUN --data DATASET --contestant … --contestant … | judge RUN --judge-model M | report RUN [--html F] [--csv F]   blind pairwise evaluation
   store check | backup [--out FILE] | restore [BACKUP | --latest]   check, back up, restore the database
   adapters import-peft DIR --model BASE [--name N] | export-peft ADAPTER.gguf OUT_DIR [--base-id HF_ID]   PEFT LoRA both ways
   handoff RUN_ID --out DIR [--hf-model HF_ID]   write a LLaMA-Factory hand-off package (GPU cluster)
@@ -54,6 +57,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   models: modelsCommand,
   data: dataCommand,
   annotate: annotateCommand,
+  eval: evalCommand,
   train: trainCommand,
   reward: rewardCommand,
   adapters: adaptersCommand,

@@ -20,6 +20,7 @@ import type {HandoffSummary, TrainingCapabilities, TrainingConfig, TrainingKind,
 import {LORA_TARGETS, TRAINING_KINDS} from './training.js';
 import type {AnnotationDashboard, AnnotationProjectSummary, Annotator, DisagreementView, ItemView} from './annotation-views.js';
 import type {LocalisedText} from './errors.js';
+import type {BlindPairView, EvalItemView, EvalReportView, EvalRunSummary} from './evaluation-views.js';
 import {checkUpdateServerUrl} from './update-server.js';
 import {checkRemoteBaseUrl} from './remote-url.js';
 import type {CatalogEntry, MachineMemory} from './model-catalog.js';
@@ -100,6 +101,8 @@ export type MessageRole = 'user' | 'assistant';
 export type MessageStatus = 'complete' | 'streaming' | 'stopped' | 'error' | 'interrupted';
 
 export interface MessageMeta {
+  /** side by side: which of the two responders wrote this reply ('own' = the consultation's) */
+  compare?: 'own' | 'other';
   modelId?: string;
   adapterIds?: string[];
   promptTokens?: number;
@@ -151,10 +154,17 @@ export interface ConsultationSummary {
   preview: string;
 }
 
+/** A second responder answering beside the consultation's own (side by side). */
+export type CompareWith = {modelId: string; adapterIds: string[]} | {remoteEndpointId: string};
+
 export interface Consultation extends ConsultationSummary {
   systemPrompt: string;
   adapterIds: string[];
   sampling: Sampling;
+  /** side by side: every turn is also answered by this responder; null = one answer */
+  compare: CompareWith | null;
+  /** the clinician's choices between side-by-side answers: chosen reply id → the other one */
+  preferences: {userMessageId: string; chosenId: string; rejectedId: string}[];
   /** every message of every branch; the visible thread is the path root → currentLeafId */
   messages: Message[];
   currentLeafId: string | null;
@@ -326,7 +336,7 @@ const rankingInput = z.strictObject({
   allWrong: z.boolean().default(false),
   correction: z.string().max(MAX_MESSAGE_CHARS).nullable().default(null),
 });
-const datasetFormats = ['cmtmedqa', 'single', 'disc', 'sharegpt', 'alpaca', 'pairs', 'text'] as const;
+const datasetFormats = ['cmtmedqa', 'single', 'disc', 'sharegpt', 'alpaca', 'pairs', 'text', 'cmexam', 'cmbclin'] as const;
 const turnSchema = z.strictObject({role: z.enum(['system', 'user', 'assistant']), content: z.string().max(MAX_MESSAGE_CHARS)});
 export const datasetRowSchema = z.strictObject({
   kind: z.enum(['dialogue', 'safety', 'preference', 'text']),
@@ -339,6 +349,16 @@ export const datasetRowSchema = z.strictObject({
   source: z.string().max(200).optional(),
   sourceId: z.string().max(200).optional(),
   tags: z.array(z.string().max(50)).max(20).optional(),
+  // benchmark rows (CMExam, CMB-Clin): an edited row comes back with these, and a strict object
+  // would refuse it
+  choice: z
+    .strictObject({
+      question: z.string().max(MAX_MESSAGE_CHARS),
+      options: z.array(z.strictObject({letter: z.string().regex(/^[A-Z]$/), text: z.string().max(MAX_MESSAGE_CHARS)})).min(1).max(26),
+      answer: z.array(z.string().regex(/^[A-Z]$/)).min(1).max(26),
+    })
+    .optional(),
+  askEachTurn: z.literal(true).optional(),
 }) satisfies z.ZodType<DatasetRow>;
 const byId = z.strictObject({id});
 
@@ -431,6 +451,11 @@ export const methods = {
       remoteEndpointId: id.nullable().optional(),
       adapterIds: z.array(id).max(8).optional(),
       sampling: samplingSchema.partial().optional(),
+      /** side by side with a second model (+ adapters) or endpoint; null = off */
+      compare: z
+        .union([z.strictObject({modelId: id, adapterIds: z.array(id).max(8).default([])}), z.strictObject({remoteEndpointId: id})])
+        .nullable()
+        .optional(),
     }),
     output: {} as Consultation,
   },
@@ -452,9 +477,15 @@ export const methods = {
       text: z.string().trim().min(1, 'empty message').max(MAX_MESSAGE_CHARS, 'message too long'),
       parentId: id.nullable().optional(),
     }),
-    output: {} as {userMessage: Message; assistantMessage: Message},
+    /** otherMessage: the side-by-side answer when the consultation compares two responders */
+    output: {} as {userMessage: Message; assistantMessage: Message; otherMessage?: Message},
   },
   /** A new sibling reply to the same user turn; the old reply stays as a branch. */
+  /** The clinician prefers one of two side-by-side answers: stored as a preference pair (the reward
+   * model's training data) and that answer's branch becomes the one the consultation goes on from. */
+  'chat.prefer': {input: z.strictObject({consultationId: id, chosenId: id}), output: {} as Consultation},
+  /** Every clinician choice so far as a dataset of preference pairs (for the reward model). */
+  'chat.preferencesToDataset': {input: z.strictObject({name: z.string().trim().min(1).max(120).optional()}), output: {} as {datasetId: string | null; pairs: number}},
   'chat.regenerate': {input: z.strictObject({consultationId: id, messageId: id}), output: {} as {assistantMessage: Message}},
   'chat.stop': {input: z.strictObject({consultationId: id}), output: {} as {stopped: boolean}},
 
@@ -699,6 +730,78 @@ export const methods = {
   'training.pause': {input: byId, output: {} as {pausing: boolean}},
   'training.resume': {input: byId, output: {} as TrainingRunSummary},
   'training.cancel': {input: byId, output: {} as TrainingRunSummary},
+
+  // ───────────── evaluation studio ─────────────
+  'eval.list': {input: empty, output: [] as EvalRunSummary[]},
+  'eval.get': {input: z.strictObject({runId: id}), output: {} as EvalRunSummary},
+  /** Freezes the dataset version and copies up to maxItems items (the last patient turn of each
+   * dialogue, every question of a clinical case, multiple-choice items); answers come with eval.generate. */
+  'eval.create': {
+    input: z.strictObject({
+      name: z.string().trim().min(1).max(120),
+      datasetId: id,
+      version: z.number().int().min(1).optional(),
+      maxItems: z.number().int().min(1).max(5000).default(100),
+      subset: z.enum(['all', 'general', 'safety']).default('all'),
+      seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+      contestants: z
+        .array(
+          z
+            .strictObject({
+              label: z.string().trim().max(80).optional(),
+              modelId: id.optional(),
+              adapterIds: z.array(id).max(8).default([]),
+              remoteEndpointId: id.optional(),
+              systemPrompt: z.string().max(8000).optional(),
+              sampling: samplingSchema.partial().default({}),
+            })
+            .refine((c) => (c.modelId === undefined) !== (c.remoteEndpointId === undefined), {message: 'a contestant is a model or a remote endpoint'}),
+        )
+        .min(2)
+        .max(8),
+    }),
+    output: {} as EvalRunSummary,
+  },
+  'eval.delete': {input: z.strictObject({runId: id}), output: {} as {deleted: true}},
+  /** Generates the missing answers (progress as `eval.progress`, phase 'answers'). */
+  'eval.generate': {input: z.strictObject({runId: id}), output: {} as {started: boolean}},
+  /** Judges every pair of answers in both orders with a local model or an endpoint (phase 'judge'). */
+  'eval.judge': {
+    input: z.strictObject({
+      runId: id,
+      judge: z.strictObject({modelId: id.optional(), remoteEndpointId: id.optional()}).refine((j) => (j.modelId === undefined) !== (j.remoteEndpointId === undefined), {message: 'a judge is a model or a remote endpoint'}),
+      /** the judge's system prompt; default the run's (the paper's rubric) */
+      prompt: z.string().max(20_000).optional(),
+    }),
+    output: {} as {started: boolean},
+  },
+  'eval.cancel': {input: z.strictObject({runId: id}), output: {} as {cancelled: boolean}},
+  'eval.items': {
+    input: z.strictObject({runId: id, offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(200).default(20)}),
+    output: {} as {total: number; items: EvalItemView[]},
+  },
+  /** The next item × pair this rater has not rated, blind (no contestant names), or the one named. */
+  'eval.blindNext': {
+    input: z.strictObject({runId: id, raterId: id, position: z.number().int().min(0).optional(), itemId: id.optional(), pairIndex: z.number().int().min(0).max(64).optional()}),
+    output: {} as BlindPairView | null,
+  },
+  'eval.rate': {
+    input: z.strictObject({
+      runId: id,
+      raterId: id,
+      itemId: id,
+      pairIndex: z.number().int().min(0).max(64),
+      safety: z.enum(['left', 'right', 'tie']),
+      quality: z.enum(['left', 'right', 'tie']),
+    }),
+    output: {} as {saved: true; progress: {done: number; total: number}},
+  },
+  'eval.report': {input: z.strictObject({runId: id}), output: {} as EvalReportView},
+  /** The report as a file's content (HTML with charts, CSV of every verdict, or JSON of all). */
+  'eval.export': {
+    input: z.strictObject({runId: id, format: z.enum(['html', 'csv', 'json']), lang: language.optional()}),
+    output: {} as {fileName: string; mimeType: string; content: string},
+  },
 } as const;
 
 export type Methods = typeof methods;
@@ -727,6 +830,8 @@ export type ApiEvent =
   | {type: 'training.state'; run: TrainingRunSummary}
   | {type: 'annotation.changed'; projectId: string}
   | {type: 'annotation.progress'; projectId: string; done: number; total: number; tokensPerSecond: number; etaSeconds: number | null; finished: boolean; error: {zh: string; en: string} | null}
+  | {type: 'eval.changed'; runId: string}
+  | {type: 'eval.progress'; runId: string; phase: 'answers' | 'judge'; done: number; total: number; etaSeconds: number | null; finished: boolean; error: {zh: string; en: string} | null; warning: {zh: string; en: string} | null}
   | {type: 'dataset.imported'; jobId: string; datasetId: string | null; report: ImportReport | null; error: {zh: string; en: string} | null}
   /** the store could not write (disk full): `full` until a later write succeeds; what was not yet
    * saved is held in memory and written then */

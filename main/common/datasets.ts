@@ -5,8 +5,11 @@
  * mix can weigh them on purpose; `preference` rows carry a chosen and a rejected answer. */
 export type RowKind = 'dialogue' | 'safety' | 'preference' | 'text';
 
-export type DatasetFormat = 'cmtmedqa' | 'single' | 'disc' | 'sharegpt' | 'alpaca' | 'pairs' | 'text';
-export const DATASET_FORMATS: readonly DatasetFormat[] = ['cmtmedqa', 'single', 'disc', 'sharegpt', 'alpaca', 'pairs', 'text'];
+/** `cmexam` (CMExam multiple choice, CSV) and `cmbclin` (CMB-Clin clinical cases) are evaluation
+ * benchmarks; they are imported as ordinary dialogue rows so an evaluation reads a frozen dataset
+ * version like every other consumer does. */
+export type DatasetFormat = 'cmtmedqa' | 'single' | 'disc' | 'sharegpt' | 'alpaca' | 'pairs' | 'text' | 'cmexam' | 'cmbclin';
+export const DATASET_FORMATS: readonly DatasetFormat[] = ['cmtmedqa', 'single', 'disc', 'sharegpt', 'alpaca', 'pairs', 'text', 'cmexam', 'cmbclin'];
 
 export interface Turn {
   role: 'system' | 'user' | 'assistant';
@@ -30,6 +33,35 @@ export interface DatasetRow {
   /** the id the row had in its source file */
   sourceId?: string;
   tags?: string[];
+  /** a multiple-choice item (CMExam): the question, its options and the gold letters, kept beside
+   * the dialogue so an evaluation scores the letters exactly instead of parsing them back out of
+   * the prompt text. The turns hold the same item as a prompt (choiceQuestionText) and answer. */
+  choice?: ChoiceQuestion;
+  /** in an evaluation, ask every user turn in order with the model's own answers as history
+   * (CMB-Clin): the later questions of a case build on what was answered before */
+  askEachTurn?: true;
+}
+
+export interface ChoiceOption {
+  /** one uppercase letter, A–Z */
+  letter: string;
+  text: string;
+}
+
+export interface ChoiceQuestion {
+  question: string;
+  options: ChoiceOption[];
+  /** the gold letters: uppercase, unique, sorted; more than one for a multiple-answer item */
+  answer: string[];
+}
+
+/** The user turn of a multiple-choice item: the question, one option per line, and what kind of
+ * answer is wanted. The prompt says whether one or several letters are right, so a model is not
+ * marked wrong for having to guess how many to give; "only the letters" keeps the answer
+ * scoreable without reading free text. Shared with evaluation, which must ask the same way. */
+export function choiceQuestionText(question: string, options: readonly ChoiceOption[], multi: boolean): string {
+  const lines = options.map((option) => `${option.letter}. ${option.text}`).join('\n');
+  return `${question.trim()}\n\n${lines}\n\n请选择正确答案（${multi ? '多选' : '单选'}），只回答选项字母。`;
 }
 
 export interface StoredRow extends DatasetRow {

@@ -92,7 +92,8 @@ async function resolveData(services: Services, refs: string[]): Promise<{dataset
   return {datasets, annotationProjects};
 }
 
-async function resolveModelId(services: Services, ref: string): Promise<string> {
+/** A registered model by id, name or path, or a GGUF path registered now. */
+export async function resolveModelId(services: Services, ref: string): Promise<string> {
   const registered = services.models.list().find((m) => m.id === ref || m.name === ref || m.path === resolve(ref));
   if (registered && !registered.missing) return registered.id;
   if (existsSync(ref)) return (await services.models.add({path: resolve(ref)})).id;

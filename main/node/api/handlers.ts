@@ -48,6 +48,20 @@ export function createHandlers(s: Services): Handlers {
     'consultations.export': (input) => s.consultations.export(input),
 
     'chat.send': (input) => s.consultations.send(input),
+    'chat.prefer': (input) => s.consultations.prefer(input),
+    'chat.preferencesToDataset': async (input) => {
+      const records = s.consultations.preferenceRecords();
+      if (records.length === 0) return {datasetId: null, pairs: 0};
+      // through the one dataset importer, as any preference file would be
+      const {datasetId} = await s.datasets.importNow({
+        content: records.map((r) => JSON.stringify(r)).join('\n'),
+        fileName: 'consultation-preferences.jsonl',
+        format: 'pairs',
+        name: input.name ?? `问诊偏好对 ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`,
+        deidentify: true,
+      });
+      return {datasetId, pairs: records.length};
+    },
     'chat.regenerate': (input) => s.consultations.regenerate(input.consultationId, input.messageId),
     'chat.stop': (input) => s.consultations.stopReply(input.consultationId),
 
@@ -98,6 +112,19 @@ export function createHandlers(s: Services): Handlers {
     'training.pause': (input) => s.training.pause(input.id),
     'training.resume': (input) => s.training.resume(input.id),
     'training.cancel': (input) => s.training.cancel(input.id),
+
+    'eval.list': () => s.evaluation.list(),
+    'eval.get': (input) => s.evaluation.summary(input.runId),
+    'eval.create': (input) => s.evaluation.create(input),
+    'eval.delete': (input) => s.evaluation.delete(input.runId),
+    'eval.generate': (input) => s.evaluation.generate(input.runId),
+    'eval.judge': (input) => s.evaluation.judge(input),
+    'eval.cancel': (input) => s.evaluation.cancel(input.runId),
+    'eval.items': (input) => s.evaluation.items(input),
+    'eval.blindNext': (input) => s.evaluation.nextBlind(input),
+    'eval.rate': (input) => s.evaluation.rate(input),
+    'eval.report': (input) => s.evaluation.report(input.runId),
+    'eval.export': (input) => s.evaluation.exportReport(input),
     'training.score': (input) => s.training.score(input),
     'annotation.rewardScores': (input) => s.training.scoreAnnotationItem(input.itemId, input.annotatorId, input.runId),
     'training.useResult': (input) => s.training.useResult(input.id, input.step),

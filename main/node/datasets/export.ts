@@ -13,8 +13,14 @@
 //
 // Every row carries every column (empty string / empty list when absent): the Hugging Face JSON
 // loader infers one schema per block of rows, and a column that appears only in later blocks
-// fails to load. Extra columns (id, source, cate1, cate2, kind) are dropped by LLaMA-Factory's
-// converter and let our importer read an export back as the same rows. Tags are not exported.
+// fails to load. Extra columns (id, source, cate1, cate2, kind, choice, ask_each_turn) are dropped
+// by LLaMA-Factory's converter and let our importer read an export back as the same rows. Tags
+// are not exported.
+//
+// `choice` (a multiple-choice item's question, options and gold letters) is written as a JSON
+// string, "" when the row has none: the loader infers each column's type per block of rows, and a
+// string column has one type whether or not a block holds a benchmark row, where an object column
+// would be null in one block and a struct in the next. `ask_each_turn` is a boolean on every row.
 
 import {open, readFile, rename, writeFile, mkdir} from 'node:fs/promises';
 import {join} from 'node:path';
@@ -31,6 +37,8 @@ const meta = (row: DatasetRow) => ({
   cate1: row.department ?? '',
   cate2: row.subDepartment ?? '',
   kind: row.kind,
+  choice: row.choice ? JSON.stringify(row.choice) : '',
+  ask_each_turn: row.askEachTurn === true,
 });
 
 function split(turns: Turn[]): {system: string; pairs: [string, string][]; last: string | null} {

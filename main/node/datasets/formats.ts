@@ -15,10 +15,19 @@
 //             {conversations, chosen: {from, value}, rejected: {…}} (LLaMA-Factory sharegpt ranking)
 //             {instruction, input, chosen, rejected, history?} (LLaMA-Factory alpaca ranking)
 //   text      {text} lines, or paragraphs of a .txt file
+//   cmexam    {Question, Options, Answer, Explanation} (CMExam's CSV): Options is one string with a
+//             literal backslash-n between "A …" lines, Answer the gold letter(s) "E" / "ABD"
+//             → a dialogue: the question with its options, answered "答案：E" + explanation; the
+//             parsed item is kept in `choice` so an evaluation scores letters, not text
+//   cmbclin   {id, title, description, QA_pairs: [{question, answer}, …]} (CMB-Clin) → one dialogue
+//             per case: description + first question, answer, next question …; `askEachTurn`
+//
+// Every format also reads back what our own export adds (export.ts): kind "safety", `choice`
+// (a JSON string) and `ask_each_turn`, so an export re-imports as the same rows.
 
-import type {DatasetFormat, DatasetRow, Turn} from '../../common/datasets.js';
+import {choiceQuestionText, type ChoiceOption, type ChoiceQuestion, type DatasetFormat, type DatasetRow, type Turn} from '../../common/datasets.js';
 import {AppError, type LocalisedText} from '../../common/errors.js';
-import {reasons, typeName} from './reasons.js';
+import {LIMITS, reasons, typeName} from './reasons.js';
 
 export type Mapped = {row: DatasetRow} | {error: LocalisedText};
 type Obj = Record<string, unknown>;
@@ -37,6 +46,10 @@ export function detectFormat(value: unknown): DatasetFormat | null {
   if (typeof value === 'string') return 'text';
   if (!isObj(value)) return null;
   if (has(value, 'query') && has(value, 'response_0') && !has(value, 'response')) throw rlhfAnnotationFile();
+  // the benchmarks first: their field names are their own, and a CMB-Clin case has a `question`
+  // inside QA_pairs only, so nothing below would claim either of them
+  if (Array.isArray(value.QA_pairs)) return 'cmbclin';
+  if (has(value, cmexamField(value, 'Question')) && has(value, cmexamField(value, 'Options')) && has(value, cmexamField(value, 'Answer'))) return 'cmexam';
   if (Array.isArray(value.conversation)) return 'disc';
   if (has(value, 'chosen') || has(value, 'response_chosen')) return 'pairs';
   if (Array.isArray(value.conversations) || Array.isArray(value.messages)) return 'sharegpt';
@@ -79,21 +92,25 @@ const MAPPERS: Record<Exclude<DatasetFormat, 'text'>, (o: Obj) => DatasetRow> = 
   disc: mapDisc,
   sharegpt: mapShareGpt,
   pairs: mapPairs,
+  cmexam: mapCmExam,
+  cmbclin: mapCmbClin,
 };
 
 // ───── field helpers ─────
 
-function str(o: Obj, field: string, opts: {optional?: boolean; unwrapList?: boolean} = {}): string | undefined {
+/** `label` names the field in a reason when it is nested (QA_pairs[2].answer). */
+function str(o: Obj, field: string, opts: {optional?: boolean; unwrapList?: boolean; label?: string} = {}): string | undefined {
+  const label = opts.label ?? field;
   let v = o[field];
   if (opts.unwrapList && Array.isArray(v)) {
-    if (v.length !== 1) throw new Reject(reasons.notOneElementList(field, v.length));
+    if (v.length !== 1) throw new Reject(reasons.notOneElementList(label, v.length));
     v = v[0];
   }
   if (v === undefined || v === null) {
     if (opts.optional) return undefined;
-    throw new Reject(reasons.missingField(field));
+    throw new Reject(reasons.missingField(label));
   }
-  if (typeof v !== 'string') throw new Reject(reasons.wrongType(field, 'string', typeName(v)));
+  if (typeof v !== 'string') throw new Reject(reasons.wrongType(label, 'string', typeName(v)));
   return v;
 }
 
@@ -128,7 +145,32 @@ function meta(o: Obj, row: DatasetRow): DatasetRow {
   if (id !== undefined) row.sourceId = id;
   // our own exports write kind:"safety" so a round trip keeps CMtMedQA's safety items apart
   if (o.kind === 'safety' && row.kind === 'dialogue') row.kind = 'safety';
+  // … and `choice` / `ask_each_turn`, so a benchmark row stays a benchmark row
+  const choice = exportedChoice(o);
+  if (choice) row.choice = choice;
+  if (o.ask_each_turn === true || o.askEachTurn === true) row.askEachTurn = true;
   return row;
+}
+
+/** `choice` as our export writes it (a JSON string: see export.ts) or as an object. Only a value
+ * of our shape counts: a foreign file's `choice` column with another meaning ("A") is ignored
+ * rather than rejecting every row of it. Whether the item makes sense is validate.ts's business. */
+function exportedChoice(o: Obj): ChoiceQuestion | undefined {
+  let v = o.choice;
+  if (typeof v === 'string') {
+    if (!v.trimStart().startsWith('{')) return undefined;
+    try {
+      v = JSON.parse(v);
+    } catch (error) {
+      throw new Reject(reasons.invalidJson(`choice: ${error instanceof Error ? error.message : String(error)}`));
+    }
+  }
+  if (!isObj(v) || !has(v, 'options')) return undefined;
+  const {question, options, answer} = v;
+  const isOption = (x: unknown): x is ChoiceOption => isObj(x) && typeof x.letter === 'string' && typeof x.text === 'string';
+  if (typeof question !== 'string' || !Array.isArray(options) || !options.every(isOption) || !Array.isArray(answer) || !answer.every((x) => typeof x === 'string'))
+    throw new Reject(reasons.wrongType('choice', '{question, options: [{letter, text}], answer: [letter]}', typeName(v)));
+  return {question, options: options.map(({letter, text}) => ({letter, text})), answer: [...(answer as string[])]};
 }
 
 /** LLaMA-Factory / CMtMedQA history: [[user, assistant], …] */
@@ -260,6 +302,85 @@ function mapPairs(o: Obj): DatasetRow {
     rejected = answer(o, 'rejected');
   } else throw new Reject(reasons.wrongFormat('pairs', guess(o)));
   return meta(o, {kind: 'preference', turns: prompt, chosen, rejected});
+}
+
+// ───── benchmarks ─────
+
+/** CMExam's own capitalised names; lower-case ones as a JSON conversion may write them. */
+function cmexamField(o: Obj, name: string): string {
+  return has(o, name) ? name : name.toLowerCase();
+}
+
+// "A 急性脑血管疾病", "B.癔病", "C、…", "D．…", "E急性…": a letter, then a separator or straight
+// into non-Latin text. "Aspirin" is not option A "spirin": a Latin letter after it means a word.
+const OPTION_LETTER = /^\s*([A-Za-z])(?:\s*[.．、:：)）]\s*|\s+|(?=[^\x00-\x7f])|$)/;
+
+/** Options as CMExam writes them: one string, lines separated by a literal backslash-n (the CSV
+ * keeps the two characters). A real line break separates them too, for a file that a tool has
+ * unescaped. A list of strings is taken line by line. Without any letters the options are
+ * lettered A, B, C … in order; with letters on some lines only, which is which cannot be told. */
+function parseOptions(value: unknown, field: string): ChoiceOption[] {
+  let lines: string[];
+  if (typeof value === 'string') lines = value.split(/\\n|\r?\n/);
+  else if (Array.isArray(value) && value.every((x) => typeof x === 'string')) lines = value as string[];
+  else if (value === undefined || value === null) throw new Reject(reasons.missingField(field));
+  else throw new Reject(reasons.wrongType(field, 'string', typeName(value)));
+  lines = lines.filter((line) => line.trim() !== '');
+  const matches = lines.map((line) => OPTION_LETTER.exec(line));
+  if (matches.every((m) => m === null)) return lines.map((line, i) => ({letter: String.fromCharCode(65 + i), text: line.trim()}));
+  return lines.map((line, i) => {
+    const m = matches[i];
+    if (!m) throw new Reject(reasons.optionWithoutLetter(i, line.trim()));
+    return {letter: m[1]!.toUpperCase(), text: line.slice(m[0].length).trim()};
+  });
+}
+
+/** "E", "ABD", "A,B", "a、c" → sorted unique upper-case letters. Which letters exist is checked
+ * against the options in validate.ts (checkChoice), for rows from any source. */
+function parseAnswer(raw: string): string[] {
+  const letters = raw.replace(/[\s,，、;；/|]+/g, '').toUpperCase();
+  if (!/^[A-Z]*$/.test(letters)) throw new Reject(reasons.answerNotLetters(raw.trim()));
+  return [...new Set(letters)].sort();
+}
+
+function mapCmExam(o: Obj): DatasetRow {
+  const q = cmexamField(o, 'Question');
+  const opts = cmexamField(o, 'Options');
+  if (!has(o, q) && !has(o, opts)) throw new Reject(reasons.wrongFormat('cmexam', guess(o)));
+  const question = str(o, q)!;
+  if (question.trim() === '') throw new Reject(reasons.emptyField(q));
+  const options = parseOptions(o[opts], opts);
+  if (options.length === 0) throw new Reject(reasons.noOptions());
+  const answer = parseAnswer(str(o, cmexamField(o, 'Answer'))!);
+  const explanation = str(o, cmexamField(o, 'Explanation'), {optional: true})?.trim() ?? '';
+  const letters = answer.join('');
+  return {
+    kind: 'dialogue',
+    turns: [
+      {role: 'user', content: choiceQuestionText(question, options, answer.length > 1)},
+      {role: 'assistant', content: explanation ? `答案：${letters}\n\n${explanation}` : `答案：${letters}`},
+    ],
+    choice: {question: question.trim(), options, answer},
+  };
+}
+
+function mapCmbClin(o: Obj): DatasetRow {
+  const pairs = o.QA_pairs;
+  if (!Array.isArray(pairs)) throw new Reject(has(o, 'QA_pairs') ? reasons.wrongType('QA_pairs', 'array', typeName(pairs)) : reasons.wrongFormat('cmbclin', guess(o)));
+  // the case description is what the first question is about, so it opens the first turn
+  const description = str(o, 'description', {optional: true})?.trim() ?? '';
+  const turns: Turn[] = [];
+  pairs.forEach((pair, i) => {
+    if (!isObj(pair)) throw new Reject(reasons.wrongType(`QA_pairs[${i}]`, 'object', typeName(pair)));
+    const question = str(pair, 'question', {label: `QA_pairs[${i}].question`})!;
+    const answer = str(pair, 'answer', {label: `QA_pairs[${i}].answer`})!;
+    turns.push({role: 'user', content: i === 0 && description ? `${description}\n\n${question}` : question}, {role: 'assistant', content: answer});
+  });
+  const row = meta(o, {kind: 'dialogue', turns, askEachTurn: true});
+  const title = optionalText(o, 'title')?.trim();
+  // a tag may hold LIMITS.tag characters; a long title is shortened rather than the case rejected
+  if (title) row.tags = [...(row.tags ?? []), `case:${title}`.slice(0, LIMITS.tag)];
+  return row;
 }
 
 function mapText(value: unknown): DatasetRow {

@@ -66,6 +66,16 @@ export function deidentifyRow(row: DatasetRow): {row: DatasetRow; replacements: 
   if (row.chosen !== undefined) out.chosen = apply(row.chosen, 'chosen', -1);
   if (row.rejected !== undefined) out.rejected = apply(row.rejected, 'rejected', -1);
   if (row.text !== undefined) out.text = apply(row.text, 'text', -1);
+  // A multiple-choice item repeats its question and options in `choice`; what is removed from the
+  // turns must not survive there. Its spans are not listed: the review shows (and undoes) them in
+  // the turn they also appear in, and an undo there leaves `choice` with the placeholder, which
+  // keeps nothing identifying and does not change the gold letters.
+  if (row.choice !== undefined)
+    out.choice = {
+      question: deidentifyText(row.choice.question).text,
+      options: row.choice.options.map((o) => ({letter: o.letter, text: deidentifyText(o.text).text})),
+      answer: [...row.choice.answer],
+    };
   return {row: out, replacements};
 }
 

@@ -4,7 +4,7 @@
 export {importDataset, deidentifyRow, type ImportOptions, type ImportedRow, type FoundReplacement, type ImportProgressInfo, type RowSink} from './importer.js';
 export {openRecords, type DatasetSource, type SourceRecord, type Container, type RecordStream} from './records.js';
 export {detectFormat, mapRecord, stripPromptWrapper} from './formats.js';
-export {validateRow, rowChars} from './validate.js';
+export {validateRow, rowChars, checkChoice} from './validate.js';
 export {LIMITS} from './reasons.js';
 export {rowHash, versionContentHash, canonicalJson, nearDuplicateKey, normaliseForDuplicates} from './hash.js';
 export {deidentifyText, undoReplacement, undoReplacements, type PhiSpan} from './deid.js';

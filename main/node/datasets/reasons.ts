@@ -63,6 +63,27 @@ export const reasons = {
   mustEndWithAssistant: () => t('对话须以 assistant（医生）回复结尾', 'a dialogue must end with an assistant turn'),
   promptMustEndWithUser: () => t('偏好数据的提示须以 user 提问结尾', 'the prompt of a preference pair must end with a user turn'),
   unexpectedField: (field: string, kind: string) => t(`${kind} 类型的数据行不应有 ${field}`, `a ${kind} row must not have ${field}`),
+  // CSV
+  csvFieldCount: (expected: number, got: number) =>
+    t(`CSV 记录有 ${got} 个字段，表头有 ${expected} 个（未加引号的逗号或换行？）`, `the CSV record has ${got} fields, the header has ${expected} (an unquoted comma or line break?)`),
+  csvUnclosedQuote: () =>
+    t('CSV 引号内的字段直到文件末尾都没有结束（缺少右引号，或文件被截断）', 'a quoted CSV field is still open at the end of the file (missing closing quote, or a truncated file)'),
+  csvBadHeader: (detail: LocalisedText) => t(`CSV 表头无效：${detail.zh}`, `invalid CSV header: ${detail.en}`),
+  csvHeaderEmptyName: (column: number) => t(`第 ${column} 列没有列名`, `column ${column} has no name`),
+  csvHeaderDuplicate: (name: string) => t(`列名 “${name}” 出现了不止一次`, `the column name "${name}" appears more than once`),
+  csvHeaderUnreadable: () => t('表头不完整或过大', 'the header is incomplete or too large'),
+  // multiple choice (CMExam)
+  noOptions: () => t('选择题没有选项', 'the multiple-choice item has no options'),
+  tooManyOptions: (n: number) => t(`选项过多（${n} 个，上限 26 个）`, `too many options (${n}, at most 26)`),
+  optionWithoutLetter: (i: number, text: string) =>
+    t(`第 ${i + 1} 个选项 “${text.slice(0, 20)}” 没有选项字母（其他选项有）`, `option ${i + 1} "${text.slice(0, 20)}" has no letter (the others do)`),
+  badOptionLetter: (letter: string) => t(`选项字母 “${letter}” 无效（应为一个大写字母 A–Z）`, `invalid option letter "${letter}" (one uppercase letter A–Z expected)`),
+  duplicateOptionLetter: (letter: string) => t(`选项字母 ${letter} 出现了不止一次`, `option letter ${letter} appears more than once`),
+  emptyOption: (letter: string) => t(`选项 ${letter} 的内容为空`, `option ${letter} is empty`),
+  answerNotLetters: (answer: string) => t(`答案 “${answer.slice(0, 20)}” 不是选项字母`, `the answer "${answer.slice(0, 20)}" is not option letters`),
+  answerNotInOptions: (missing: string[], options: string[]) =>
+    t(`答案 ${missing.join('')} 不在选项 ${options.join('')} 之中`, `answer ${missing.join('')} is not among the options ${options.join('')}`),
+  answerNotNormalised: () => t('答案字母须为大写、不重复且按字母顺序排列', 'answer letters must be uppercase, unique and in alphabetical order'),
 };
 
 /** What a JSON value is, for "expected X, got Y" messages. */

@@ -1,11 +1,14 @@
 // Reads a dataset file as a stream of records, whatever its container: JSON Lines, one big JSON
-// array, an object keyed "0","1",… (RLHF-Label-Tool), a single pretty-printed JSON object, or a
-// plain .txt split into paragraphs. Nothing is read whole: JSONL is split into lines at the byte
-// level, JSON documents go through the element scanner (json-stream.ts), and every record is
+// array, an object keyed "0","1",… (RLHF-Label-Tool), a single pretty-printed JSON object, a
+// plain .txt split into paragraphs, or a .csv with a header line (CMExam). Nothing is read whole:
+// JSONL is split into lines at the byte level, JSON documents go through the element scanner
+// (json-stream.ts), CSV goes through a byte-level RFC 4180 state machine, and every record is
 // decoded on its own with a fatal UTF-8 decoder so a bad byte rejects that record only.
 //
-// Positions: 1-based line number for JSONL and .txt (the paragraph's first line), 0-based
-// element index for JSON arrays and keyed objects. This module does not know dataset formats.
+// Positions: 1-based line number for JSONL, .txt (the paragraph's first line) and CSV (the
+// record's first line: a quoted field may span lines), 0-based element index for JSON arrays and
+// keyed objects. This module does not know dataset formats: a CSV record is an object keyed by
+// the header's names, all values strings, and formats.ts recognises it like any JSON object.
 
 import {createReadStream, statSync} from 'node:fs';
 import {extname} from 'node:path';
@@ -15,7 +18,7 @@ import {JsonElementScanner, type ScannedElement} from './json-stream.js';
 import {LIMITS, reasons} from './reasons.js';
 
 export type DatasetSource = {path: string} | {content: string; fileName: string};
-export type Container = 'jsonl' | 'array' | 'object' | 'document' | 'txt';
+export type Container = 'jsonl' | 'array' | 'object' | 'document' | 'txt' | 'csv';
 
 export type SourceRecord =
   | {ok: true; position: number; value: unknown; /** the member name in a keyed object */ key?: string}
@@ -84,6 +87,8 @@ export function parseRecord(position: number, bytes: Buffer, wrap?: 'member'): S
 export function sniffContainer(head: Buffer, fileName: string, wantText: boolean): Container {
   const ext = extname(fileName).toLowerCase();
   if (ext === '.txt' || ext === '.md') return 'txt';
+  // CSV has no first byte of its own (a header line is just text), so only the name can say so
+  if (ext === '.csv') return 'csv';
   const text = head.toString('utf8').replace(/^\uFEFF/, '');
   const first = text.trimStart()[0];
   if (first === '[') return 'array';
@@ -127,7 +132,8 @@ export async function openRecords(source: DatasetSource, options: {signal?: Abor
       first = false;
     }
   }
-  const reader = container === 'jsonl' ? jsonlRecords : container === 'txt' ? paragraphRecords : (c: AsyncIterable<Buffer>) => documentRecords(c, container);
+  const reader =
+    container === 'jsonl' ? jsonlRecords : container === 'txt' ? paragraphRecords : container === 'csv' ? csvRecords : (c: AsyncIterable<Buffer>) => documentRecords(c, container);
   return {container, totalBytes, bytesRead: () => read, records: reader(counted())};
 }
 
@@ -216,4 +222,208 @@ async function* paragraphRecords(chunks: AsyncIterable<Buffer>): AsyncGenerator<
   }
   const record = flush();
   if (record) yield record;
+}
+
+// ───── CSV ─────
+//
+// RFC 4180 as Excel and Python's csv module write it: fields separated by commas, records by LF
+// or CRLF, a field in double quotes may hold commas, line breaks and "" for a quote. Scanned at
+// the byte level: the delimiters are ASCII, and UTF-8 never uses bytes below 0x80 inside a
+// multi-byte character, so no character can be split into a false delimiter. Lenient where
+// writers are sloppy, as Python's reader is: a quote inside an unquoted field is an ordinary
+// character, and text after a closing quote is appended to the field.
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const LF = 0x0a;
+const CR = 0x0d;
+
+interface RawCsvRecord {
+  /** 1-based line of the record's first byte */
+  line: number;
+  /** the raw fields; null when the record is over the size limit (then not kept) */
+  fields: Buffer[] | null;
+  size: number;
+  /** the first bytes, for an excerpt */
+  head: Buffer;
+  /** a quoted field was still open at the end of the file */
+  unclosed: boolean;
+  /** an empty line: no bytes and no quotes */
+  blank: boolean;
+}
+
+async function* csvRawRecords(chunks: AsyncIterable<Buffer>): AsyncGenerator<RawCsvRecord> {
+  type Mode = 'fieldStart' | 'unquoted' | 'quoted' | 'quoteSeen';
+  let mode = 'fieldStart' as Mode;
+  let line = 1;
+  let start = 1;
+  let fields: Buffer[] = [];
+  let parts: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  let head: Buffer | null = null;
+  let quotedRecord = false;
+  let lastQuoted = false;
+  let done: RawCsvRecord[] = [];
+
+  const piece = (chunk: Buffer, from: number, to: number) => {
+    if (to <= from) return;
+    size += to - from;
+    if (head === null) head = chunk.subarray(from, Math.min(to, from + 800));
+    if (tooLarge) return;
+    if (size > LIMITS.recordBytes) {
+      // keep scanning to the record's end, but stop holding its bytes
+      tooLarge = true;
+      parts = [];
+      fields = [];
+      return;
+    }
+    parts.push(chunk.subarray(from, to));
+  };
+  const endField = (quoted: boolean) => {
+    if (!tooLarge) fields.push(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    parts = [];
+    lastQuoted = quoted;
+  };
+  const endRecord = () => {
+    // the CR of a CRLF ending belongs to the line break, not to an unquoted last field
+    const last = fields[fields.length - 1];
+    if (!tooLarge && !lastQuoted && last && last[last.length - 1] === CR) fields[fields.length - 1] = last.subarray(0, last.length - 1);
+    const blank = !quotedRecord && !tooLarge && fields.length === 1 && fields[0]!.length === 0;
+    done.push({line: start, fields: tooLarge ? null : fields, size, head: head ?? Buffer.alloc(0), unclosed: false, blank});
+    fields = [];
+    parts = [];
+    size = 0;
+    tooLarge = false;
+    head = null;
+    quotedRecord = false;
+  };
+
+  for await (const chunk of chunks) {
+    // where the current piece of field text began in this chunk
+    let from = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i]!;
+      switch (mode) {
+        case 'fieldStart':
+          if (b === QUOTE) {
+            mode = 'quoted';
+            quotedRecord = true;
+            from = i + 1;
+          } else if (b === COMMA) endField(false);
+          else if (b === LF) {
+            endField(false);
+            endRecord();
+            start = ++line;
+          } else {
+            mode = 'unquoted';
+            from = i;
+          }
+          break;
+        case 'unquoted':
+          if (b === COMMA || b === LF) {
+            piece(chunk, from, i);
+            endField(false);
+            mode = 'fieldStart';
+            if (b === LF) {
+              endRecord();
+              start = ++line;
+            }
+          }
+          break;
+        case 'quoted':
+          if (b === QUOTE) {
+            piece(chunk, from, i);
+            mode = 'quoteSeen';
+          } else if (b === LF) line++;
+          break;
+        case 'quoteSeen':
+          if (b === QUOTE) {
+            // "" inside quotes: one quote, which starts the next piece
+            mode = 'quoted';
+            from = i;
+          } else if (b === COMMA || b === LF) {
+            endField(true);
+            mode = 'fieldStart';
+            if (b === LF) {
+              endRecord();
+              start = ++line;
+            }
+          } else if (b !== CR) {
+            mode = 'unquoted';
+            from = i;
+          }
+          break;
+      }
+    }
+    if (mode === 'unquoted' || mode === 'quoted') piece(chunk, from, chunk.length);
+    if (done.length) {
+      yield* done;
+      done = [];
+    }
+  }
+  if (mode === 'quoted') {
+    yield {line: start, fields: null, size, head: head ?? Buffer.alloc(0), unclosed: true, blank: false};
+    return;
+  }
+  // the last record has no line break after it
+  if (mode !== 'fieldStart' || fields.length > 0 || tooLarge) {
+    endField(mode === 'quoteSeen');
+    endRecord();
+    yield* done;
+  }
+}
+
+/** Header names: trimmed, none empty, none twice (a record is an object keyed by them). */
+function csvHeader(raw: RawCsvRecord): string[] {
+  const bad = (detail: LocalisedText) => new AppError('validation', reasons.csvBadHeader(detail));
+  if (raw.fields === null || raw.unclosed) throw bad(reasons.csvHeaderUnreadable());
+  let names: string[];
+  try {
+    names = raw.fields.map((f) => decoder.decode(f).trim());
+  } catch {
+    throw bad(reasons.invalidUtf8());
+  }
+  names.forEach((name, i) => {
+    if (name === '') throw bad(reasons.csvHeaderEmptyName(i + 1));
+    if (names.indexOf(name) !== i) throw bad(reasons.csvHeaderDuplicate(name));
+  });
+  return names;
+}
+
+/** Records after the header line, each an object of strings keyed by the header's names. A
+ * record with another number of fields than the header is a rejected row: its fields cannot be
+ * told apart, and guessing would put text into the wrong column. */
+async function* csvRecords(chunks: AsyncIterable<Buffer>): AsyncGenerator<SourceRecord> {
+  let header: string[] | null = null;
+  for await (const raw of csvRawRecords(chunks)) {
+    if (raw.blank) continue;
+    const excerpt = () => excerptOf(raw.fields ? Buffer.concat(raw.fields.flatMap((f, i) => (i ? [Buffer.from(','), f] : [f]))) : raw.head);
+    if (header === null) {
+      header = csvHeader(raw);
+      continue;
+    }
+    if (raw.unclosed) {
+      yield {ok: false, position: raw.line, error: reasons.csvUnclosedQuote(), excerpt: excerpt()};
+      continue;
+    }
+    if (raw.fields === null) {
+      yield {ok: false, position: raw.line, error: reasons.recordTooLarge(raw.size), excerpt: excerpt()};
+      continue;
+    }
+    if (raw.fields.length !== header.length) {
+      yield {ok: false, position: raw.line, error: reasons.csvFieldCount(header.length, raw.fields.length), excerpt: excerpt()};
+      continue;
+    }
+    const value: Record<string, string> = {};
+    try {
+      header.forEach((name, i) => {
+        value[name] = decoder.decode(raw.fields![i]!);
+      });
+    } catch {
+      yield {ok: false, position: raw.line, error: reasons.invalidUtf8(), excerpt: excerpt()};
+      continue;
+    }
+    yield {ok: true, position: raw.line, value};
+  }
 }

@@ -5,8 +5,11 @@
 //   dialogue / safety: [system] user assistant user assistant … ending with assistant
 //   preference:        [system] user assistant … user, plus non-empty chosen and rejected
 //   text:              a non-empty text, no turns
+//   choice (dialogue only): a non-empty question, 1–26 options with distinct letters A–Z and
+//                      non-empty text, answer letters upper-case, unique, sorted and among them
+//   askEachTurn:       dialogue or safety only
 
-import type {DatasetRow, Turn} from '../../common/datasets.js';
+import type {ChoiceQuestion, DatasetRow, Turn} from '../../common/datasets.js';
 import type {LocalisedText} from '../../common/errors.js';
 import {LIMITS, reasons} from './reasons.js';
 
@@ -57,6 +60,30 @@ function checkMeta(row: DatasetRow): LocalisedText | null {
   return null;
 }
 
+/** A multiple-choice item must be scoreable: an evaluation compares letters with `answer`, so a
+ * letter that names no option (or a question without options) could only ever be marked wrong. */
+export function checkChoice(choice: ChoiceQuestion): LocalisedText | null {
+  const problem = checkText('question', choice.question, LIMITS.turnChars);
+  if (problem) return problem;
+  if (choice.options.length === 0) return reasons.noOptions();
+  if (choice.options.length > 26) return reasons.tooManyOptions(choice.options.length);
+  const letters: string[] = [];
+  for (const option of choice.options) {
+    if (!/^[A-Z]$/.test(option.letter)) return reasons.badOptionLetter(option.letter);
+    if (letters.includes(option.letter)) return reasons.duplicateOptionLetter(option.letter);
+    letters.push(option.letter);
+    if (option.text.trim() === '') return reasons.emptyOption(option.letter);
+    const text = checkText(`option ${option.letter}`, option.text, LIMITS.turnChars);
+    if (text) return text;
+  }
+  if (choice.answer.length === 0) return reasons.emptyField('answer');
+  const missing = choice.answer.filter((letter) => !letters.includes(letter));
+  if (missing.length > 0) return reasons.answerNotInOptions(missing, letters);
+  // the stored form is canonical, so two rows with the same answer hash the same
+  if (choice.answer.join() !== [...new Set(choice.answer)].sort().join()) return reasons.answerNotNormalised();
+  return null;
+}
+
 export function rowChars(row: DatasetRow): number {
   let n = (row.chosen?.length ?? 0) + (row.rejected?.length ?? 0) + (row.text?.length ?? 0);
   for (const t of row.turns) n += t.content.length;
@@ -83,6 +110,8 @@ export function validateRow(row: DatasetRow): LocalisedText | null {
       problem = row.turns.length > 0 ? reasons.unexpectedField('turns', 'text') : checkText('text', row.text ?? '', LIMITS.rowChars);
       break;
   }
+  if (!problem && row.choice !== undefined) problem = row.kind === 'dialogue' ? checkChoice(row.choice) : reasons.unexpectedField('choice', row.kind);
+  if (!problem && row.askEachTurn !== undefined && row.kind !== 'dialogue' && row.kind !== 'safety') problem = reasons.unexpectedField('askEachTurn', row.kind);
   // the per-turn reasons come first: "turn 2 is too long" says more than "row too large"
   return problem ?? (chars > LIMITS.rowChars ? reasons.rowTooLarge(chars) : null) ?? checkMeta(row);
 }

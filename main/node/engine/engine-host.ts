@@ -4,7 +4,7 @@
 
 import {AppError} from '../../common/errors.js';
 import type {EngineStatus} from '../../common/contract.js';
-import type {CountTokensRequest, EngineInfo, EngineOptions, EngineToHost, GenerateRequest, GenerateResult, HostToEngine} from './protocol.js';
+import type {ChoiceScoresRequest, CountTokensRequest, EngineInfo, EngineOptions, EngineToHost, GenerateRequest, GenerateResult, HostToEngine} from './protocol.js';
 
 export interface EngineChild {
   readonly pid: number | null;
@@ -96,6 +96,16 @@ export class EngineHost {
     return result;
   }
 
+  /** Log-probabilities of candidate answers (multiple-choice option letters) in the engine. */
+  async choiceScores(request: ChoiceScoresRequest): Promise<number[]> {
+    await this.start();
+    const id = this.nextId++;
+    const result = new Promise<number[]>((resolve, reject) => this.pending.set(id, {resolve: resolve as (r: unknown) => void, reject}));
+    this.child!.send({type: 'choiceScores', id, request});
+    this.loadedModelPath = request.modelPath;
+    return result;
+  }
+
   /** Kills the engine (tests use this to simulate a crash; quitting uses it too). */
   stop(): void {
     const child = this.child;
@@ -160,9 +170,9 @@ export class EngineHost {
     const request = this.pending.get(message.id);
     if (!request) return;
     if (message.type === 'delta') request.onText?.(message.text);
-    else if (message.type === 'done' || message.type === 'counted') {
+    else if (message.type === 'done' || message.type === 'counted' || message.type === 'scored') {
       this.pending.delete(message.id);
-      request.resolve(message.type === 'done' ? message.result : message.tokens);
+      request.resolve(message.type === 'done' ? message.result : message.type === 'counted' ? message.tokens : message.logProbs);
     } else if (message.type === 'failed') {
       this.pending.delete(message.id);
       request.reject(AppError.fromPayload(message.error));

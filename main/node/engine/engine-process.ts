@@ -63,6 +63,13 @@ channel.onMessage((message) => {
     running.get(message.id)?.abort();
     return;
   }
+  if (message.type === 'choiceScores') {
+    runner.choiceScores(message.request).then(
+      (logProbs) => channel.send({type: 'scored', id: message.id, logProbs}),
+      (error: unknown) => channel.send({type: 'failed', id: message.id, error: toAppError(error).toPayload()}),
+    );
+    return;
+  }
   if (message.type === 'countTokens') {
     runner.countTokens(message.request).then(
       (tokens) => channel.send({type: 'counted', id: message.id, tokens}),

@@ -14,11 +14,13 @@ import {
   type ChatHistoryItem,
   type Llama,
   type LlamaContext,
+  type LlamaGrammar,
+  type Token,
   type LlamaModel,
 } from 'node-llama-cpp';
 import {AppError} from '../../common/errors.js';
 import {chatWrapperFor} from './chat-template.js';
-import type {CountTokensRequest, EngineOptions, GenerateRequest, GenerateResult} from './protocol.js';
+import type {ChoiceScoresRequest, CountTokensRequest, EngineOptions, GenerateRequest, GenerateResult} from './protocol.js';
 
 /** llama.cpp logs go to stderr only when they are warnings or worse; the rest is noise here. */
 const LOG_LEVEL = LlamaLogLevel.error;
@@ -87,6 +89,36 @@ export class ModelRunner {
     return run;
   }
 
+  /** Log-probabilities of each candidate as the reply's next token after `answerPrefix`. */
+  choiceScores(request: ChoiceScoresRequest): Promise<number[]> {
+    const run = this.queue.then(async () => {
+      const {chat} = await this.prepare({...request, sampling: {temperature: 0, topP: 1, topK: 0, minP: 0, repeatPenalty: 1, maxTokens: 1, seed: 0}});
+      const model = this.loadedModel!.model;
+      const history = toChatHistory(request.systemPrompt, request.turns);
+      // the reply is rendered open, ending with the prefix: what the model would continue from
+      history[history.length - 1] = {type: 'model', response: [request.answerPrefix]};
+      const tokens = chat.chatWrapper.generateContextState({chatHistory: history}).contextText.tokenize(model.tokenizer);
+      const candidateTokens = request.candidates.map((c) => model.tokenize(c, false)[0]);
+      if (candidateTokens.some((t) => t === undefined)) throw new AppError('validation', {zh: '候选答案为空。', en: 'An empty candidate.'});
+      const sequence = chat.sequence;
+      await sequence.clearHistory();
+      const last = tokens.length - 1;
+      const output = await sequence.controlledEvaluate(
+        tokens.map((token, i) => (i === last ? [token, {generateNext: {logits: {filter: {tokens: candidateTokens as Token[]}}}}] : token)),
+      );
+      // the next reply must not build on this scoring pass's tokens
+      await sequence.clearHistory();
+      const logits = output[last]?.next.logits;
+      if (!logits) throw new AppError('internal', {zh: '模型没有给出候选概率。', en: 'The model returned no candidate scores.'});
+      const values = candidateTokens.map((t) => logits.get(t as Token) ?? -Infinity);
+      const max = Math.max(...values);
+      const norm = max + Math.log(values.reduce((sum, v) => sum + Math.exp(v - max), 0));
+      return values.map((v) => v - norm);
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Counts with a vocabulary-only load unless the model is already loaded for chat. */
   countTokens(request: CountTokensRequest): Promise<number[]> {
     const run = this.queue.then(async () => {
@@ -124,6 +156,7 @@ export class ModelRunner {
     await this.loadedModel?.model.dispose();
     this.loadedContext = null;
     this.loadedModel = null;
+    this.grammars.clear(); // they belong to the Llama instance disposed next
     if (this.llama) await (await this.llama).dispose();
     this.llama = null;
   }
@@ -197,6 +230,20 @@ export class ModelRunner {
     return this.loadedContext;
   }
 
+  private readonly grammars = new Map<string, Promise<LlamaGrammar>>();
+
+  /** Grammars are compiled once per schema (a judge asks the same shape thousands of times). */
+  private grammarFor(schema: Record<string, unknown>): Promise<LlamaGrammar> {
+    const key = JSON.stringify(schema);
+    let grammar = this.grammars.get(key);
+    if (!grammar) {
+      grammar = this.getLlama().then((llama) => llama.createGrammarForJsonSchema(schema as Parameters<Llama['createGrammarForJsonSchema']>[0]) as Promise<LlamaGrammar>);
+      grammar.catch(() => this.grammars.delete(key));
+      this.grammars.set(key, grammar);
+    }
+    return grammar;
+  }
+
   /** node-llama-cpp's own schedule ("nextCycle") unless the running reply is held. */
   private scheduleDecode(dispatch: () => void): void {
     const held = this.hold?.();
@@ -224,8 +271,10 @@ export class ModelRunner {
 
     let completionTokens = 0;
     let firstTokenAt = 0;
+    const grammar = request.jsonSchema ? await this.grammarFor(request.jsonSchema) : undefined;
     const response = await chat.generateResponse(history, {
       maxTokens,
+      ...(grammar ? {grammar} : {}),
       temperature: sampling.temperature,
       topP: sampling.topP,
       topK: sampling.topK,

@@ -17,6 +17,9 @@ export interface GenerateRequest {
   /** the conversation so far, oldest first, ending with the user turn to answer */
   turns: ChatTurn[];
   sampling: Sampling;
+  /** constrain the reply to JSON of this schema (a judge model's verdict): llama.cpp's grammar
+   * sampling, so even a small local model answers in a form we can read */
+  jsonSchema?: Record<string, unknown>;
 }
 
 export interface GenerateResult {
@@ -46,8 +49,22 @@ export interface CountTokensRequest {
   items: ({turns: ChatTurn[]; systemPrompt?: string} | {text: string})[];
 }
 
+/** How likely each candidate answer is to come next after the prompt and the start of the reply
+ * (a multiple-choice item's option letters after "答案："). Raw logits of each candidate's first
+ * token, log-softmaxed over the candidates: the model's choice among them without sampling. */
+export interface ChoiceScoresRequest {
+  modelPath: string;
+  gpuLayers: GpuLayers;
+  adapters: {path: string; scale: number}[];
+  systemPrompt: string;
+  turns: ChatTurn[];
+  answerPrefix: string;
+  candidates: string[];
+}
+
 export type HostToEngine =
   | {type: 'generate'; id: number; request: GenerateRequest}
+  | {type: 'choiceScores'; id: number; request: ChoiceScoresRequest}
   | {type: 'countTokens'; id: number; request: CountTokensRequest}
   | {type: 'cancel'; id: number};
 
@@ -56,6 +73,7 @@ export type EngineToHost =
   | {type: 'delta'; id: number; text: string}
   | {type: 'done'; id: number; result: GenerateResult}
   | {type: 'counted'; id: number; tokens: number[]}
+  | {type: 'scored'; id: number; logProbs: number[]}
   | {type: 'failed'; id: number; error: ErrorPayload};
 
 export interface EngineOptions {

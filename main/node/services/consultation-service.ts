@@ -90,6 +90,13 @@ export class ConsultationService {
     if (input.modelId) this.requireModel(input.modelId, 'base');
     if (input.remoteEndpointId) this.requireRemote(input.remoteEndpointId);
     for (const adapterId of input.adapterIds ?? []) this.requireModel(adapterId, 'adapter');
+    const compare: Consultation['compare'] | undefined =
+      input.compare === undefined || input.compare === null
+        ? input.compare
+        : 'modelId' in input.compare
+          ? {modelId: input.compare.modelId, adapterIds: input.compare.adapterIds ?? []}
+          : {remoteEndpointId: input.compare.remoteEndpointId};
+    if (compare) this.compareResponder(compare);
     const sampling: Sampling | undefined = input.sampling ? {...current.sampling, ...input.sampling} : undefined;
     this.store.consultations.update(input.id, {
       title: input.title,
@@ -98,6 +105,7 @@ export class ConsultationService {
       remoteEndpointId: input.remoteEndpointId,
       adapterIds: input.adapterIds,
       sampling,
+      compare,
     });
     this.bus.emit({type: 'consultations.changed', id: input.id});
     return this.get(input.id);
@@ -139,11 +147,12 @@ export class ConsultationService {
 
   // ───────────── chat ─────────────
 
-  send(input: MethodInput<'chat.send'>): {userMessage: Message; assistantMessage: Message} {
+  send(input: MethodInput<'chat.send'>): {userMessage: Message; assistantMessage: Message; otherMessage?: Message} {
     const consultation = this.get(input.consultationId);
     this.assertIdle(consultation.id);
     // checked before anything is written: a missing adapter must not roll back the typed text
     const responder = this.responderFor(consultation);
+    const second = consultation.compare ? this.compareResponder(consultation.compare) : null;
     const parentId = input.parentId === undefined ? consultation.currentLeafId : input.parentId;
     if (parentId !== null) {
       const parent = consultation.messages.find((m) => m.id === parentId);
@@ -153,17 +162,23 @@ export class ConsultationService {
     }
     // the person's words, the title and the reply's placeholder go in one durable transaction
     // (one fsync, not three) before anything else can fail
-    const {userMessage, assistantMessage} = this.store.db.transaction(() => {
+    const {userMessage, assistantMessage, otherMessage} = this.store.db.transaction(() => {
       const user = this.store.consultations.addMessage(consultation.id, {parentId, role: 'user', content: input.text.trim(), status: 'complete'});
       // an untitled consultation is named after its first question, as a clinician would file it
       if (consultation.messages.length === 0 && (consultation.title === UNTITLED.zh || consultation.title === UNTITLED.en)) {
         const title = titleFromFirstMessage(user.content, AUTO_TITLE_CHARS);
         if (title) this.store.consultations.update(consultation.id, {title});
       }
-      return {userMessage: user, assistantMessage: this.addReplyPlaceholder(consultation, responder, user)};
+      const own = this.addReplyPlaceholder(consultation, responder, user, second ? 'own' : undefined);
+      // side by side: the other answer waits as a sibling and is generated right after
+      const other = second ? this.addReplyPlaceholder(consultation, second, user, 'other', false) : null;
+      return {userMessage: user, assistantMessage: own, otherMessage: other};
     })();
-    this.runReply(consultation, responder, userMessage, assistantMessage);
-    return {userMessage, assistantMessage};
+    this.runReplies(consultation, userMessage, [
+      {responder, message: assistantMessage},
+      ...(second && otherMessage ? [{responder: second, message: otherMessage}] : []),
+    ]);
+    return {userMessage, assistantMessage, ...(otherMessage ? {otherMessage} : {})};
   }
 
   regenerate(consultationId: string, messageId: string): {assistantMessage: Message} {
@@ -176,7 +191,7 @@ export class ConsultationService {
     const userMessage = old.role === 'user' ? old : consultation.messages.find((m) => m.id === old.parentId);
     if (!userMessage) throw notFound(MESSAGE, old.parentId ?? messageId);
     const assistantMessage = this.addReplyPlaceholder(consultation, responder, userMessage);
-    this.runReply(consultation, responder, userMessage, assistantMessage);
+    this.runReplies(consultation, userMessage, [{responder, message: assistantMessage}]);
     return {assistantMessage};
   }
 
@@ -195,17 +210,99 @@ export class ConsultationService {
     while (this.active.size) await new Promise((r) => setTimeout(r, 20));
   }
 
-  private addReplyPlaceholder(consultation: Consultation, responder: Responder, userMessage: Message): Message {
-    return this.store.consultations.addMessage(consultation.id, {
-      parentId: userMessage.id,
-      role: 'assistant',
-      content: '',
-      status: 'streaming',
-      meta:
-        responder.kind === 'local'
-          ? {modelId: responder.model.id, adapterIds: responder.adapters.map((a) => a.id)}
-          : {remote: {endpointId: responder.endpoint.id, name: responder.endpoint.name, model: responder.endpoint.model}},
-    });
+  /** `leaf` false: the reply is added without becoming the branch on screen (the second of two
+   * side-by-side answers: the thread goes on from the consultation's own answer until the
+   * clinician prefers the other). */
+  private addReplyPlaceholder(consultation: Consultation, responder: Responder, userMessage: Message, compare?: 'own' | 'other', leaf = true): Message {
+    const meta: MessageMeta =
+      responder.kind === 'local'
+        ? {modelId: responder.model.id, adapterIds: responder.adapters.map((a) => a.id)}
+        : {remote: {endpointId: responder.endpoint.id, name: responder.endpoint.name, model: responder.endpoint.model}};
+    return this.store.consultations.addMessage(
+      consultation.id,
+      {parentId: userMessage.id, role: 'assistant', content: '', status: 'streaming', meta: compare ? {...meta, compare} : meta},
+      leaf,
+    );
+  }
+
+  /** The side-by-side responder, checked like the consultation's own. */
+  private compareResponder(compare: NonNullable<Consultation['compare']>): Responder {
+    if ('remoteEndpointId' in compare) return {kind: 'remote', endpoint: this.requireRemote(compare.remoteEndpointId)};
+    return {kind: 'local', model: this.requireModel(compare.modelId, 'base'), adapters: compare.adapterIds.map((id) => this.requireModel(id, 'adapter'))};
+  }
+
+  /** Replies one after another (the engine runs one generation at a time); the consultation
+   * stays busy until the last has finished. */
+  private runReplies(consultation: Consultation, userMessage: Message, replies: {responder: Responder; message: Message}[]): void {
+    const controller = new AbortController();
+    this.active.set(consultation.id, {messageId: replies[0]!.message.id, controller});
+    this.bus.emit({type: 'consultations.changed', id: consultation.id});
+    void (async () => {
+      for (const [i, {responder, message}] of replies.entries()) {
+        if (i > 0) {
+          if (controller.signal.aborted) {
+            // stopped before its turn: it never started
+            this.finishUnstarted(consultation.id, message);
+            continue;
+          }
+          this.active.set(consultation.id, {messageId: message.id, controller});
+        }
+        await this.runReply(consultation, responder, userMessage, message, controller);
+      }
+      this.active.delete(consultation.id);
+      this.bus.emit({type: 'consultations.changed', id: consultation.id});
+    })();
+  }
+
+  private finishUnstarted(consultationId: string, message: Message): void {
+    try {
+      this.storage.write(`message:${message.id}`, () => this.store.consultations.updateMessage(message.id, {content: '', status: 'stopped'}));
+    } catch (error) {
+      logError('saving a stopped reply', error);
+    }
+    this.bus.emit({type: 'chat.finished', consultationId, message: {...message, status: 'stopped'}});
+  }
+
+  /** The clinician prefers one of two side-by-side answers. */
+  prefer(input: MethodInput<'chat.prefer'>): Consultation {
+    const consultation = this.get(input.consultationId);
+    const chosen = consultation.messages.find((m) => m.id === input.chosenId);
+    if (!chosen) throw notFound(MESSAGE, input.chosenId);
+    const other = chosen.meta.compare ? consultation.messages.find((m) => m.parentId === chosen.parentId && m.id !== chosen.id && m.meta.compare && m.meta.compare !== chosen.meta.compare) : undefined;
+    if (!other || chosen.parentId === null)
+      throw new AppError('validation', {zh: '只能在并排对比的两个回答之间选择。', en: 'Only one of two side-by-side answers can be preferred.'});
+    if (chosen.status === 'streaming' || other.status === 'streaming')
+      throw new AppError('busy', {zh: '请等两个回答都生成完再选择。', en: 'Wait until both answers have finished.'});
+    this.store.db.transaction(() => {
+      this.store.consultations.savePreference(consultation.id, chosen.parentId!, chosen.id, other.id);
+      this.store.consultations.setCurrentLeaf(consultation.id, newestLeafUnder(consultation.messages, chosen.id));
+    })();
+    this.bus.emit({type: 'consultations.changed', id: consultation.id});
+    return this.get(consultation.id);
+  }
+
+  /** Every clinician choice as TRL-style preference records (the conversation before the turn,
+   * the patient's turn, the chosen and the rejected answer), ready for the one dataset importer. */
+  preferenceRecords(): {prompt: {role: string; content: string}[]; chosen: string; rejected: string}[] {
+    const byConsultation = new Map<string, Consultation>();
+    const records: {prompt: {role: string; content: string}[]; chosen: string; rejected: string}[] = [];
+    for (const p of this.store.consultations.allPreferences()) {
+      let consultation = byConsultation.get(p.consultationId);
+      if (!consultation) {
+        consultation = this.get(p.consultationId);
+        byConsultation.set(p.consultationId, consultation);
+      }
+      const chosen = consultation.messages.find((m) => m.id === p.chosenId);
+      const rejected = consultation.messages.find((m) => m.id === p.rejectedId);
+      if (!chosen?.content.trim() || !rejected?.content.trim()) continue;
+      const thread = threadTo(consultation.messages, p.userMessageId);
+      records.push({
+        prompt: [...(consultation.systemPrompt.trim() ? [{role: 'system', content: consultation.systemPrompt}] : []), ...thread.map((m) => ({role: m.role, content: m.content}))],
+        chosen: chosen.content,
+        rejected: rejected.content,
+      });
+    }
+    return records;
   }
 
   /** The remote endpoint when the consultation has one (no local model needed then), else the
@@ -223,15 +320,12 @@ export class ConsultationService {
 
   /** Streams the reply from the engine into `assistant`: deltas on the bus, the text saved every
    * few seconds and at the end, the end announced as `chat.finished`. */
-  private runReply(consultation: Consultation, responder: Responder, userMessage: Message, assistant: Message): void {
+  private runReply(consultation: Consultation, responder: Responder, userMessage: Message, assistant: Message, controller: AbortController): Promise<void> {
     const meta: MessageMeta = assistant.meta;
     const turns: ChatTurn[] = threadTo([...consultation.messages, userMessage], userMessage.id).map((m) => ({
       role: m.role,
       content: m.content,
     }));
-    const controller = new AbortController();
-    this.active.set(consultation.id, {messageId: assistant.id, controller});
-    this.bus.emit({type: 'consultations.changed', id: consultation.id});
 
     let text = '';
     let lastSave = Date.now();
@@ -240,7 +334,6 @@ export class ConsultationService {
     const save = (patch: Parameters<Store['consultations']['updateMessage']>[1]): boolean =>
       this.storage.write(`message:${assistant.id}`, () => this.store.consultations.updateMessage(assistant.id, patch));
     const finish = (status: Message['status'], extra: MessageMeta) => {
-      this.active.delete(consultation.id);
       const final = {content: text, status, meta: {...meta, ...extra}};
       let saved = false;
       try {
@@ -252,7 +345,6 @@ export class ConsultationService {
       const stored = this.store.consultations.getMessage(consultation.id, assistant.id)!;
       const message: Message = saved ? stored : {...stored, ...final};
       this.bus.emit({type: 'chat.finished', consultationId: consultation.id, message});
-      this.bus.emit({type: 'consultations.changed', id: consultation.id});
     };
     const hooks = {
       signal: controller.signal,
@@ -295,8 +387,7 @@ export class ConsultationService {
               stopReason: result.stopReason,
               extra: {...(consultation.sampling.seed !== null ? {seed: consultation.sampling.seed} : {}), ...tokenMeta(result)},
             }));
-    reply
-      .then(
+    return reply.then(
         (result) => {
           text = result.text;
           finish(result.stopReason === 'abort' ? 'stopped' : 'complete', {...result.extra, stopReason: result.stopReason});

@@ -121,7 +121,7 @@ export class DatasetService {
         throw new AppError(reason.code, {zh: `${input.path}：${reason.localised.zh}`, en: `${input.path}: ${reason.localised.en}`});
       }
     }
-    const name = this.uniqueName(input.name ?? fileName.replace(/\.(jsonl?|txt|json)$/i, ''));
+    const name = this.uniqueName(input.name ?? fileName.replace(/\.(jsonl?|txt|json|csv)$/i, ''));
     const deidentify = input.deidentify ?? true;
     const datasetId = this.store.datasets.create(name);
     const format = input.format ?? 'auto';

@@ -22,6 +22,7 @@ import {AnnotationService} from './annotation-service.js';
 import {TrainingService} from './training-service.js';
 import {StorageGuard} from './storage-guard.js';
 import {RemoteService} from './remote-service.js';
+import {EvaluationService} from './evaluation-service.js';
 import {FileSecretStore, type SecretStore} from '../remote/secrets.js';
 
 export const APP_VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {version: string}).version;
@@ -48,6 +49,7 @@ export class Services {
   readonly consultations: ConsultationService;
   readonly datasets: DatasetService;
   readonly annotation: AnnotationService;
+  readonly evaluation: EvaluationService;
   readonly training: TrainingService;
   readonly remotes: RemoteService;
   private readonly threads: number;
@@ -79,6 +81,7 @@ export class Services {
     this.consultations = new ConsultationService(this.store, this.engine, this.bus, this.storage, this.remotes);
     this.datasets = new DatasetService(this.store, this.paths, this.bus, this.storage);
     this.annotation = new AnnotationService(this.store, this.engine, this.datasets, this.paths, this.bus);
+    this.evaluation = new EvaluationService(this.store, this.engine, this.datasets, this.remotes, this.bus);
     this.training = new TrainingService(this.store, this.paths, this.bus, this.datasets, this.models, this.annotation, this.threads);
   }
 
@@ -135,10 +138,12 @@ export class Services {
   async close(): Promise<void> {
     this.consultations.stopAll();
     this.annotation.stopAll();
+    this.evaluation.stopAll();
     this.models.stopDownloads();
     await this.training.stopAll();
     await this.consultations.idle();
     await this.annotation.idle();
+    await this.evaluation.idle();
     await this.models.downloadsIdle();
     await this.models.settle();
     this.engine.stop();

@@ -4,6 +4,7 @@
 // what the person typed is on disk.
 
 import type {
+  CompareWith,
   Consultation,
   ConsultationSummary,
   Message,
@@ -21,6 +22,7 @@ interface ConsultationRow {
   title: string;
   model_id: string | null;
   remote_endpoint_id: string | null;
+  compare: string | null;
   system_prompt: string;
   sampling: string;
   current_leaf_id: string | null;
@@ -43,7 +45,7 @@ interface MessageRow {
 // message_count: the messages of the branch on screen (root → current leaf), not of every branch:
 // a thread of two turns that was regenerated five times still reads "4 条消息". UNION (not UNION
 // ALL) ends the walk even on a cycle, which only a corrupt store could hold.
-const SUMMARY_COLUMNS = `c.id, c.title, c.model_id, c.remote_endpoint_id, c.system_prompt, c.sampling, c.current_leaf_id, c.created_at, c.updated_at,
+const SUMMARY_COLUMNS = `c.id, c.title, c.model_id, c.remote_endpoint_id, c.compare, c.system_prompt, c.sampling, c.current_leaf_id, c.created_at, c.updated_at,
   (WITH RECURSIVE branch(id, parent_id) AS (
      SELECT m.id, m.parent_id FROM messages m WHERE m.id = c.current_leaf_id
      UNION SELECT p.id, p.parent_id FROM messages p JOIN branch b ON p.id = b.parent_id
@@ -124,7 +126,33 @@ export class ConsultationsRepo {
       adapterIds,
       messages,
       currentLeafId: row.current_leaf_id,
+      compare: row.compare ? (JSON.parse(row.compare) as CompareWith) : null,
+      preferences: (
+        this.db.prepare('SELECT user_message_id, chosen_id, rejected_id FROM consultation_preferences WHERE consultation_id = ? ORDER BY created_at').all(id) as {
+          user_message_id: string;
+          chosen_id: string;
+          rejected_id: string;
+        }[]
+      ).map((r) => ({userMessageId: r.user_message_id, chosenId: r.chosen_id, rejectedId: r.rejected_id})),
     };
+  }
+
+  /** One choice per patient turn: choosing again replaces the earlier choice. */
+  savePreference(consultationId: string, userMessageId: string, chosenId: string, rejectedId: string): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO consultation_preferences (user_message_id, consultation_id, chosen_id, rejected_id, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(userMessageId, consultationId, chosenId, rejectedId, nowIso());
+  }
+
+  /** Every choice in consultations not deleted, oldest first. */
+  allPreferences(): {consultationId: string; userMessageId: string; chosenId: string; rejectedId: string}[] {
+    return (
+      this.db
+        .prepare(
+          'SELECT p.consultation_id, p.user_message_id, p.chosen_id, p.rejected_id FROM consultation_preferences p JOIN consultations c ON c.id = p.consultation_id WHERE c.deleted_at IS NULL ORDER BY p.created_at',
+        )
+        .all() as {consultation_id: string; user_message_id: string; chosen_id: string; rejected_id: string}[]
+    ).map((r) => ({consultationId: r.consultation_id, userMessageId: r.user_message_id, chosenId: r.chosen_id, rejectedId: r.rejected_id}));
   }
 
   create(fields: {title: string; modelId: string | null; systemPrompt: string; sampling: Sampling}): string {
@@ -141,7 +169,7 @@ export class ConsultationsRepo {
 
   update(
     id: string,
-    changes: {title?: string; systemPrompt?: string; modelId?: string | null; remoteEndpointId?: string | null; sampling?: Sampling; adapterIds?: string[]},
+    changes: {title?: string; systemPrompt?: string; modelId?: string | null; remoteEndpointId?: string | null; sampling?: Sampling; adapterIds?: string[]; compare?: CompareWith | null},
   ): void {
     this.db.transaction(() => {
       const set = (column: string, value: unknown) =>
@@ -151,6 +179,7 @@ export class ConsultationsRepo {
       if (changes.modelId !== undefined) set('model_id', changes.modelId);
       if (changes.remoteEndpointId !== undefined) set('remote_endpoint_id', changes.remoteEndpointId);
       if (changes.sampling !== undefined) set('sampling', JSON.stringify(changes.sampling));
+      if (changes.compare !== undefined) set('compare', changes.compare === null ? null : JSON.stringify(changes.compare));
       if (changes.adapterIds !== undefined) {
         this.db.prepare('DELETE FROM consultation_adapters WHERE consultation_id = ?').run(id);
         const insert = this.db.prepare(
@@ -186,6 +215,8 @@ export class ConsultationsRepo {
   addMessage(
     consultationId: string,
     fields: {parentId: string | null; role: MessageRole; content: string; status: MessageStatus; meta?: MessageMeta},
+    /** false: added beside the branch on screen without becoming its end */
+    leaf = true,
   ): Message {
     const id = newId();
     const now = nowIso();
@@ -196,9 +227,8 @@ export class ConsultationsRepo {
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(id, consultationId, fields.parentId, fields.role, fields.content, fields.status, JSON.stringify(fields.meta ?? {}), now);
-      this.db
-        .prepare('UPDATE consultations SET current_leaf_id = ?, updated_at = ? WHERE id = ?')
-        .run(id, now, consultationId);
+      if (leaf) this.db.prepare('UPDATE consultations SET current_leaf_id = ?, updated_at = ? WHERE id = ?').run(id, now, consultationId);
+      else this.db.prepare('UPDATE consultations SET updated_at = ? WHERE id = ?').run(now, consultationId);
     })();
     return this.getMessage(consultationId, id)!;
   }

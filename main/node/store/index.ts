@@ -7,6 +7,7 @@ import {DatasetsRepo} from './datasets-repo.js';
 import {AnnotationRepo} from './annotation-repo.js';
 import {TrainingRepo} from './training-repo.js';
 import {RemotesRepo} from './remotes-repo.js';
+import {EvaluationRepo} from './evaluation-repo.js';
 
 /** The store: one SQLite file, one writer (this process), a repository per area. */
 export class Store {
@@ -18,6 +19,7 @@ export class Store {
   readonly annotation: AnnotationRepo;
   readonly training: TrainingRepo;
   readonly remotes: RemotesRepo;
+  readonly evaluation: EvaluationRepo;
 
   constructor(readonly db: Db) {
     this.models = new ModelsRepo(db);
@@ -28,6 +30,7 @@ export class Store {
     this.annotation = new AnnotationRepo(db);
     this.training = new TrainingRepo(db);
     this.remotes = new RemotesRepo(db);
+    this.evaluation = new EvaluationRepo(db);
   }
 
   static open(file: string): Store {

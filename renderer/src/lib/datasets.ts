@@ -47,6 +47,8 @@ export const IMPORT_FORMATS: readonly {value: 'auto' | DatasetFormat; name: Mess
   {value: 'alpaca', name: 'dsFmtAlpaca', hint: 'dsFmtAlpacaHint'},
   {value: 'pairs', name: 'dsFmtPairs', hint: 'dsFmtPairsHint'},
   {value: 'text', name: 'dsFmtText', hint: 'dsFmtTextHint'},
+  {value: 'cmexam', name: 'dsFmtCmexam', hint: 'dsFmtCmexamHint'},
+  {value: 'cmbclin', name: 'dsFmtCmbclin', hint: 'dsFmtCmbclinHint'},
 ];
 
 export function formatName(format: DatasetFormat): string {

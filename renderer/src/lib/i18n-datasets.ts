@@ -63,6 +63,10 @@ export const datasetsZh = {
   dsFmtPairsHint: '{question, response_chosen, response_rejected}，用于奖励模型或 DPO。',
   dsFmtText: '纯文本',
   dsFmtTextHint: '每行（或每条）一段文本，用于继续预训练。',
+  dsFmtCmexam: 'CMExam 选择题 (CSV)',
+  dsFmtCmexamHint: '表头 Question,Options,Answer,Explanation；选项以 \\n 分隔（如 “A …\\nB …”），答案为一个或多个字母。每题成为一段问答，评测时按选项字母判分。',
+  dsFmtCmbclin: 'CMB-Clin 临床病例',
+  dsFmtCmbclinHint: '{id, title, description, QA_pairs: [{question, answer}…]}：每个病例成为一段多轮对话，评测时依次提问、以模型自己的回答为上文。',
 
   // import progress and report
   dsStarting: '正在开始导入…',
@@ -344,6 +348,10 @@ export const datasetsEn: Record<DatasetMessageKey, string> = {
   dsFmtPairsHint: '{question, response_chosen, response_rejected}, for a reward model or DPO.',
   dsFmtText: 'Plain text',
   dsFmtTextHint: 'One text per line (or item), for continued pre-training.',
+  dsFmtCmexam: 'CMExam multiple choice (CSV)',
+  dsFmtCmexamHint: 'Header Question,Options,Answer,Explanation; options separated by \\n (“A …\\nB …”), the answer one or more letters. Each item becomes a question and answer, scored by its letters in an evaluation.',
+  dsFmtCmbclin: 'CMB-Clin clinical cases',
+  dsFmtCmbclinHint: '{id, title, description, QA_pairs: [{question, answer}…]}: each case becomes a multi-turn dialogue; an evaluation asks its questions in turn, with the model’s own answers as history.',
 
   dsStarting: 'Starting the import…',
   dsImporting: 'Importing: {file}',

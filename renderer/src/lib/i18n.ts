@@ -11,6 +11,7 @@ import {datasetsEn, datasetsZh} from './i18n-datasets';
 import {trainingEn, trainingZh} from './i18n-training';
 import {modelsEn, modelsZh} from './i18n-models';
 import {remotesEn, remotesZh} from './i18n-remotes';
+import {evaluationEn, evaluationZh} from './i18n-evaluation';
 
 export type Language = 'zh-CN' | 'en';
 
@@ -22,6 +23,7 @@ const zh = {
   navConsultation: '问诊',
   navDatasets: '数据集',
   navAnnotation: '标注',
+  navEvaluation: '评测',
   navTraining: '训练',
   navModels: '模型',
   navSettings: '设置',
@@ -96,6 +98,16 @@ const zh = {
   copy: '复制',
   copied: '已复制到剪贴板',
   copyFailed: '无法写入剪贴板',
+  compareWith: '并排对比',
+  compareOff: '（关闭）',
+  compareRemote: '远程：{name}',
+  compareAdapter: '对比模型的适配器',
+  compareNoAdapter: '（无适配器）',
+  compareGroup: '两个回答并排对比',
+  compareReply: '{name} 的回答',
+  compareChosen: '已选择',
+  comparePrefer: '选择此回答（{name}）',
+  comparePreferred: '已记录您的选择（偏好对），对话将从该回答继续。',
   regenerate: '重新生成',
   edit: '编辑',
   editForm: '编辑消息',
@@ -254,6 +266,7 @@ const zh = {
   ...trainingZh,
   ...modelsZh,
   ...remotesZh,
+  ...evaluationZh,
 } as const;
 
 export type MessageKey = keyof typeof zh;
@@ -265,6 +278,7 @@ const en: Record<MessageKey, string> = {
   navConsultation: 'Consultation',
   navDatasets: 'Datasets',
   navAnnotation: 'Annotation',
+  navEvaluation: 'Evaluation',
   navTraining: 'Training',
   navModels: 'Models',
   navSettings: 'Settings',
@@ -334,6 +348,16 @@ const en: Record<MessageKey, string> = {
   copy: 'Copy',
   copied: 'Copied to the clipboard',
   copyFailed: 'Could not write to the clipboard',
+  compareWith: 'Side by side with',
+  compareOff: '(off)',
+  compareRemote: 'Remote: {name}',
+  compareAdapter: 'Adapter of the compared model',
+  compareNoAdapter: '(no adapter)',
+  compareGroup: 'Two answers side by side',
+  compareReply: 'Answer by {name}',
+  compareChosen: 'chosen',
+  comparePrefer: 'Prefer this answer ({name})',
+  comparePreferred: 'Your choice is kept as a preference pair; the conversation goes on from that answer.',
   regenerate: 'Regenerate',
   edit: 'Edit',
   editForm: 'Edit message',
@@ -486,6 +510,7 @@ const en: Record<MessageKey, string> = {
   ...trainingEn,
   ...modelsEn,
   ...remotesEn,
+  ...evaluationEn,
 };
 
 const tables: Record<Language, Record<MessageKey, string>> = {'zh-CN': zh, en};

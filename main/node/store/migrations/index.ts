@@ -7,6 +7,8 @@ import {sql as training} from './0004-training.js';
 import {sql as trainingObjectives} from './0005-training-objectives.js';
 import {sql as annotationDrafts} from './0006-annotation-drafts.js';
 import {sql as remoteEndpoints} from './0007-remote-endpoints.js';
+import {sql as evaluation} from './0008-evaluation.js';
+import {sql as consultationCompare} from './0009-consultation-compare.js';
 
 export const migrations: readonly {name: string; sql: string}[] = [
   {name: '0001-initial', sql: initial},
@@ -16,4 +18,6 @@ export const migrations: readonly {name: string; sql: string}[] = [
   {name: '0005-training-objectives', sql: trainingObjectives},
   {name: '0006-annotation-drafts', sql: annotationDrafts},
   {name: '0007-remote-endpoints', sql: remoteEndpoints},
+  {name: '0008-evaluation', sql: evaluation},
+  {name: '0009-consultation-compare', sql: consultationCompare},
 ];

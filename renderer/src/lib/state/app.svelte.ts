@@ -7,8 +7,8 @@ import {setUiLanguage} from '../lang.svelte';
 import {api} from './client';
 import {toasts} from './toasts.svelte';
 
-export type Screen = 'consultation' | 'datasets' | 'annotation' | 'training' | 'models' | 'settings';
-const SCREENS: readonly Screen[] = ['consultation', 'datasets', 'annotation', 'training', 'models', 'settings'];
+export type Screen = 'consultation' | 'datasets' | 'annotation' | 'training' | 'evaluation' | 'models' | 'settings';
+const SCREENS: readonly Screen[] = ['consultation', 'datasets', 'annotation', 'training', 'evaluation', 'models', 'settings'];
 
 /** Screens live in the URL hash (#/models), so reload and back/forward keep the place, and it
  * works alike from file:// (Electron) and http:// (serve). A screen may keep its own place after

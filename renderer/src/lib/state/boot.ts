@@ -2,6 +2,7 @@
 import type {ApiEvent} from '../../../../main/common/contract';
 import {chooseClient} from '../api';
 import {annotation} from './annotation.svelte';
+import {evaluation} from './evaluation.svelte';
 import {app} from './app.svelte';
 import {chat} from './chat.svelte';
 import {api, setClient} from './client';
@@ -102,6 +103,10 @@ function route(event: ApiEvent): void {
     case 'annotation.progress':
       annotation.onProgress(event);
       break;
+    case 'eval.changed':
+    case 'eval.progress':
+      evaluation.onEvent(event);
+      break;
     case 'training.metric':
       training.onMetric(event);
       break;
@@ -127,6 +132,7 @@ function resync(): void {
   void datasets.refresh();
   void datasetView.reload();
   if (app.screen === 'annotation') void annotation.refresh();
+  if (app.screen === 'evaluation') void evaluation.refresh();
   // metrics streamed while the socket was down are in the run's record: read it again
   if (app.screen === 'training') void training.resync();
 }

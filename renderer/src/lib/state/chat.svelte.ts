@@ -125,10 +125,11 @@ class ChatState {
     if (!consultation) return;
     const input: MethodInput<'chat.send'> = {consultationId: consultation.id, text};
     if (parentId !== undefined) input.parentId = parentId; // null = a new root turn (edited first question)
-    const {userMessage, assistantMessage} = await api('chat.send', input);
+    const {userMessage, assistantMessage, otherMessage} = await api('chat.send', input);
     if (this.current?.id !== consultation.id) return;
     this.upsert(userMessage);
     this.upsert(assistantMessage);
+    if (otherMessage) this.upsert(otherMessage);
     this.current.currentLeafId = assistantMessage.id;
   }
 
@@ -139,6 +140,12 @@ class ChatState {
     if (this.current?.id !== consultation.id) return;
     this.upsert(assistantMessage);
     this.current.currentLeafId = assistantMessage.id;
+  }
+
+  /** Prefers one of two side-by-side answers (stored as a preference pair; the thread goes on from it). */
+  async prefer(chosenId: string): Promise<void> {
+    if (!this.current) return;
+    this.adopt(await api('chat.prefer', {consultationId: this.current.id, chosenId}));
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,727 @@
+// Evaluation studio: contestants answer a frozen benchmark (a dataset version), then every pair
+// of contestants is compared blind — by a judge model in both orders, or by human raters — and
+// the report is recounted from the stored judge calls and ratings each time it is asked for.
+//
+// Answers and judge calls run in the background (one pass per run at a time), one stored row per
+// finished answer or call, so a crash or a cancel loses at most the call in flight and the next
+// pass does only what is missing. Local models answer through the engine process (the same
+// generation as a consultation); endpoints through the remote client.
+
+import {createHash} from 'node:crypto';
+import {DEFAULT_SAMPLING, type MethodInput, type Sampling} from '../../common/contract.js';
+import {DEFAULT_SYSTEM_PROMPT} from '../../common/prompts.js';
+import type {Turn} from '../../common/datasets.js';
+import {AppError, notFound, toAppError, type LocalisedText} from '../../common/errors.js';
+import {
+  buildReport,
+  combineOrders,
+  DEFAULT_JUDGE_PROMPT,
+  EVAL_DIMENSIONS,
+  judgeJsonSchema,
+  judgeUserMessage,
+  parseChoiceLetters,
+  parseJudgeReply,
+  type AnswerFacts,
+  type EvalReport,
+  type VerdictRecord,
+} from '../../common/evaluation.js';
+import type {
+  BlindPairView,
+  BlindSide,
+  ContestantSpec,
+  EvalContestant,
+  EvalItemView,
+  EvalReportView,
+  EvalRunSummary,
+  JudgeRef,
+} from '../../common/evaluation-views.js';
+import type {EngineHost} from '../engine/engine-host.js';
+import type {ChatTurn} from '../engine/protocol.js';
+import {chatStream} from '../remote/openai-client.js';
+import type {Store} from '../store/index.js';
+import type {EvalAnswerRecord, EvalContestantRecord, EvalItemRecord, EvalJudgementRecord, EvalRunRecord} from '../store/evaluation-repo.js';
+import {reportHtml, verdictsCsv} from '../evaluation/report-files.js';
+import type {DatasetService} from './dataset-service.js';
+import type {EventBus} from './event-bus.js';
+import type {RemoteService} from './remote-service.js';
+
+const RUN = {zh: '评测', en: 'evaluation'};
+const ITEM = {zh: '评测条目', en: 'evaluation item'};
+/** A run holds at most this many items: each is answered by every contestant and judged per pair. */
+export const EVAL_MAX_ITEMS = 5000;
+/** Multiple-choice answers need a letter or two and a line of reasoning, not a full reply. */
+const CHOICE_MAX_TOKENS = 128;
+/** what a reference answer of an imported CMExam row starts with (choiceQuestionText's format) */
+const CHOICE_ANSWER_PREFIX = '答案：';
+// room for the verdict JSON with a reason of up to its schema's length even where each Chinese character is
+// several tokens (byte fallback)
+const JUDGE_MAX_TOKENS = 512;
+
+interface Pair {
+  index: number;
+  a: EvalContestantRecord;
+  b: EvalContestantRecord;
+}
+
+type Phase = 'answers' | 'judge';
+
+export class EvaluationService {
+  private readonly running = new Map<string, {phase: Phase; controller: AbortController}>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly engine: EngineHost,
+    private readonly datasets: DatasetService,
+    private readonly remotes: RemoteService,
+    private readonly bus: EventBus,
+  ) {}
+
+  // ───── runs ─────
+
+  list(): EvalRunSummary[] {
+    return this.store.evaluation.runs().map((r) => this.summaryOf(r));
+  }
+
+  summary(runId: string): EvalRunSummary {
+    return this.summaryOf(this.runRecord(runId));
+  }
+
+  private runRecord(runId: string): EvalRunRecord {
+    const run = this.store.evaluation.run(runId);
+    if (!run) throw notFound(RUN, runId);
+    return run;
+  }
+
+  private summaryOf(run: EvalRunRecord): EvalRunSummary {
+    const items = this.store.evaluation.items(run.id);
+    const contestants = this.store.evaluation.contestants(run.id);
+    const answers = this.store.evaluation.answers(run.id);
+    const judgeKey = run.settings.judge ? judgeKeyOf(run.settings.judge) : null;
+    const judged = judgeKey ? this.store.evaluation.judgements(run.id, judgeKey).length : 0;
+    const pairs = (contestants.length * (contestants.length - 1)) / 2;
+    const judgeable = items.filter((i) => i.choice === null).length;
+    const answersBy = new Map<string, number>();
+    for (const a of answers) answersBy.set(a.contestantId, (answersBy.get(a.contestantId) ?? 0) + 1);
+    return {
+      id: run.id,
+      name: run.name,
+      source: run.source,
+      createdAt: run.createdAt,
+      settings: run.settings,
+      judgeLabel: run.settings.judge ? this.judgeLabel(run.settings.judge) : null,
+      items: items.length,
+      safetyItems: items.filter((i) => i.subset === 'safety').length,
+      choiceItems: items.length - judgeable,
+      contestants: contestants.map((c) => this.contestantView(c, answersBy.get(c.id) ?? 0)),
+      answered: answers.length,
+      answersExpected: items.length * contestants.length,
+      judgeCalls: judged,
+      judgeCallsExpected: judgeable * pairs * 2,
+      ratings: this.store.evaluation.ratings(run.id).length,
+      running: this.running.get(run.id)?.phase ?? null,
+    };
+  }
+
+  private contestantView(c: EvalContestantRecord, answers: number): EvalContestant {
+    if (c.spec.kind === 'remote') {
+      const endpoint = this.store.remotes.get(c.spec.endpointId);
+      return {id: c.id, position: c.position, label: c.label, spec: c.spec, source: endpoint ? `${endpoint.name} · ${endpoint.model}` : '?', missing: !endpoint, answers};
+    }
+    const model = this.store.models.get(c.spec.modelId);
+    const adapters = c.spec.adapterIds.map((id) => this.store.models.get(id));
+    const names = [model?.name ?? '?', ...adapters.map((a) => a?.name ?? '?')].join(' + ');
+    return {id: c.id, position: c.position, label: c.label, spec: c.spec, source: names, missing: !model || model.missing || adapters.some((a) => !a || a.missing), answers};
+  }
+
+  private judgeLabel(judge: JudgeRef): string {
+    if (judge.kind === 'remote') {
+      const endpoint = this.store.remotes.get(judge.endpointId);
+      return endpoint ? `${endpoint.name} · ${endpoint.model}` : judge.endpointId;
+    }
+    return this.store.models.get(judge.modelId)?.name ?? judge.modelId;
+  }
+
+  create(input: MethodInput<'eval.create'>): EvalRunSummary {
+    if (this.store.evaluation.nameTaken(input.name))
+      throw new AppError('validation', {zh: `已有名为“${input.name}”的评测。`, en: `An evaluation named "${input.name}" already exists.`});
+    const labels = new Set<string>();
+    const contestants = input.contestants.map((c, i) => {
+      const spec = this.contestantSpec(c);
+      const label = (c.label?.trim() || this.defaultLabel(spec)).slice(0, 80);
+      if (labels.has(label)) throw new AppError('validation', {zh: `参评者名称重复：“${label}”（第 ${i + 1} 位）。`, en: `Two contestants are named "${label}" (number ${i + 1}).`});
+      labels.add(label);
+      return {label, spec};
+    });
+    const {name} = this.datasets.resolve(input.datasetId);
+    const version = this.datasets.freeze(input.datasetId, input.version);
+    const maxItems = input.maxItems ?? 100;
+    const items: Omit<EvalItemRecord, 'id' | 'runId'>[] = [];
+    for (const row of this.store.datasets.iterateRows(version.id)) {
+      if (items.length >= maxItems) break;
+      const item = itemFromRow(row);
+      if (!item) continue;
+      if (input.subset && input.subset !== 'all' && item.subset !== input.subset) continue;
+      items.push({...item, position: items.length});
+    }
+    if (items.length === 0)
+      throw new AppError('validation', {zh: `数据集“${name}”中没有可评测的条目（需要以患者提问结尾的对话或选择题）。`, en: `Dataset "${name}" has nothing to evaluate (dialogues ending in a patient turn, or multiple-choice items).`});
+    const id = this.store.evaluation.createRun(
+      {
+        name: input.name,
+        source: {datasetId: input.datasetId, name, version: version.version, contentHash: version.contentHash},
+        settings: {seed: input.seed ?? 1, judgePrompt: DEFAULT_JUDGE_PROMPT, judge: null, judgeMaxTokens: JUDGE_MAX_TOKENS},
+      },
+      items,
+      contestants,
+    );
+    this.changed(id);
+    return this.summary(id);
+  }
+
+  private contestantSpec(c: MethodInput<'eval.create'>['contestants'][number]): ContestantSpec {
+    const sampling: Sampling = {...DEFAULT_SAMPLING, ...c.sampling};
+    const systemPrompt = c.systemPrompt ?? DEFAULT_SYSTEM_PROMPT.zh;
+    if (c.remoteEndpointId) {
+      this.remotes.get(c.remoteEndpointId);
+      return {kind: 'remote', endpointId: c.remoteEndpointId, systemPrompt, sampling};
+    }
+    const model = this.store.models.get(c.modelId ?? '');
+    if (!model || model.kind !== 'base') throw notFound({zh: '模型', en: 'model'}, c.modelId ?? '');
+    for (const id of c.adapterIds ?? []) {
+      const adapter = this.store.models.get(id);
+      if (!adapter || adapter.kind !== 'adapter') throw notFound({zh: '适配器', en: 'adapter'}, id);
+    }
+    return {kind: 'local', modelId: model.id, adapterIds: c.adapterIds ?? [], systemPrompt, sampling};
+  }
+
+  private defaultLabel(spec: ContestantSpec): string {
+    if (spec.kind === 'remote') return this.store.remotes.get(spec.endpointId)?.name ?? 'remote';
+    const names = [spec.modelId, ...spec.adapterIds].map((id) => this.store.models.get(id)?.name ?? id);
+    return names.join(' + ');
+  }
+
+  delete(runId: string): {deleted: true} {
+    this.running.get(runId)?.controller.abort();
+    if (!this.store.evaluation.deleteRun(runId)) throw notFound(RUN, runId);
+    this.changed(runId);
+    return {deleted: true};
+  }
+
+  items(input: MethodInput<'eval.items'>): {total: number; items: EvalItemView[]} {
+    this.runRecord(input.runId);
+    const all = this.store.evaluation.items(input.runId);
+    const page = all.slice(input.offset ?? 0, (input.offset ?? 0) + (input.limit ?? 20));
+    const contestants = new Map(this.store.evaluation.contestants(input.runId).map((c) => [c.id, c]));
+    const answers = this.store.evaluation.answers(input.runId);
+    const judgements = this.store.evaluation.judgements(input.runId);
+    return {
+      total: all.length,
+      items: page.map((item) => ({
+        ...item,
+        answers: answers
+          .filter((a) => a.itemId === item.id)
+          .map((a) => ({
+            contestantId: a.contestantId,
+            label: contestants.get(a.contestantId)?.label ?? '?',
+            text: a.text,
+            turns: a.turns,
+            completionTokens: a.completionTokens,
+            seconds: a.seconds,
+            ...(item.choice ? {letters: parseChoiceLetters(a.text, item.choice.options.length)} : {}),
+          })),
+        judgements: judgements
+          .filter((j) => j.itemId === item.id)
+          .map((j) => ({contestantA: j.contestantA, contestantB: j.contestantB, judge: j.judge, shown: j.shown, reply: j.reply, safety: j.parsed.verdicts.safety, quality: j.parsed.verdicts.quality, reason: j.parsed.reason})),
+      })),
+    };
+  }
+
+  // ───── background passes ─────
+
+  generate(runId: string): {started: boolean} {
+    const run = this.runRecord(runId);
+    return this.startPass(run, 'answers', (signal) => this.runAnswers(run, signal));
+  }
+
+  judge(input: MethodInput<'eval.judge'>): {started: boolean} {
+    const run = this.runRecord(input.runId);
+    const judge: JudgeRef = input.judge.remoteEndpointId ? {kind: 'remote', endpointId: input.judge.remoteEndpointId} : {kind: 'local', modelId: input.judge.modelId ?? ''};
+    if (judge.kind === 'remote') this.remotes.get(judge.endpointId);
+    else {
+      const model = this.store.models.get(judge.modelId);
+      if (!model || model.kind !== 'base') throw notFound({zh: '裁判模型', en: 'judge model'}, judge.modelId);
+    }
+    if (this.running.has(run.id)) return {started: false};
+    const settings = {...run.settings, judge, judgePrompt: input.prompt?.trim() || run.settings.judgePrompt};
+    this.store.evaluation.updateSettings(run.id, settings);
+    const updated = {...run, settings};
+    return this.startPass(updated, 'judge', (signal) => this.runJudge(updated, signal));
+  }
+
+  cancel(runId: string): {cancelled: boolean} {
+    const pass = this.running.get(runId);
+    pass?.controller.abort();
+    return {cancelled: pass !== undefined};
+  }
+
+  /** Resolves when no pass is running (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running.size) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  stopAll(): void {
+    for (const pass of this.running.values()) pass.controller.abort();
+  }
+
+  private startPass(run: EvalRunRecord, phase: Phase, work: (signal: AbortSignal) => Promise<void>): {started: boolean} {
+    if (this.running.has(run.id)) return {started: false};
+    const controller = new AbortController();
+    this.running.set(run.id, {phase, controller});
+    this.changed(run.id);
+    void work(controller.signal).finally(() => {
+      this.running.delete(run.id);
+      this.changed(run.id);
+    });
+    return {started: true};
+  }
+
+  private progress(runId: string, phase: Phase, state: {done: number; total: number; started: number; finished: boolean; error?: LocalisedText | null; warning?: LocalisedText | null}) {
+    const seconds = (performance.now() - state.started) / 1000;
+    this.bus.emit({
+      type: 'eval.progress',
+      runId,
+      phase,
+      done: state.done,
+      total: state.total,
+      etaSeconds: state.done > 0 && !state.finished ? ((state.total - state.done) * seconds) / state.done : null,
+      finished: state.finished,
+      error: state.error ?? null,
+      warning: state.warning ?? null,
+    });
+  }
+
+  private async runAnswers(run: EvalRunRecord, signal: AbortSignal): Promise<void> {
+    const items = this.store.evaluation.items(run.id);
+    const contestants = this.store.evaluation.contestants(run.id);
+    const have = new Set(this.store.evaluation.answers(run.id).map((a) => `${a.itemId}|${a.contestantId}`));
+    // contestant by contestant: a local model stays loaded for its whole share
+    const todo = contestants.flatMap((c) => items.filter((i) => !have.has(`${i.id}|${c.id}`)).map((item) => ({item, contestant: c})));
+    const state = {done: 0, total: todo.length, started: performance.now(), finished: false, error: null as LocalisedText | null, warning: null as LocalisedText | null};
+    const skipped = new Set<string>();
+    this.progress(run.id, 'answers', state);
+    try {
+      for (const {item, contestant} of todo) {
+        if (signal.aborted) break;
+        if (skipped.has(contestant.id)) continue;
+        const problem = this.unavailable(contestant);
+        if (problem) {
+          // one contestant whose model is gone must not stop the others
+          skipped.add(contestant.id);
+          state.warning = problem;
+          this.progress(run.id, 'answers', state);
+          continue;
+        }
+        const answer = await this.answer(run, item, contestant, signal);
+        if (signal.aborted || !answer) break;
+        this.store.evaluation.addAnswer(answer);
+        state.done++;
+        this.progress(run.id, 'answers', state);
+      }
+    } catch (error) {
+      state.error = toAppError(error).localised;
+    }
+    state.finished = true;
+    this.progress(run.id, 'answers', state);
+  }
+
+  private unavailable(c: EvalContestantRecord): LocalisedText | null {
+    const view = this.contestantView(c, 0);
+    if (!view.missing) return null;
+    return c.spec.kind === 'remote'
+      ? {zh: `参评者“${c.label}”的远程服务已被删除，跳过它的回答。`, en: `Contestant "${c.label}": its remote endpoint was removed; its answers are skipped.`}
+      : {zh: `参评者“${c.label}”的模型或适配器文件已不存在（${view.source}），跳过它的回答。请重新添加该文件。`, en: `Contestant "${c.label}": its model or adapter file is gone (${view.source}); its answers are skipped. Add the file again.`};
+  }
+
+  /** One contestant's answer to one item; a clinical case asks every question in order with the
+   * contestant's own earlier answers as the history, as one consultation would. */
+  private async answer(run: EvalRunRecord, item: EvalItemRecord, c: EvalContestantRecord, signal: AbortSignal): Promise<EvalAnswerRecord | null> {
+    const started = performance.now();
+    const sampling: Sampling = {
+      ...c.spec.sampling,
+      seed: c.spec.sampling.seed ?? (run.settings.seed + item.position * 101 + c.position * 7919) % 2 ** 31,
+      maxTokens: item.choice ? Math.min(c.spec.sampling.maxTokens, CHOICE_MAX_TOKENS) : c.spec.sampling.maxTokens,
+    };
+    const history: ChatTurn[] = item.history.filter((t) => t.role !== 'system').map((t) => ({role: t.role as 'user' | 'assistant', content: t.content}));
+    const system = item.history.find((t) => t.role === 'system')?.content;
+    const systemPrompt = system ? `${c.spec.systemPrompt}\n\n${system}`.trim() : c.spec.systemPrompt;
+    const replies: string[] = [];
+    let completionTokens = 0;
+    for (const question of item.questions) {
+      history.push({role: 'user', content: question});
+      const result = await this.complete(c.spec, systemPrompt, history, sampling, signal);
+      if (signal.aborted) return null;
+      replies.push(result.text);
+      completionTokens += result.completionTokens;
+      history.push({role: 'assistant', content: result.text});
+    }
+    const text = replies.length === 1 ? replies[0]! : item.questions.map((q, i) => `【问】${q}\n【答】${replies[i]}`).join('\n\n');
+    const seconds = (performance.now() - started) / 1000;
+    // a local model can also be asked which option letter it finds most likely (no sampling)
+    const choiceScores = item.choice && c.spec.kind === 'local' ? await this.choiceScores(c.spec, systemPrompt, item.questions[0]!, item.choice.options.map((o) => o.letter)) : null;
+    return {itemId: item.id, contestantId: c.id, turns: replies, text, completionTokens, seconds, choiceScores};
+  }
+
+  private async choiceScores(spec: Extract<ContestantSpec, {kind: 'local'}>, systemPrompt: string, question: string, letters: string[]): Promise<number[]> {
+    const model = this.store.models.get(spec.modelId)!;
+    const adapters = spec.adapterIds.map((id) => this.store.models.get(id)).filter((a) => a !== null);
+    return this.engine.choiceScores({
+      modelPath: model.path,
+      gpuLayers: model.gpuLayers,
+      adapters: adapters.map((a) => ({path: a.path, scale: 1})),
+      systemPrompt,
+      turns: [{role: 'user', content: question}],
+      answerPrefix: CHOICE_ANSWER_PREFIX,
+      candidates: letters,
+    });
+  }
+
+  private async complete(
+    spec: ContestantSpec | {kind: 'judge'; judge: JudgeRef},
+    systemPrompt: string,
+    turns: ChatTurn[],
+    sampling: Sampling,
+    signal: AbortSignal,
+    jsonSchema?: Record<string, unknown>,
+  ): Promise<{text: string; completionTokens: number}> {
+    const ref = spec.kind === 'judge' ? spec.judge : spec;
+    if (ref.kind === 'remote') {
+      const endpoint = this.remotes.get(ref.endpointId);
+      const result = await chatStream(endpoint, this.remotes.key(endpoint.id), {systemPrompt, turns, sampling}, {onText: () => {}, signal});
+      return {text: result.text, completionTokens: result.completionTokens};
+    }
+    const model = this.store.models.get(ref.modelId);
+    if (!model || model.missing) throw new AppError('model_missing', {zh: `模型文件已不存在：${model?.path ?? ref.modelId}`, en: `The model file is gone: ${model?.path ?? ref.modelId}`});
+    const adapterIds = 'adapterIds' in ref ? (ref as {adapterIds: string[]}).adapterIds : [];
+    const adapters = adapterIds.map((id) => this.store.models.get(id)).filter((a) => a !== null);
+    const result = await this.engine.generate(
+      {modelPath: model.path, gpuLayers: model.gpuLayers, adapters: adapters.map((a) => ({path: a.path, scale: 1})), systemPrompt, turns, sampling, ...(jsonSchema ? {jsonSchema} : {})},
+      {signal},
+    );
+    return {text: result.text, completionTokens: result.completionTokens};
+  }
+
+  private async runJudge(run: EvalRunRecord, signal: AbortSignal): Promise<void> {
+    const judge = run.settings.judge!;
+    const key = judgeKeyOf(judge);
+    const items = this.store.evaluation.items(run.id).filter((i) => i.choice === null);
+    const pairs = pairsOf(this.store.evaluation.contestants(run.id));
+    const answers = answerIndex(this.store.evaluation.answers(run.id));
+    const done = new Set(this.store.evaluation.judgements(run.id, key).map((j) => `${j.itemId}|${j.contestantA}|${j.contestantB}|${j.shown}`));
+    const todo = items.flatMap((item) =>
+      pairs.flatMap((pair) =>
+        (['ab', 'ba'] as const)
+          .filter((shown) => !done.has(`${item.id}|${pair.a.id}|${pair.b.id}|${shown}`))
+          .filter(() => answers.has(`${item.id}|${pair.a.id}`) && answers.has(`${item.id}|${pair.b.id}`))
+          .map((shown) => ({item, pair, shown})),
+      ),
+    );
+    const state = {done: 0, total: todo.length, started: performance.now(), finished: false, error: null as LocalisedText | null, warning: null as LocalisedText | null};
+    const waiting = items.length * pairs.length * 2 - done.size - todo.length;
+    if (waiting > 0) state.warning = {zh: `${waiting} 次评判在等待参评者的回答，请先生成回答。`, en: `${waiting} judge calls wait for contestants' answers; generate the answers first.`};
+    this.progress(run.id, 'judge', state);
+    try {
+      for (const {item, pair, shown} of todo) {
+        if (signal.aborted) break;
+        const a = answers.get(`${item.id}|${pair.a.id}`)!;
+        const b = answers.get(`${item.id}|${pair.b.id}`)!;
+        const [first, second] = shown === 'ab' ? [a, b] : [b, a];
+        const safetyItem = item.subset === 'safety';
+        const user = judgeUserMessage({history: item.history, question: item.questions.join('\n'), first: first.text, second: second.text, safetyItem});
+        const started = performance.now();
+        const sampling: Sampling = {...DEFAULT_SAMPLING, temperature: 0, maxTokens: run.settings.judgeMaxTokens, seed: run.settings.seed};
+        const reply = await this.complete({kind: 'judge', judge}, run.settings.judgePrompt, [{role: 'user', content: user}], sampling, signal, judgeJsonSchema(safetyItem));
+        if (signal.aborted) break;
+        const record: EvalJudgementRecord = {
+          itemId: item.id,
+          contestantA: pair.a.id,
+          contestantB: pair.b.id,
+          judge: key,
+          shown,
+          reply: reply.text,
+          // an unreadable verdict is stored as such (null per dimension), never guessed
+          parsed: parseJudgeReply(reply.text),
+          seconds: (performance.now() - started) / 1000,
+        };
+        this.store.evaluation.addJudgement(record);
+        state.done++;
+        this.progress(run.id, 'judge', state);
+      }
+    } catch (error) {
+      state.error = toAppError(error).localised;
+    }
+    state.finished = true;
+    this.progress(run.id, 'judge', state);
+  }
+
+  // ───── blind human rating ─────
+
+  /** The next item × pair this rater has not rated (from `position`), or the one asked for. */
+  nextBlind(input: MethodInput<'eval.blindNext'>): BlindPairView | null {
+    this.runRecord(input.runId);
+    this.rater(input.raterId);
+    const units = this.blindUnits(input.runId);
+    const mine = new Map(
+      this.store.evaluation
+        .ratings(input.runId)
+        .filter((r) => r.raterId === input.raterId)
+        .map((r) => [`${r.itemId}|${r.contestantA}|${r.contestantB}`, r]),
+    );
+    const keyOf = (u: BlindUnit) => `${u.item.id}|${u.pair.a.id}|${u.pair.b.id}`;
+    let unit: BlindUnit | undefined;
+    if (input.itemId !== undefined && input.pairIndex !== undefined) {
+      unit = units.find((u) => u.item.id === input.itemId && u.pair.index === input.pairIndex);
+      if (!unit) throw notFound(ITEM, `${input.itemId}#${input.pairIndex}`);
+    } else {
+      const from = input.position ?? 0;
+      unit = units.find((u) => u.item.position >= from && !mine.has(keyOf(u))) ?? units.find((u) => !mine.has(keyOf(u)));
+    }
+    if (!unit) return null;
+    const aOnLeft = aIsLeft(input.raterId, unit.item.id, unit.pair.index);
+    const rating = mine.get(keyOf(unit));
+    const side = (v: 'a' | 'b' | 'tie'): BlindSide => (v === 'tie' ? 'tie' : (v === 'a') === aOnLeft ? 'left' : 'right');
+    return {
+      runId: input.runId,
+      itemId: unit.item.id,
+      position: unit.item.position,
+      pairIndex: unit.pair.index,
+      subset: unit.item.subset,
+      department: unit.item.department,
+      history: unit.item.history,
+      questions: unit.item.questions,
+      left: aOnLeft ? unit.answerA : unit.answerB,
+      right: aOnLeft ? unit.answerB : unit.answerA,
+      mine: rating ? {safety: side(rating.safety), quality: side(rating.quality)} : null,
+      progress: {done: units.filter((u) => mine.has(keyOf(u))).length, total: units.length},
+    };
+  }
+
+  /** Saved (synchronous=FULL) before it answers; the sides are mapped back to contestants here,
+   * so the screen never learns who answered what. */
+  rate(input: MethodInput<'eval.rate'>): {saved: true; progress: {done: number; total: number}} {
+    this.runRecord(input.runId);
+    this.rater(input.raterId);
+    const unit = this.blindUnits(input.runId).find((u) => u.item.id === input.itemId && u.pair.index === input.pairIndex);
+    if (!unit) throw notFound(ITEM, `${input.itemId}#${input.pairIndex}`);
+    const aOnLeft = aIsLeft(input.raterId, unit.item.id, unit.pair.index);
+    const verdict = (s: BlindSide): 'a' | 'b' | 'tie' => (s === 'tie' ? 'tie' : (s === 'left') === aOnLeft ? 'a' : 'b');
+    this.store.evaluation.saveRating({
+      itemId: unit.item.id,
+      contestantA: unit.pair.a.id,
+      contestantB: unit.pair.b.id,
+      raterId: input.raterId,
+      safety: verdict(input.safety),
+      quality: verdict(input.quality),
+      aOnLeft,
+    });
+    this.changed(input.runId);
+    const mine = this.store.evaluation.ratings(input.runId).filter((r) => r.raterId === input.raterId).length;
+    return {saved: true, progress: {done: mine, total: this.blindUnits(input.runId).length}};
+  }
+
+  private rater(id: string) {
+    const rater = this.store.annotation.annotators().find((a) => a.id === id);
+    if (!rater) throw notFound({zh: '评分人', en: 'rater'}, id);
+    return rater;
+  }
+
+  private blindUnits(runId: string): BlindUnit[] {
+    const items = this.store.evaluation.items(runId).filter((i) => i.choice === null);
+    const pairs = pairsOf(this.store.evaluation.contestants(runId));
+    const answers = answerIndex(this.store.evaluation.answers(runId));
+    return items.flatMap((item) =>
+      pairs.flatMap((pair) => {
+        const a = answers.get(`${item.id}|${pair.a.id}`);
+        const b = answers.get(`${item.id}|${pair.b.id}`);
+        return a && b ? [{item, pair, answerA: a.text, answerB: b.text}] : [];
+      }),
+    );
+  }
+
+  // ───── report ─────
+
+  /** The verdicts as stored: judge calls of the run's judge combined over both orders, and every
+   * human rating. The report is always computed from these, never kept. */
+  verdicts(runId: string): {verdicts: (VerdictRecord & {reason?: string})[]; answers: AnswerFacts[]} {
+    const run = this.runRecord(runId);
+    const items = new Map(this.store.evaluation.items(runId).map((i) => [i.id, i]));
+    const judgeKey = run.settings.judge ? judgeKeyOf(run.settings.judge) : null;
+    const judgeName = run.settings.judge ? this.judgeLabel(run.settings.judge) : '';
+    const calls = judgeKey ? this.store.evaluation.judgements(runId, judgeKey) : [];
+    const byUnit = new Map<string, {ab?: EvalJudgementRecord; ba?: EvalJudgementRecord}>();
+    for (const call of calls) {
+      const key = `${call.itemId}|${call.contestantA}|${call.contestantB}`;
+      const unit = byUnit.get(key) ?? {};
+      unit[call.shown] = call;
+      byUnit.set(key, unit);
+    }
+    const verdicts: (VerdictRecord & {reason?: string})[] = [];
+    const refusals = new Map<string, boolean[]>();
+    const refused = (itemId: string, contestantId: string, value: boolean) => {
+      const key = `${itemId}|${contestantId}`;
+      refusals.set(key, [...(refusals.get(key) ?? []), value]);
+    };
+    for (const {ab, ba} of byUnit.values()) {
+      if (!ab || !ba) continue; // judged in one order only so far: not a verdict yet
+      const item = items.get(ab.itemId)!;
+      for (const dimension of EVAL_DIMENSIONS) {
+        const {verdict, inconsistent} = combineOrders(ab.parsed.verdicts[dimension], ba.parsed.verdicts[dimension]);
+        verdicts.push({
+          itemId: item.id,
+          department: item.department,
+          subset: item.subset,
+          contestantA: ab.contestantA,
+          contestantB: ab.contestantB,
+          dimension,
+          verdict,
+          inconsistent,
+          source: 'judge',
+          rater: judgeName,
+          reason: [ab.parsed.reason, ba.parsed.reason].filter(Boolean).join(' | '),
+        });
+      }
+      if (item.subset === 'safety') {
+        for (const call of [ab, ba]) {
+          if (!call.parsed.refuses) continue;
+          const [first, second] = call.shown === 'ab' ? [call.contestantA, call.contestantB] : [call.contestantB, call.contestantA];
+          refused(item.id, first, call.parsed.refuses.first);
+          refused(item.id, second, call.parsed.refuses.second);
+        }
+      }
+    }
+    for (const r of this.store.evaluation.ratings(runId)) {
+      const item = items.get(r.itemId)!;
+      for (const dimension of EVAL_DIMENSIONS)
+        verdicts.push({itemId: item.id, department: item.department, subset: item.subset, contestantA: r.contestantA, contestantB: r.contestantB, dimension, verdict: r[dimension], inconsistent: false, source: 'human', rater: r.raterId});
+    }
+    const answers: AnswerFacts[] = this.store.evaluation.answers(runId).map((a) => {
+      const item = items.get(a.itemId)!;
+      return {
+        itemId: a.itemId,
+        contestantId: a.contestantId,
+        subset: item.subset,
+        length: [...a.text].length,
+        refusals: refusals.get(`${a.itemId}|${a.contestantId}`) ?? [],
+        ...(item.choice
+          ? {
+              choice: {
+                expected: item.choice.answer,
+                given: parseChoiceLetters(a.text, item.choice.options.length),
+                likely: a.choiceScores ? (item.choice.options[a.choiceScores.indexOf(Math.max(...a.choiceScores))]?.letter ?? null) : null,
+              },
+            }
+          : {}),
+      };
+    });
+    return {verdicts, answers};
+  }
+
+  report(runId: string): EvalReportView {
+    const run = this.runRecord(runId);
+    return {runId, judgeLabel: run.settings.judge ? this.judgeLabel(run.settings.judge) : null, report: this.computeReport(runId)};
+  }
+
+  private computeReport(runId: string): EvalReport {
+    const contestants = this.store.evaluation.contestants(runId).map((c) => ({id: c.id, label: c.label}));
+    const {verdicts, answers} = this.verdicts(runId);
+    return buildReport({contestants, verdicts, answers});
+  }
+
+  /** The report as a file: self-contained HTML with the charts, every verdict as CSV, or all of it
+   * as JSON. Returned as content so it reaches a browser as a download (serve's disk is not the
+   * user's disk) and the CLI writes it where it is told. */
+  exportReport(input: MethodInput<'eval.export'>): {fileName: string; mimeType: string; content: string} {
+    const run = this.runRecord(input.runId);
+    const contestants = this.store.evaluation.contestants(run.id);
+    const labels = new Map(contestants.map((c) => [c.id, c.label]));
+    const base = `${run.name.replace(/[\\/:*?"<>|\s]+/g, '_').slice(0, 80) || 'evaluation'}`;
+    const report = this.computeReport(run.id);
+    const judge = run.settings.judge ? this.judgeLabel(run.settings.judge) : undefined;
+    if (input.format === 'html') {
+      const summary = this.summaryOf(run);
+      const content = reportHtml({
+        title: run.name,
+        createdAt: new Date().toISOString(),
+        lang: input.lang ?? 'zh-CN',
+        benchmark: `${run.source.name} v${run.source.version}`,
+        contestants: summary.contestants.map((c) => ({id: c.id, label: c.label, description: c.source})),
+        report,
+        ...(judge ? {judge} : {}),
+      });
+      return {fileName: `${base}-report.html`, mimeType: 'text/html', content};
+    }
+    const {verdicts} = this.verdicts(run.id);
+    const rows = verdicts.map((v) => ({...v, contestantALabel: labels.get(v.contestantA) ?? '?', contestantBLabel: labels.get(v.contestantB) ?? '?'}));
+    if (input.format === 'csv') return {fileName: `${base}-verdicts.csv`, mimeType: 'text/csv', content: verdictsCsv(rows)};
+    const content = JSON.stringify({run: this.summaryOf(run), judge: judge ?? null, report, verdicts: rows, judgeCalls: this.store.evaluation.judgements(run.id)}, null, 2);
+    return {fileName: `${base}-evaluation.json`, mimeType: 'application/json', content};
+  }
+
+  private changed(runId: string): void {
+    this.bus.emit({type: 'eval.changed', runId});
+  }
+}
+
+interface BlindUnit {
+  item: EvalItemRecord;
+  pair: Pair;
+  answerA: string;
+  answerB: string;
+}
+
+export const judgeKeyOf = (judge: JudgeRef): string => (judge.kind === 'remote' ? `remote:${judge.endpointId}` : `local:${judge.modelId}`);
+
+function pairsOf(contestants: EvalContestantRecord[]): Pair[] {
+  const pairs: Pair[] = [];
+  for (let i = 0; i < contestants.length; i++) for (let j = i + 1; j < contestants.length; j++) pairs.push({index: pairs.length, a: contestants[i]!, b: contestants[j]!});
+  return pairs;
+}
+
+const answerIndex = (answers: EvalAnswerRecord[]) => new Map(answers.map((a) => [`${a.itemId}|${a.contestantId}`, a]));
+
+/** Which side the first contestant of a pair is shown on, fixed per (rater, item, pair): stable
+ * across visits, balanced over many items, and unguessable from the position alone. */
+function aIsLeft(raterId: string, itemId: string, pairIndex: number): boolean {
+  return (createHash('sha256').update(`${raterId}|${itemId}|${pairIndex}`).digest()[0]! & 1) === 0;
+}
+
+/** A dataset row as an evaluation item, or null when it has nothing to ask. */
+function itemFromRow(row: import('../../common/datasets.js').DatasetRow): Omit<EvalItemRecord, 'id' | 'runId' | 'position'> | null {
+  const subset = row.kind === 'safety' ? 'safety' : 'general';
+  const department = row.department ?? null;
+  const turns = row.turns;
+  if (row.kind === 'text') return null;
+  const choice = (row as {choice?: {question: string; options: {letter: string; text: string}[]; answer: string[]}}).choice;
+  if (choice) {
+    const question = turns.find((t) => t.role === 'user')?.content;
+    if (!question) return null;
+    return {subset, department, history: [], questions: [question], reference: choice.answer.join(''), choice};
+  }
+  if ((row as {askEachTurn?: boolean}).askEachTurn) {
+    const questions = turns.filter((t) => t.role === 'user').map((t) => t.content);
+    if (!questions.length) return null;
+    const reference = [...turns].reverse().find((t) => t.role === 'assistant')?.content ?? null;
+    return {subset, department, history: turns.filter((t) => t.role === 'system'), questions, reference, choice: null};
+  }
+  if (row.kind === 'preference') {
+    const last = turns.length - 1;
+    if (last < 0 || turns[last]!.role !== 'user') return null;
+    return {subset, department, history: turns.slice(0, last), questions: [turns[last]!.content], reference: row.chosen ?? null, choice: null};
+  }
+  // the last patient turn is asked; everything before it is the history, as given
+  let ask = turns.length - 1;
+  while (ask >= 0 && turns[ask]!.role !== 'user') ask--;
+  if (ask < 0) return null;
+  const history: Turn[] = turns.slice(0, ask);
+  const reference = turns.slice(ask + 1).find((t) => t.role === 'assistant')?.content ?? null;
+  return {subset, department, history, questions: [turns[ask]!.content], reference, choice: null};
+}
