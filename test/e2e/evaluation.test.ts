@@ -97,3 +97,36 @@ test('in the browser: an evaluation is generated, judged, rated blind by keyboar
   assert.doesNotMatch(html, /<script/);
   assert.deepEqual(errors, []);
 });
+
+test('in the browser: side by side in a consultation, the clinician prefers one answer and it becomes reward-model data', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  assert.equal(runCli(['models', 'add', await tinyModelPath('qwen2'), '--name', 'tiny-qwen2', '--data-dir', dir.path]).status, 0);
+  const serve = await startServe(['--data-dir', dir.path, '--model', await tinyModelPath()], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+  });
+  const page = await (await browser.newContext({viewport: {width: 1366, height: 900}, locale: 'zh-CN', reducedMotion: 'reduce'})).newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(serve.url);
+  await page.getByRole('button', {name: '新建问诊'}).click();
+  await page.getByLabel('并排对比').selectOption({label: 'tiny-qwen2'});
+  const composer = page.getByRole('form', {name: '消息输入'});
+  await composer.getByLabel('输入消息').fill('孩子咳嗽一周了怎么办？');
+  await composer.getByLabel('输入消息').press('Enter');
+  const pair = page.getByRole('group', {name: '两个回答并排对比'});
+  const prefer = pair.getByRole('button', {name: '选择此回答（tiny-qwen2）'});
+  // enabled only once both answers have finished (the consultation is busy until then)
+  await prefer.and(page.locator(':enabled')).waitFor({timeout: 60_000});
+  await prefer.click();
+  await page.getByText('已记录您的选择').waitFor();
+  await pair.getByRole('article', {name: 'tiny-qwen2 的回答'}).getByText('已选择').waitFor();
+
+  await page.getByRole('link', {name: '评测', exact: true}).click();
+  await page.getByRole('button', {name: '把问诊中的并排选择存为偏好数据集'}).click();
+  await page.getByText('已生成偏好数据集（1 对）').waitFor();
+  assert.deepEqual(errors, []);
+});

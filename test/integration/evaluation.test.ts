@@ -364,3 +364,30 @@ test('CMExam is scored by the letters generated and by option likelihood; a CMB-
     }
   assert.match(asked[0]!.questions[0]!, /现病史/, "the case description opens the first question");
 });
+
+test('the CLI imports a huatuo26M-test file, runs two contestants, judges and reports (--json)', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  const data = join(dir.path, 'data');
+  const file = join(dir.path, 'huatuo26M-test.jsonl');
+  writeFileSync(file, ['咳嗽有痰怎么办？', '孩子拉肚子怎么办？', '失眠吃什么药？'].map((q, i) => JSON.stringify({id: String(i), instruction: [q], input: '', output: ['请就医。']})).join('\n'));
+  const model = await tinyModelPath();
+  const imported = runCli(['eval', 'import', file, '--name', 'huatuo-test', '--data-dir', data, '--json']);
+  assert.equal(imported.status, 0, imported.stderr);
+  const run = runCli(['eval', 'run', '--name', 'cli-run', '--data', 'huatuo-test', '--data-dir', data, '--json',
+    '--contestant', `label=冷;model=${model};temperature=0.1;max-tokens=12`, '--contestant', `label=热;model=${model};temperature=1.2;max-tokens=12`]);
+  assert.equal(run.status, 0, run.stderr);
+  const runLines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.ok(runLines.some((l) => l.type === 'progress'), 'progress lines');
+  assert.deepEqual({answered: runLines.at(-1)!.answered, expected: runLines.at(-1)!.expected}, {answered: 6, expected: 6});
+  const judged = runCli(['eval', 'judge', 'cli-run', '--judge-model', model, '--data-dir', data, '--json']);
+  assert.equal(judged.status, 0, judged.stderr);
+  assert.equal((JSON.parse(judged.stdout.trim().split('\n').pop()!) as {judge_calls: number}).judge_calls, 6, '3 items × 1 pair × 2 orders');
+  const report = runCli(['eval', 'report', 'cli-run', '--data-dir', data, '--json']);
+  assert.equal(report.status, 0, report.stderr);
+  const out = JSON.parse(report.stdout) as {report: {overall: {source: string; win: number; tie: number; loss: number; unparsed: number}[]}};
+  for (const row of out.report.overall.filter((r) => r.source === 'judge')) assert.equal(row.win + row.tie + row.loss + row.unparsed, 3);
+  const missing = runCli(['eval', 'report', 'no-such-run', '--data-dir', data]);
+  assert.notEqual(missing.status, 0);
+  assert.match(missing.stderr, /no-such-run/);
+});

@@ -76,7 +76,8 @@ export async function evalCommand(argv: string[]): Promise<void> {
       if (existing) runId = existing.id; // run again: only the missing answers are generated
       else {
         if (!values.data || (values.contestant?.length ?? 0) < 2) throw usageError(USAGE);
-        const contestants = await Promise.all(values.contestant!.map((spec) => contestantFrom(services, spec)));
+        const contestants = [];
+        for (const spec of values.contestant!) contestants.push(await contestantFrom(services, spec));
         const input = parseInput(methods['eval.create'].input, {
           name: values.name,
           datasetId: services.datasets.resolve(values.data).id,

@@ -53,6 +53,9 @@ export class ModelService {
     const existing = this.store.models.findByPath(path) ?? this.registeredSameFile(path);
     if (existing) return {...existing, alreadyRegistered: true};
     const summary = await inspectGguf(path);
+    // a second add of the same file may have finished while this one read the header
+    const raced = this.store.models.findByPath(path);
+    if (raced) return {...raced, alreadyRegistered: true};
     const model = this.store.models.insert(summary, input.name ?? basename(path).replace(/\.gguf$/i, ''), knownSha256);
     if (!knownSha256) {
       const job = sha256File(path)
