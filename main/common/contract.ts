@@ -185,6 +185,9 @@ export interface Settings {
   updateServerUrl: string | null;
   /** named training run configurations saved from the new-run form (LlamaBoard's save/load) */
   trainingPresets: TrainingPreset[];
+  /** serve mode: folders besides the data directory that typed paths may read and write
+   * (absolute, resolved); the desktop app and the CLI are not confined */
+  allowedFolders: string[];
 }
 
 /** A new-run form as it was saved: objective, model, data and every setting. Ids that no longer
@@ -266,6 +269,9 @@ export interface AppInfo {
   maxMessageChars: number;
   /** where remote endpoints' API keys are kept here (see RemoteEndpoint.keyStorage) */
   remoteKeyStorage: 'keychain' | 'file';
+  /** serve: typed paths are held to the data directory and these folders (settings + --allow-dir) */
+  pathsConfined: boolean;
+  allowedRoots: string[];
 }
 
 // ───────────── methods ─────────────
@@ -380,6 +386,8 @@ export const methods = {
         .optional(),
       /** the whole list (the form replaces a preset of the same name) */
       trainingPresets: z.array(trainingPresetSchema).max(100).optional(),
+      /** the whole list; each must be an existing folder (not / nor /proc) */
+      allowedFolders: z.array(z.string().min(1).max(4096)).max(50).optional(),
     }),
     output: {} as Settings,
   },
@@ -594,6 +602,8 @@ export const methods = {
       format: z.enum(['sharegpt', 'alpaca', 'llamafactory', 'pairs']),
       /** a directory on this machine; default: <data dir>/exports/<name>-v<version>-<format> */
       outDir: z.string().min(1).max(4096).optional(),
+      /** replace this export's files when they are already in outDir */
+      overwrite: z.boolean().default(false),
     }),
     output: {} as {dir: string; files: string[]; rows: number},
   },
@@ -673,8 +683,10 @@ export const methods = {
     input: z.strictObject({
       projectId: id,
       format: z.enum(['pairs-llamafactory', 'pairs-trl', 'ranking', 'corrections', 'package']),
-      /** a file on this machine; default: <data dir>/exports/<project>-<format>.jsonl */
+      /** a file on this machine; default: <data dir>/exports/<project>-<format>-<time>.jsonl */
       outPath: z.string().min(1).max(4096).optional(),
+      /** replace outPath when it exists */
+      overwrite: z.boolean().default(false),
     }),
     output: {} as {path: string; records: number},
   },
@@ -732,6 +744,10 @@ export const methods = {
   'training.cancel': {input: byId, output: {} as TrainingRunSummary},
 
   // ───────────── evaluation studio ─────────────
+  /** A file of an export under <data dir>/exports, for the browser to download (serve's disk is
+   * not the user's disk). Regular files up to 64 MB only. */
+  'exports.read': {input: z.strictObject({path: z.string().min(1).max(4096)}), output: {} as {fileName: string; mimeType: string; content: string}},
+
   'eval.list': {input: empty, output: [] as EvalRunSummary[]},
   'eval.get': {input: z.strictObject({runId: id}), output: {} as EvalRunSummary},
   /** Freezes the dataset version and copies up to maxItems items (the last patient turn of each

@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'disk_full' // SQLITE_FULL / ENOSPC: nothing was written; retry once space is freed
   | 'remote_unreachable' // an OpenAI-compatible endpoint could not be reached (network, DNS, refused, timeout)
   | 'remote_error' // the endpoint answered with an error (wrong key, unknown model, server error)
+  | 'path_denied' // serve: a path outside the data directory and the allowed folders
+  | 'file_exists' // an export would replace an existing file; ask again with overwrite
   | 'io'
   | 'internal';
 

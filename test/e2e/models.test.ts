@@ -4,7 +4,7 @@
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {createServer} from 'node:http';
-import {join} from 'node:path';
+import {dirname, join} from 'node:path';
 import type {AddressInfo} from 'node:net';
 import {launchChromium} from '../helpers/browser.js';
 import {startServe} from '../helpers/cli.js';
@@ -17,7 +17,7 @@ test('in the browser: adding a model twice, and a failed download that can be di
   const dir = tempDir();
   const mirror = createServer((_req, res) => res.writeHead(404).end());
   await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
-  const serve = await startServe(['--data-dir', dir.path], {built: true});
+  const serve = await startServe(['--data-dir', dir.path, '--allow-dir', dirname(await tinyModelPath())], {built: true});
   const browser = await launchChromium();
   t.after(async () => {
     await browser.close();

@@ -127,9 +127,10 @@ test('import, review, edit, mix 7:1, export and re-import', async (t) => {
 test('bad imports: a missing file, a file with no valid rows, a cancelled import leave nothing behind', async (t) => {
   const s = startServices();
   t.after(() => s.close());
-  const missing = await s.call('datasets.import', {path: join(s.dataDir, 'nope.jsonl')});
-  const e1 = await waitFor(() => s.events.find((e) => e.type === 'dataset.imported' && e.jobId === missing.jobId), 10_000, 'missing');
-  assert.match(e1.type === 'dataset.imported' ? (e1.error?.zh ?? '') : '', /找不到文件/);
+  // a missing file is refused by the call itself (the path policy), before any job starts
+  const missing = await s.callRaw('datasets.import', {path: join(s.dataDir, 'nope.jsonl')});
+  assert.equal(!missing.ok && missing.error.code, 'not_found');
+  assert.match(!missing.ok ? missing.error.message.zh : '', /找不到文件/);
   const junk = await s.call('datasets.import', {content: '{"query": 1}\n{broken\n', fileName: 'junk.jsonl'});
   const e2 = await waitFor(() => s.events.find((e) => e.type === 'dataset.imported' && e.jobId === junk.jobId), 10_000, 'junk');
   assert.ok(e2.type === 'dataset.imported' && e2.error && e2.datasetId === null);

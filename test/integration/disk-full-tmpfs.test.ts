@@ -5,7 +5,7 @@ import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {spawnSync} from 'node:child_process';
 import {closeSync, mkdirSync, openSync, rmSync, writeSync} from 'node:fs';
-import {join} from 'node:path';
+import {dirname, join} from 'node:path';
 import WebSocket from 'ws';
 import type {ApiEvent} from '../../main/common/contract.js';
 import {startServe} from '../helpers/cli.js';
@@ -52,7 +52,8 @@ test('serve on a full tmpfs: the reply streams on, disk_full is said, the server
     return t.skip(skip);
   }
   const hold = replyHold(dir.path);
-  const serve = await startServe(['--data-dir', data], {env: {...hold.env, ZHONGJING_LANG: 'en'}});
+  // the tiny model lives outside the data directory: allow its folder (serve holds typed paths to allowed folders)
+  const serve = await startServe(['--data-dir', data, '--allow-dir', dirname(await tinyModelPath())], {env: {...hold.env, ZHONGJING_LANG: 'en'}});
   const socket = new WebSocket(`${serve.base.replace('http', 'ws')}/api/events?token=${serve.token}`);
   const events: ApiEvent[] = [];
   socket.on('message', (m) => events.push(JSON.parse(String(m)) as ApiEvent));

@@ -10,11 +10,11 @@ import {resolveDataDir, say, usageError} from '../context.js';
 const USAGE = {
   zh: `用法：
   zhongjing annotate import 文件...            （RLHF-Label-Tool 的 input_file.json + 排序 TSV、偏好对 JSONL、标注包）
-  zhongjing annotate export --format pairs|pairs-trl|ranking|corrections|package 输出文件 [--project 项目]
+  zhongjing annotate export --format pairs|pairs-trl|ranking|corrections|package 输出文件 [--project 项目] [--overwrite]
   zhongjing annotate stats [--project 项目] [--json]`,
   en: `usage:
   zhongjing annotate import FILE...            (RLHF-Label-Tool input_file.json + ranked TSV, preference-pair JSONL, annotation packages)
-  zhongjing annotate export --format pairs|pairs-trl|ranking|corrections|package OUT [--project NAME]
+  zhongjing annotate export --format pairs|pairs-trl|ranking|corrections|package OUT [--project NAME] [--overwrite]
   zhongjing annotate stats [--project NAME] [--json]`,
 };
 
@@ -27,7 +27,7 @@ export async function annotateCommand(argv: string[]): Promise<void> {
   const {values, positionals} = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: {'data-dir': {type: 'string'}, format: {type: 'string'}, project: {type: 'string'}, json: {type: 'boolean'}},
+    options: {'data-dir': {type: 'string'}, format: {type: 'string'}, project: {type: 'string'}, json: {type: 'boolean'}, overwrite: {type: 'boolean'}},
   });
   if (!sub || !['import', 'export', 'stats'].includes(sub)) throw usageError(USAGE);
   const services = new Services({dataDir: resolveDataDir(values['data-dir']), spawnEngine: forkEngine});
@@ -49,7 +49,7 @@ export async function annotateCommand(argv: string[]): Promise<void> {
     if (sub === 'export') {
       const format = FORMATS[values.format as keyof typeof FORMATS];
       if (!format || !positionals[0]) throw usageError(USAGE);
-      const result = await services.annotation.export({projectId: project.id, format, outPath: resolve(positionals[0])});
+      const result = await services.annotation.export({projectId: project.id, format, outPath: resolve(positionals[0]), overwrite: values.overwrite ?? false});
       out(result, `${project.name}: ${result.records} → ${result.path}`);
     } else {
       const d = services.annotation.dashboard(project.id);

@@ -15,13 +15,13 @@ const USAGE = {
   zhongjing data list [--json]
   zhongjing data show 名称 [--version N] [--json]
   zhongjing data mix --name 名称 --from 数据集[:比例[:single|multi|any]] ... [--unit examples|tokens] [--total N] [--seed S] [--val 0.05]
-  zhongjing data export 名称 --format sharegpt|alpaca|llamafactory|pairs 输出目录 [--version N]`,
+  zhongjing data export 名称 --format sharegpt|alpaca|llamafactory|pairs 输出目录 [--version N] [--overwrite]`,
   en: `usage:
   zhongjing data import FILE [--format ${DATASET_FORMATS.join('|')}] [--name N] [--no-deid] [--strict] [--json]
   zhongjing data list [--json]
   zhongjing data show NAME [--version N] [--json]
   zhongjing data mix --name N --from DATASET[:RATIO[:single|multi|any]] ... [--unit examples|tokens] [--total N] [--seed S] [--val 0.05]
-  zhongjing data export NAME --format sharegpt|alpaca|llamafactory|pairs OUT_DIR [--version N]`,
+  zhongjing data export NAME --format sharegpt|alpaca|llamafactory|pairs OUT_DIR [--version N] [--overwrite]`,
 };
 
 function reportLines(report: ImportReport): string {
@@ -58,6 +58,7 @@ export async function dataCommand(argv: string[]): Promise<void> {
       total: {type: 'string'},
       seed: {type: 'string'},
       val: {type: 'string'},
+      overwrite: {type: 'boolean'},
     },
   });
   if (!sub || !['import', 'list', 'show', 'mix', 'export'].includes(sub)) throw usageError(USAGE);
@@ -121,7 +122,7 @@ export async function dataCommand(argv: string[]): Promise<void> {
     } else {
       const [ref, outDir] = positionals;
       if (!ref || !outDir || !values.format) throw usageError(USAGE);
-      const input = parseInput(methods['datasets.export'].input, {id: services.datasets.resolve(ref).id, format: values.format, outDir: resolve(outDir), ...(version ? {version} : {})});
+      const input = parseInput(methods['datasets.export'].input, {id: services.datasets.resolve(ref).id, format: values.format, outDir: resolve(outDir), overwrite: values.overwrite ?? false, ...(version ? {version} : {})});
       const result = await services.datasets.export(input);
       out(result, `${result.rows} rows → ${result.files.join(', ')}`);
     }

@@ -8,13 +8,14 @@ import {packageRoot} from '../../node/paths.js';
 import {Services} from '../../node/services/index.js';
 import {checkToken, startServer} from '../../serve/server.js';
 import {openAiCompat} from '../../node/services/openai-compat.js';
+import {allowedFolder} from '../../node/path-policy.js';
 import {AppError} from '../../common/errors.js';
 import {logError} from '../../node/log.js';
 import {resolveDataDir, say, usageError} from '../context.js';
 
 const USAGE = {
-  zh: '用法：zhongjing serve [--data-dir 目录] [--port 端口] [--model 模型.gguf] [--open]',
-  en: 'usage: zhongjing serve [--data-dir DIR] [--port PORT] [--model MODEL.gguf] [--open]',
+  zh: '用法：zhongjing serve [--data-dir 目录] [--port 端口] [--model 模型.gguf] [--allow-dir 目录]... [--open]',
+  en: 'usage: zhongjing serve [--data-dir DIR] [--port PORT] [--model MODEL.gguf] [--allow-dir DIR]... [--open]',
 };
 export const DEFAULT_PORT = 8765;
 
@@ -27,7 +28,7 @@ function openBrowser(url: string): void {
 export async function serveCommand(argv: string[]): Promise<void> {
   const {values} = parseArgs({
     args: argv,
-    options: {'data-dir': {type: 'string'}, port: {type: 'string'}, model: {type: 'string'}, open: {type: 'boolean'}},
+    options: {'data-dir': {type: 'string'}, port: {type: 'string'}, model: {type: 'string'}, 'allow-dir': {type: 'string', multiple: true}, open: {type: 'boolean'}},
   });
   const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(USAGE);
@@ -35,11 +36,13 @@ export async function serveCommand(argv: string[]): Promise<void> {
   const token = process.env.ZHONGJING_TOKEN;
   if (token !== undefined) checkToken(token);
 
-  const services = new Services({dataDir: resolveDataDir(values['data-dir']), spawnEngine: forkEngine, lockKind: 'serve'});
+  // folders named at the shell are trusted like the shell; each checked before anything starts
+  const extraFolders = await Promise.all((values['allow-dir'] ?? []).map((dir) => allowedFolder(dir)));
+  const services = new Services({dataDir: resolveDataDir(values['data-dir']), spawnEngine: forkEngine, lockKind: 'serve', confinePaths: {extraFolders}});
   if (values.model) {
     const model = services.models.list().find((m) => m.id === values.model || m.name === values.model) ?? (await services.models.add({path: values.model}));
     if (model.kind !== 'base') throw usageError({zh: '--model 需要基础模型，不是适配器。', en: '--model needs a base model, not an adapter.'});
-    services.updateSettings({defaultModelId: model.id});
+    await services.updateSettings({defaultModelId: model.id});
   }
   const handlers = createHandlers(services);
   const staticDir = join(packageRoot(), 'dist', 'renderer');

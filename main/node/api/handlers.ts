@@ -10,6 +10,7 @@ import type {Services} from '../services/index.js';
 import {parseInput} from './validate.js';
 import {join} from 'node:path';
 import {writeHandoff} from '../handoff/llamafactory.js';
+import {readablePath} from '../path-policy.js';
 
 type Handlers = {
   [M in MethodName]: (input: z.output<Methods[M]['input']>) => MethodOutput<M> | Promise<MethodOutput<M>>;
@@ -22,8 +23,9 @@ export function createHandlers(s: Services): Handlers {
     'settings.update': (input) => s.updateSettings(input),
 
     'models.list': () => s.models.list(),
-    'models.inspect': (input) => s.models.inspect(input.path),
-    'models.add': (input) => s.models.add(input),
+    // every typed path goes through the one path policy (path-policy.ts; confined under serve)
+    'models.inspect': async (input) => s.models.inspect(await readablePath(s.pathPolicy, input.path)),
+    'models.add': async (input) => s.models.add({...input, path: await readablePath(s.pathPolicy, input.path)}),
     'models.update': (input) => s.models.update(input),
     'models.remove': (input) => s.models.remove(input.id),
     'models.download': (input) => s.models.download(input),
@@ -72,7 +74,7 @@ export function createHandlers(s: Services): Handlers {
     },
 
     'datasets.list': () => s.datasets.list(),
-    'datasets.import': (input) => s.datasets.startImport(input),
+    'datasets.import': async (input) => s.datasets.startImport(input.path === undefined ? input : {...input, path: await readablePath(s.pathPolicy, input.path)}),
     'datasets.cancelImport': (input) => s.datasets.cancelImport(input.jobId),
     'datasets.get': (input) => s.datasets.get(input.id, input.version),
     'datasets.rows': (input) => s.datasets.rows(input),
@@ -85,7 +87,7 @@ export function createHandlers(s: Services): Handlers {
     'datasets.reviewReplacement': (input) => s.datasets.reviewReplacement(input.id, input.replacementId, input.action),
     'datasets.finishReview': (input) => s.datasets.finishReview(input.id),
     'datasets.mix': (input) => s.datasets.mix(input),
-    'datasets.export': (input) => s.datasets.export(input),
+    'datasets.export': (input) => s.datasets.export(input, s.pathPolicy),
 
     'annotators.list': () => s.annotation.annotators(),
     'annotators.create': (input) => s.annotation.createAnnotator(input),
@@ -102,8 +104,9 @@ export function createHandlers(s: Services): Handlers {
     'annotation.disagreements': (input) => s.annotation.disagreements(input.projectId),
     'annotation.adjudicate': (input) => s.annotation.adjudicate(input),
     'annotation.dashboard': (input) => s.annotation.dashboard(input.projectId),
-    'annotation.import': (input) => s.annotation.importFiles(input.paths),
-    'annotation.export': (input) => s.annotation.export(input),
+    'annotation.import': (input) => s.annotation.importFiles(input.paths, s.pathPolicy),
+    'annotation.export': (input) => s.annotation.export(input, s.pathPolicy),
+    'exports.read': (input) => s.readExport(input.path),
 
     'training.capabilities': () => s.training.capabilities(),
     'training.list': () => s.training.list(),

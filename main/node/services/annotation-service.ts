@@ -5,7 +5,6 @@
 
 import {createHash} from 'node:crypto';
 import {join} from 'node:path';
-import {mkdirSync} from 'node:fs';
 import type {MethodInput, MethodOutput} from '../../common/contract.js';
 import {
   ALL_WRONG_CORRECTION,
@@ -35,6 +34,7 @@ import {asItemAnnotation, type ItemRecord} from '../store/annotation-repo.js';
 import type {DatasetService} from './dataset-service.js';
 import {importAnnotationFiles} from './annotation-import.js';
 import type {EventBus} from './event-bus.js';
+import {readablePath, unconfined, writableFile, type PathPolicy} from '../path-policy.js';
 
 const PROJECT = {zh: '标注项目', en: 'annotation project'};
 const ITEM = {zh: '标注条目', en: 'annotation item'};
@@ -485,15 +485,16 @@ export class AnnotationService {
     };
   }
 
-  async importFiles(paths: string[]): Promise<MethodOutput<'annotation.import'>> {
-    const result = await importAnnotationFiles(this.store, paths);
+  async importFiles(paths: string[], policy: PathPolicy = unconfined): Promise<MethodOutput<'annotation.import'>> {
+    const checked = await Promise.all(paths.map((p) => readablePath(policy, p)));
+    const result = await importAnnotationFiles(this.store, checked);
     for (const projectId of new Set([...result.projectIds, ...this.store.annotation.projectIds()])) this.bus.emit({type: 'annotation.changed', projectId});
     return result;
   }
 
   // ───── export ─────
 
-  async export(input: MethodInput<'annotation.export'>): Promise<MethodOutput<'annotation.export'>> {
+  async export(input: MethodInput<'annotation.export'>, policy: PathPolicy = unconfined): Promise<MethodOutput<'annotation.export'>> {
     const project = this.summary(input.projectId);
     const items = this.store.annotation.items(project.id);
     const decisions = this.decisions(project.id, items);
@@ -503,8 +504,14 @@ export class AnnotationService {
       return d?.status === 'final' ? [{item: rankItem(item), ranking: d.ranking, allWrong: d.allWrong, correction: d.correction}] : [];
     });
     const extension = input.format === 'package' ? 'json' : 'jsonl';
-    const path = input.outPath ?? join(this.paths.root, 'exports', `${project.name.replace(/[\\/:*?"<>|\s]+/g, '_')}-${input.format}.${extension}`);
-    mkdirSync(join(path, '..'), {recursive: true});
+    // a named file goes through the path policy; the default name carries the time, so an export
+    // never replaces an earlier one (the rankings change between exports)
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const path = await writableFile(
+      input.outPath !== undefined ? policy : unconfined,
+      input.outPath ?? join(this.paths.root, 'exports', `${project.name.replace(/[\\/:*?"<>|\s]+/g, '_')}-${input.format}-${stamp}.${extension}`),
+      {overwrite: input.overwrite ?? false},
+    );
     const annotationsOf = (item: ItemRecord) => this.store.annotation.rankings(item.id).map(asItemAnnotation);
     let records: number;
     if (input.format === 'pairs-llamafactory') records = await exportPreferencePairs(path, resolved, 'llamafactory-sharegpt');

@@ -9,6 +9,7 @@ import {MIX_MAX_ROWS, PHI_PLACEHOLDERS, mixTooLarge} from '../../common/datasets
 import {AppError, notFound, toAppError} from '../../common/errors.js';
 import {newId} from '../ids.js';
 import {checkRegularFile} from '../files.js';
+import {unconfined, writableFolder, type PathPolicy} from '../path-policy.js';
 import type {DataPaths} from '../paths.js';
 import type {Store} from '../store/index.js';
 import type {EventBus} from './event-bus.js';
@@ -363,8 +364,16 @@ export class DatasetService {
     return this.store.datasets.summary(datasetId)!;
   }
 
-  async export(input: MethodInput<'datasets.export'>): Promise<MethodOutput<'datasets.export'>> {
-    const {dir, result} = await this.exportParts(input);
+  /** An export a person asked for: a folder they named goes through the path policy (confined
+   * under serve; this export's files already there are refused unless `overwrite`). The default
+   * folder in <data dir>/exports holds a frozen version's export, the same bytes every time. */
+  async export(input: MethodInput<'datasets.export'>, policy: PathPolicy = unconfined): Promise<MethodOutput<'datasets.export'>> {
+    let outDir = input.outDir;
+    if (outDir !== undefined) {
+      const prefix = `${this.resolve(input.id).name.replace(/[\\/:*?"<>|\s]+/g, '_')}_v${this.version(input.id, input.version).version}.`;
+      outDir = await writableFolder(policy, outDir, {overwrite: input.overwrite ?? false, clashes: (names) => names.filter((n) => n.startsWith(prefix))});
+    }
+    const {dir, result} = await this.exportParts({...input, outDir});
     return {dir, files: result.files, rows: result.rows};
   }
 

@@ -2,7 +2,7 @@
 // services on top. Electron's main process and `zhongjing serve` both build exactly this.
 
 import {readFileSync} from 'node:fs';
-import {join} from 'node:path';
+import {basename, join} from 'node:path';
 import type {AppInfo, EngineStatus, MethodInput, Settings} from '../../common/contract.js';
 import {DEFAULT_SAMPLING, MAX_MESSAGE_CHARS} from '../../common/contract.js';
 import {DEFAULT_SYSTEM_PROMPT} from '../../common/prompts.js';
@@ -14,6 +14,11 @@ import {BackupSchedule, backupsDirFor} from '../store/health.js';
 import {logError} from '../log.js';
 import {acquireDataLock, type DataLock, type LockKind} from '../data-lock.js';
 import {defaultThreads} from '../threads.js';
+import {allowedFolder, readablePath, unconfined, type PathPolicy} from '../path-policy.js';
+import {readRegularTextFile} from '../files.js';
+
+/** An export file the browser may download whole (it travels as one JSON string). */
+const EXPORT_DOWNLOAD_MAX_BYTES = 64 * 1024 * 1024;
 import {ConsultationService} from './consultation-service.js';
 import {EventBus} from './event-bus.js';
 import {ModelService} from './model-service.js';
@@ -36,6 +41,9 @@ export interface ServicesOptions {
   /** where remote endpoints' API keys are kept; default: 0600 files in <data>/secrets/ (no
    * keychain in plain Node). Electron passes one backed by safeStorage (the OS keychain). */
   secrets?: (secretsDir: string) => SecretStore;
+  /** serve: typed paths are held to the data directory, the allowed folders of the settings and
+   * these (`serve --allow-dir`); see path-policy.ts. The CLI and the desktop app are not confined. */
+  confinePaths?: {extraFolders: string[]};
 }
 
 export class Services {
@@ -56,6 +64,8 @@ export class Services {
   private readonly lock: DataLock;
   /** daily online backups of the store into <data>/backups (see store/health.ts) */
   readonly backups: BackupSchedule;
+  /** what every typed path of the API is held to (path-policy.ts) */
+  readonly pathPolicy: PathPolicy;
 
   constructor(options: ServicesOptions) {
     this.paths = dataPaths(options.dataDir);
@@ -83,6 +93,10 @@ export class Services {
     this.annotation = new AnnotationService(this.store, this.engine, this.datasets, this.paths, this.bus);
     this.evaluation = new EvaluationService(this.store, this.engine, this.datasets, this.remotes, this.bus);
     this.training = new TrainingService(this.store, this.paths, this.bus, this.datasets, this.models, this.annotation, this.threads);
+    const confine = options.confinePaths;
+    this.pathPolicy = confine
+      ? {confined: true, roots: () => [this.paths.root, ...confine.extraFolders, ...this.store.settings.get().allowedFolders]}
+      : unconfined;
   }
 
   appInfo(): AppInfo {
@@ -95,6 +109,8 @@ export class Services {
       defaultSampling: DEFAULT_SAMPLING,
       maxMessageChars: MAX_MESSAGE_CHARS,
       remoteKeyStorage: this.remotes.secrets.kind,
+      pathsConfined: this.pathPolicy.confined,
+      allowedRoots: this.pathPolicy.roots(),
     };
   }
 
@@ -102,11 +118,23 @@ export class Services {
     return this.engine.status((path) => this.store.models.findByPath(path)?.id ?? null);
   }
 
-  updateSettings(input: MethodInput<'settings.update'>): Settings {
+  async updateSettings(input: MethodInput<'settings.update'>): Promise<Settings> {
     if (input.defaultModelId) this.models.get(input.defaultModelId);
-    const settings = this.store.settings.update({...input, hfEndpoint: input.hfEndpoint?.replace(/\/+$/, '')});
+    // each folder checked and stored resolved (real path), duplicates once
+    const allowedFolders = input.allowedFolders ? [...new Set(await Promise.all(input.allowedFolders.map((f) => allowedFolder(f))))] : undefined;
+    const settings = this.store.settings.update({...input, hfEndpoint: input.hfEndpoint?.replace(/\/+$/, ''), allowedFolders});
     this.engine.configure({threads: this.threads, gpuMode: settings.gpuMode});
     return settings;
+  }
+
+  /** A file of an export (datasets, annotation, handoff, evaluation) for the browser to download:
+   * only under <data dir>/exports, whatever the path policy allows. */
+  async readExport(path: string): Promise<{fileName: string; mimeType: string; content: string}> {
+    const exportsDir = join(this.paths.root, 'exports');
+    const file = await readablePath({confined: true, roots: () => [exportsDir]}, path, EXPORT_DOWNLOAD_MAX_BYTES);
+    const content = await readRegularTextFile(file, EXPORT_DOWNLOAD_MAX_BYTES);
+    const mimeType = file.endsWith('.json') ? 'application/json' : file.endsWith('.csv') ? 'text/csv' : file.endsWith('.html') ? 'text/html' : file.endsWith('.yaml') ? 'text/yaml' : 'application/x-ndjson';
+    return {fileName: basename(file), mimeType, content};
   }
 
   /** Tokens of a dataset version as a model sees them; counted in the engine, in batches. */

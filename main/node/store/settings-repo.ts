@@ -11,6 +11,7 @@ export const DEFAULT_SETTINGS: Settings = {
   consultationDefaults: null,
   updateServerUrl: null,
   trainingPresets: [],
+  allowedFolders: [],
 };
 
 /** Key/value settings, each value JSON. Unknown keys in the table are ignored, so an older build
