@@ -5,6 +5,7 @@ import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {existsSync, readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
+import {monitorEventLoopDelay} from 'node:perf_hooks';
 import {startServices, waitFor} from '../helpers/services.js';
 import {runCli} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
@@ -240,4 +241,34 @@ test('de-identification review and freezing: pending items are counted on the ve
   // confirming still works, and the count follows
   assert.equal((await s.call('datasets.reviewReplacement', {id, replacementId: items[0]!.id, action: 'confirm'})).status, 'confirmed');
   assert.equal((await s.call('datasets.get', {id})).version.pendingReview, 1);
+});
+
+test('a large mix leaves the server answering while it is written; its sources are frozen at the end', async (t) => {
+  const s = startServices();
+  t.after(() => s.close());
+  const rows = Array.from({length: 12}, (_, i) => JSON.stringify({query: `问题${i}`, response: `回答${i}`})).join('\n');
+  const {datasetId} = await s.services.datasets.importNow({content: rows, fileName: 'small.jsonl', deidentify: false});
+  const delay = monitorEventLoopDelay({resolution: 10});
+  delay.enable();
+  const mixing = s.call('datasets.mix', {name: '十万', components: [{datasetId, ratio: 1}], total: 100_000});
+  // other calls are answered while the rows are written
+  const answered: number[] = [];
+  let done = false;
+  void mixing.finally(() => (done = true));
+  while (!done) {
+    const started = performance.now();
+    await s.call('app.info', {});
+    answered.push(performance.now() - started);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  delay.disable();
+  const summary = await mixing;
+  assert.equal(summary.latest.rows, 100_000);
+  assert.equal(summary.latest.state, 'open');
+  assert.ok(answered.length > 5, `calls were answered during the mix (${answered.length})`);
+  const worst = Math.max(...answered);
+  t.diagnostic(`100k-row mix: ${answered.length} calls answered meanwhile, slowest ${worst.toFixed(0)} ms; event-loop delay max ${(delay.max / 1e6).toFixed(0)} ms`);
+  assert.ok(worst < 2000, `no call waited 2 s (slowest ${worst.toFixed(0)} ms)`);
+  // the source was frozen by the mix, and only now
+  assert.equal((await s.call('datasets.get', {id: datasetId})).version.state, 'frozen');
 });

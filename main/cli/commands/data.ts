@@ -116,7 +116,7 @@ export async function dataCommand(argv: string[]): Promise<void> {
         ...(values.seed ? {seed: Number(values.seed)} : {}),
         ...(values.val ? {validationFraction: Number(values.val)} : {}),
       });
-      const summary = services.datasets.mix(input);
+      const summary = await services.datasets.mix(input);
       const detail = services.datasets.get(summary.id);
       out(detail, `${summary.name} v1: ${detail.stats.rows} rows (train ${detail.stats.split.train}, validation ${detail.stats.split.validation}), single ${detail.stats.singleTurn} / multi ${detail.stats.multiTurn}`);
     } else {

@@ -22,6 +22,9 @@ const DATASET = {zh: '数据集', en: 'dataset'};
 /** Rows are committed in batches: one durable transaction per row would make a 70k import slow. */
 const INSERT_BATCH = 500;
 
+const changedDuringMix = (name: string) =>
+  new AppError('validation', {zh: `混合期间数据集“${name}”被修改了，本次混合未保存，请重试。`, en: `Dataset "${name}" changed while the mix was being written; nothing was saved, try again.`});
+
 interface ImportJob {
   controller: AbortController;
 }
@@ -314,7 +317,14 @@ export class DatasetService {
 
   // ───── mixes and exports ─────
 
-  mix(input: MethodInput<'datasets.mix'>): DatasetSummary {
+  /** A mix is planned at once (bounded by MIX_MAX_ROWS) and then written like an import: into a
+   * version in state 'importing', 500 rows per transaction with the event loop free between
+   * batches, so a million-row mix no longer stops every other request (it blocked serve for
+   * 27 s). The versions it draws from are frozen, and the new version opened, in one transaction
+   * at the end, after checking that no source changed meanwhile; a mix that fails half-way
+   * deletes what it wrote (and a crash leaves an 'importing' version that the next start
+   * removes), so nothing blocks the name and nothing is frozen. */
+  async mix(input: MethodInput<'datasets.mix'>): Promise<DatasetSummary> {
     if (this.store.datasets.nameTaken(input.name))
       throw new AppError('validation', {zh: `已有名为“${input.name}”的数据集。`, en: `A dataset named "${input.name}" already exists.`});
     const parts = input.components.map((c, index) => {
@@ -336,30 +346,43 @@ export class DatasetService {
     const plan = planMix(sources, recipe);
     if (plan.picks.length === 0)
       throw new AppError('validation', {zh: '按此配比选不出任何数据行（筛选条件下某个组成部分为空）。', en: 'This recipe selects no rows (a component is empty under its filter).'});
-    // One transaction: the versions used are frozen, and the dataset, its version and rows
-    // written, together or not at all — a mix that fails half-way leaves no dataset behind whose
-    // name would block the next try, and freezes nothing.
-    const datasetId = this.store.db.transaction(() => {
-      for (const p of parts) p.version = this.freeze(p.component.datasetId, p.version.version);
-      const datasetId = this.store.datasets.create(input.name);
-      const origin: DatasetOrigin = {
-        type: 'mix',
-        recipe,
-        components: parts.map((p) => ({datasetId: p.component.datasetId, name: p.name, version: p.version.version, contentHash: p.version.contentHash, rows: p.version.rows})),
-      };
-      const version = this.store.datasets.createVersion(datasetId, origin, 'open');
-      // copied in batches: the rows of a large mix need not all be in memory at once
+    const before = parts.map((p) => p.version.contentHash);
+    const datasetId = this.store.datasets.create(input.name);
+    const version = this.store.datasets.createVersion(datasetId, null, 'importing');
+    try {
       for (let from = 0; from < plan.picks.length; from += INSERT_BATCH) {
         const rows = plan.picks.slice(from, from + INSERT_BATCH).map((pick, i) => {
-          const source = this.store.datasets.getRow(parts[pick.componentIndex]!.version.id, pick.position)!;
+          const source = this.store.datasets.getRow(parts[pick.componentIndex]!.version.id, pick.position);
+          if (!source) throw changedDuringMix(parts[pick.componentIndex]!.name);
           const {position: _p, hash, split: _s, ...row} = source;
           return {position: from + i, row, hash, split: pick.split};
         });
-        this.store.datasets.insertRows(version.id, rows);
+        this.store.db.transaction(() => this.store.datasets.insertRows(version.id, rows))();
+        // let other requests (a streaming reply, a ranking save) run between batches
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      this.store.datasets.refreshVersion(version.id);
-      return datasetId;
-    })();
+      this.store.db.transaction(() => {
+        parts.forEach((p, i) => {
+          const now = this.version(p.component.datasetId, p.version.version);
+          if (now.contentHash !== before[i]) throw changedDuringMix(p.name);
+          p.version = this.freeze(p.component.datasetId, p.version.version);
+        });
+        this.store.datasets.setOrigin(version.id, {
+          type: 'mix',
+          recipe,
+          components: parts.map((p) => ({datasetId: p.component.datasetId, name: p.name, version: p.version.version, contentHash: p.version.contentHash, rows: p.version.rows})),
+        });
+        this.store.datasets.refreshVersion(version.id);
+        this.store.datasets.setState(version.id, 'open');
+      })();
+    } catch (error) {
+      try {
+        this.store.datasets.delete(datasetId);
+      } catch (cleanup) {
+        logError('removing a failed mix', cleanup); // the next start removes it (state 'importing')
+      }
+      throw error;
+    }
     this.bus.emit({type: 'datasets.changed', id: datasetId});
     return this.store.datasets.summary(datasetId)!;
   }
