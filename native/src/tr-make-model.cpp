@@ -110,18 +110,25 @@ tr_make_model_result random_model(const tr_make_model_params & p, ggml_type type
         p.n_embd % p.n_head != 0 || p.n_head % p.n_head_kv != 0) {
         throw tr_error("make-model: inconsistent shape (n_embd % n_head, n_head % n_head_kv must be 0)");
     }
-    tr_gguf_in vocab(p.vocab_from.c_str());
-    const int64_t tokens_id = gguf_find_key(vocab.gguf, "tokenizer.ggml.tokens");
-    if (tokens_id < 0) {
-        throw tr_error(tr_format("%s has no tokenizer.ggml.tokens", p.vocab_from.c_str()));
+    const bool borrow = !p.vocab_from.empty();
+    if (!borrow && p.n_vocab <= 0) {
+        throw tr_error("make-model: give vocab_from (a GGUF whose tokenizer is copied) or n_vocab");
     }
-    const int64_t n_vocab = (int64_t) gguf_get_arr_n(vocab.gguf, tokens_id);
+    std::unique_ptr<tr_gguf_in> vocab(borrow ? new tr_gguf_in(p.vocab_from.c_str()) : nullptr);
+    int64_t n_vocab = p.n_vocab;
+    if (borrow) {
+        const int64_t tokens_id = gguf_find_key(vocab->gguf, "tokenizer.ggml.tokens");
+        if (tokens_id < 0) {
+            throw tr_error(tr_format("%s has no tokenizer.ggml.tokens", p.vocab_from.c_str()));
+        }
+        n_vocab = (int64_t) gguf_get_arr_n(vocab->gguf, tokens_id);
+    }
 
     tr_gguf_out out;
     {
         // every tokenizer.* key of the source, nothing else
         gguf_context * tmp = gguf_init_empty();
-        gguf_set_kv(tmp, vocab.gguf);
+        if (borrow) gguf_set_kv(tmp, vocab->gguf);
         for (int64_t i = gguf_get_n_kv(tmp) - 1; i >= 0; --i) {
             const std::string key = gguf_get_key(tmp, i);
             if (key.rfind("tokenizer.", 0) != 0) {

@@ -14,8 +14,10 @@ struct tr_make_model_params {
     std::string type = "f32";  // ggml type name of the 2-D weights: f32, f16, q8_0, q4_0, q4_K, ...
     // mode 1: convert this model's weights
     std::string weights_from;
-    // mode 2: random weights with these shapes, tokenizer copied from vocab_from
+    // mode 2: random weights with these shapes, tokenizer copied from vocab_from, or — without
+    // vocab_from — n_vocab tokens and no tokenizer (enough for the trainer, not for llama.cpp)
     std::string vocab_from;
+    int64_t n_vocab = 0;
     std::string arch = "llama";  // llama | qwen2
     int64_t n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0, n_ctx = 4096;
     uint64_t seed = 1;

@@ -87,6 +87,17 @@ void graph_compute(tr_session & s, ggml_cgraph * gf) {
     if (ggml_backend_sched_graph_compute(s.backend.sched, gf) != GGML_STATUS_SUCCESS) {
         throw tr_error("graph computation failed");
     }
+    if (s.explain) {
+        // the scheduler's own assignment: an op that a GPU backend cannot run shows up on the CPU
+        for (int i = 0; i < ggml_graph_n_nodes(gf); ++i) {
+            ggml_tensor * node = ggml_graph_node(gf, i);
+            if (node->op == GGML_OP_NONE || node->op == GGML_OP_VIEW || node->op == GGML_OP_RESHAPE || node->op == GGML_OP_PERMUTE || node->op == GGML_OP_TRANSPOSE) {
+                continue;  // no computation of their own
+            }
+            ggml_backend_t b = ggml_backend_sched_get_tensor_backend(s.backend.sched, node);
+            s.explained[ggml_op_desc(node)][b ? ggml_backend_name(b) : "?"]++;
+        }
+    }
 }
 
 void graph_alloc(tr_session & s, ggml_cgraph * gf) {
@@ -297,6 +308,12 @@ std::vector<float> tr_session_scores(tr_session & s, const tr_batch & batch, con
     std::vector<float> values(ggml_nelements(out));
     ggml_backend_tensor_get(out, values.data(), 0, ggml_nbytes(out));
     return values;
+}
+
+std::map<std::string, std::map<std::string, int64_t>> tr_session_explain_take(tr_session & s) {
+    std::map<std::string, std::map<std::string, int64_t>> out;
+    out.swap(s.explained);
+    return out;
 }
 
 std::vector<float> tr_session_logits(tr_session & s, const tr_batch & batch, const tr_lora_set & apply) {

@@ -14,6 +14,7 @@
 #include "tr-optim.h"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -49,6 +50,11 @@ struct tr_session {
 
     uint64_t micro_step = 0;  // training forwards done: selects the dropout masks
     size_t   graph_size = 0;
+    // --explain: after each compute, which backend ran how many nodes of each op kind (op name →
+    // backend name → count), summed until tr_session_explain_take() empties it. Off by default:
+    // walking the graph costs a little on every compute.
+    bool explain = false;
+    std::map<std::string, std::map<std::string, int64_t>> explained;
     std::vector<uint8_t> meta;  // memory for the per-graph tensor metadata (no data)
 };
 
@@ -91,6 +97,9 @@ tr_eval_result tr_session_eval(tr_session & s, const tr_batch & batch);
 std::vector<float> tr_session_logits(tr_session & s, const tr_batch & batch, const tr_lora_set & apply);
 // Per-sequence scores ("reward" or "logp", see tr_score_builder) with the given adapters.
 std::vector<float> tr_session_scores(tr_session & s, const tr_batch & batch, const tr_lora_set & apply, const std::string & kind);
+
+// What --explain gathered since the last call (and empties it).
+std::map<std::string, std::map<std::string, int64_t>> tr_session_explain_take(tr_session & s);
 
 tr_lora * tr_session_adapter(const tr_session & s, const std::string & name);  // throws when absent
 // Adapters by name; an empty list means none (the bare base model).

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The GPU kit: one command that, on a machine with an NVIDIA GPU (CUDA compiler, CMake, PyTorch +
+# transformers + peft; Node.js not needed), builds ggml with CUDA for THIS GPU's architecture
+# from the llama.cpp source node-llama-cpp ships, builds our standalone training benchmark, runs
+# it on real model shapes and base types, runs PyTorch + PEFT on the same shapes as the reference,
+# and prints one table. Without a GPU (`--cpu`, and what CI runs) it builds for the CPU and runs
+# the smallest shape only, so the kit cannot rot unnoticed.
+#
+#   bash bench/gpu/run.sh            # GPU: all shapes, our F16/Q8_0/Q4_K bases vs PyTorch+PEFT bf16
+#   bash bench/gpu/run.sh --cpu      # CPU smoke run: tiny-ci shape, F16 and Q8_0, no PyTorch
+#   options: --shapes "qwen2-0.5b qwen2-1.5b" --types "f16 q4_K" --seq 512 --batch 4 --steps 6
+#            --budget SECONDS (stop starting new rows past it; default 480) --explain
+#
+# What travels to the GPU machine: this repository's tracked files plus
+# node_modules/node-llama-cpp/llama/gitRelease.bundle (34 MB; pass it in the device call's
+# `carry`) — or set ZJ_LLAMA_BUNDLE / ZJ_LLAMA_DIR. Results land in bench/gpu/out/ (or $OUT).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+mode=gpu
+shapes=""
+types=""
+seq=512
+batch=4
+steps=6
+budget=480
+explain=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --cpu) mode=cpu ;;
+    --shapes) shapes="$2"; shift ;;
+    --types) types="$2"; shift ;;
+    --seq) seq="$2"; shift ;;
+    --batch) batch="$2"; shift ;;
+    --steps) steps="$2"; shift ;;
+    --budget) budget="$2"; shift ;;
+    --explain) explain="--explain" ;;
+    *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ "$mode" = cpu ]; then
+  shapes="${shapes:-tiny-ci}"; types="${types:-f16 q8_0}"; seq=64; batch=2; steps=3
+else
+  shapes="${shapes:-qwen2-0.5b qwen2-1.5b qwen2-7b}"; types="${types:-f16 q8_0 q4_K}"
+fi
+
+out="${OUT:-$here/out}"
+work="${ZJ_WORK:-$here/work}"
+mkdir -p "$out" "$work"
+started=$(date +%s)
+log() { echo "[gpu-kit $(( $(date +%s) - started ))s] $*" >&2; }
+
+# 1. llama.cpp source at node-llama-cpp's tag (the ggml our addon links in the app)
+llama="${ZJ_LLAMA_DIR:-$work/llama.cpp}"
+if [ ! -f "$llama/ggml/CMakeLists.txt" ]; then
+  bundle="${ZJ_LLAMA_BUNDLE:-$root/node_modules/node-llama-cpp/llama/gitRelease.bundle}"
+  [ -f "$bundle" ] || { echo "run.sh: no llama.cpp source: $bundle is missing (carry it, or set ZJ_LLAMA_BUNDLE)" >&2; exit 1; }
+  log "cloning llama.cpp from $bundle"
+  rm -rf "$llama"
+  git clone --quiet --no-checkout "$bundle" "$llama"
+  git -C "$llama" sparse-checkout set --no-cone /ggml/ /include/ >/dev/null
+  git -C "$llama" -c advice.detachedHead=false checkout --quiet HEAD
+fi
+
+# 2. ggml + the benchmark: CUDA for this GPU's compute capability only (minutes, not an hour)
+build="$work/build-$mode"
+cuda_flags=()
+if [ "$mode" = gpu ]; then
+  command -v nvidia-smi >/dev/null || { echo "run.sh: no nvidia-smi: no GPU here (use --cpu)" >&2; exit 1; }
+  arch="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d ' .')"
+  log "GPU: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | head -1), compute capability ${arch}"
+  cuda_flags=(-DZJ_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${arch}")
+fi
+jobs="$(nproc 2>/dev/null || echo 2)"
+log "building ggml ($mode) and zhongjing-train-bench with $jobs jobs"
+cmake -S "$root/native/bench" -B "$build" -DZJ_LLAMA_DIR="$llama" -DCMAKE_BUILD_TYPE=Release "${cuda_flags[@]}" >"$out/cmake-configure.log" 2>&1 \
+  || { tail -30 "$out/cmake-configure.log" >&2; exit 1; }
+cmake --build "$build" -j "$jobs" --target zhongjing-train-bench >"$out/cmake-build.log" 2>&1 \
+  || { tail -40 "$out/cmake-build.log" >&2; exit 1; }
+bench="$build/zhongjing-train-bench"
+log "built $bench"
+
+# 3. ours: every shape × base type, within the time budget; then the CUDA-vs-CPU logits check
+results="$out/results.jsonl"
+: >"$results"
+threads="$(nproc 2>/dev/null || echo 1)"
+[ "$mode" = cpu ] && threads=1
+gpu_flag=(); [ "$mode" = gpu ] && gpu_flag=(--gpu)
+for shape in $shapes; do
+  for type in $types; do
+    if [ $(( $(date +%s) - started )) -gt "$budget" ]; then log "budget of ${budget}s spent: skipping $shape $type"; continue; fi
+    log "ours: $shape $type"
+    if "$bench" --shape "$shape" --type "$type" --seq "$seq" --batch "$batch" --steps "$steps" --threads "$threads" \
+         --model-dir "$work/models" "${gpu_flag[@]}" $explain >>"$results" 2>"$out/ours-$shape-$type.log"; then :
+    else log "ours failed on $shape $type: $(tail -1 "$out/ours-$shape-$type.log")"; fi
+  done
+done
+if [ "$mode" = gpu ]; then
+  log "CUDA vs CPU logits (small shape) and the backend of every op kind"
+  "$bench" --shape small --type f16 --seq 64 --batch 1 --steps 2 --gpu --check --explain --threads "$threads" --model-dir "$work/models" \
+    >"$out/check.json" 2>"$out/check.log" || log "check failed: $(tail -1 "$out/check.log")"
+fi
+
+# 4. the reference: PyTorch + PEFT, bf16, the same shapes, LoRA and batch
+ref="$out/reference.jsonl"
+: >"$ref"
+if [ "$mode" = gpu ] && python3 -c 'import torch, transformers, peft' 2>/dev/null; then
+  for shape in $shapes; do
+    if [ $(( $(date +%s) - started )) -gt "$budget" ]; then log "budget spent: skipping PyTorch $shape"; continue; fi
+    log "PyTorch + PEFT: $shape"
+    python3 "$here/peft_reference.py" --shape "$shape" --seq "$seq" --batch "$batch" --steps "$steps" >>"$ref" 2>"$out/peft-$shape.log" \
+      || log "PyTorch failed on $shape: $(tail -1 "$out/peft-$shape.log")"
+  done
+else
+  log "no PyTorch run ($mode mode or torch/transformers/peft missing)"
+fi
+
+# 5. one table
+python3 "$here/table.py" "$results" "$ref" "$out/check.json" | tee "$out/table.txt"
+log "done"
