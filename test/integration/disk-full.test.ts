@@ -133,3 +133,28 @@ test('disk full during an import: a clear error, no half dataset, the next impor
   const ok = await waitFor(() => s.events.find((e) => e.type === 'dataset.imported' && e.jobId === second), 30_000, 'second import');
   assert.equal(ok.type === 'dataset.imported' && ok.report?.rowsImported, 1200);
 });
+
+test('disk full while a training run reports its steps: the services stay up and the steps are indexed once there is room', async (t) => {
+  const s = startServices();
+  t.after(() => s.close());
+  if (!(await s.call('training.capabilities', {})).available) return t.skip('the trainer addon is not built here');
+  const rows = Array.from({length: 16}, (_, i) => JSON.stringify({query: `我发热${i + 1}天了，怎么办？`, response: '请多喝水，体温超过38.5度可以用退热药。'})).join('\n');
+  const {datasetId} = await s.services.datasets.importNow({content: rows, fileName: 'fever.jsonl', deidentify: false});
+  const model = await s.call('models.add', {path: await tinyModelPath()});
+  const fault = diskFullFault(s.services.store.db);
+  t.after(() => (fault.on = false));
+  const run = await s.call('training.start', {kind: 'sft', modelId: model.id, datasets: [{datasetId}], config: {steps: 4, checkpointEvery: 0, evalEvery: 2, maxSequenceLength: 96, warmupSteps: 0}});
+  fault.on = true; // from the first step on, nothing the job reports can be written
+  const result = await s.services.training.finished(run.id);
+  assert.equal(result?.status, 'completed', 'the job itself finished');
+  assert.ok(fault.refused > 0, 'writes were refused');
+  assert.ok(s.events.some((e) => e.type === 'storage.diskFull' && e.full), 'the person is told the disk is full');
+  assert.equal((await s.call('app.info', {})).version.length > 0, true, 'the services still answer');
+  fault.on = false;
+  await waitFor(() => s.services.storage.pendingWrites === 0, 10_000, 'held writes flushed');
+  const steps = new Set(s.services.store.training.metrics(run.id).map((m) => m.step));
+  assert.deepEqual([1, 2, 3, 4].filter((step) => steps.has(step)), [1, 2, 3, 4], 'every step is indexed');
+  const detail = await s.call('training.get', {id: run.id});
+  assert.equal(detail.state, 'completed');
+  assert.equal(detail.step, 4);
+});

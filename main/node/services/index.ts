@@ -92,7 +92,7 @@ export class Services {
     this.datasets = new DatasetService(this.store, this.paths, this.bus, this.storage);
     this.annotation = new AnnotationService(this.store, this.engine, this.datasets, this.paths, this.bus);
     this.evaluation = new EvaluationService(this.store, this.engine, this.datasets, this.remotes, this.bus);
-    this.training = new TrainingService(this.store, this.paths, this.bus, this.datasets, this.models, this.annotation, this.threads);
+    this.training = new TrainingService(this.store, this.paths, this.bus, this.datasets, this.models, this.annotation, this.threads, this.storage);
     const confine = options.confinePaths;
     this.pathPolicy = confine
       ? {confined: true, roots: () => [this.paths.root, ...confine.extraFolders, ...this.store.settings.get().allowedFolders]}

@@ -22,6 +22,7 @@ import type {TrainEvent} from '../training/run.js';
 import type {AnnotationService} from './annotation-service.js';
 import type {DatasetService} from './dataset-service.js';
 import type {EventBus} from './event-bus.js';
+import {StorageGuard} from './storage-guard.js';
 import type {ModelService} from './model-service.js';
 
 const RUN = {zh: '训练运行', en: 'training run'};
@@ -49,6 +50,8 @@ export class TrainingService {
     private readonly models: ModelService,
     private readonly annotation: AnnotationService,
     private readonly threads: number,
+    /** a run's progress arrives without a caller: on a full disk it is held and written later */
+    private readonly storage: StorageGuard = new StorageGuard(bus),
   ) {
     store.training.markInterrupted();
   }
@@ -360,30 +363,43 @@ export class TrainingService {
         entry.started = performance.now();
         entry.startStep = event.resumedFrom ?? 0;
         entry.totalSteps = event.totalSteps;
-        if (event.resumedFrom !== null) this.store.training.truncateMetrics(id, event.resumedFrom);
-        this.store.training.update(id, {state: 'running', totalSteps: event.totalSteps, step: event.resumedFrom ?? 0});
+        this.storage.write(`training:${id}:started`, () =>
+          this.store.db.transaction(() => {
+            if (event.resumedFrom !== null) this.store.training.truncateMetrics(id, event.resumedFrom);
+            this.store.training.update(id, {state: 'running', totalSteps: event.totalSteps, step: event.resumedFrom ?? 0});
+          })(),
+        );
         this.emitState(id);
       } else if (event.type === 'step') {
         const memoryBytes = residentBytes(job.pid);
         const metric = {step: event.step, loss: event.loss, evalLoss: null, learningRate: event.lr, tokensPerSecond: event.tokensPerS, gradNorm: event.gradNorm, memoryBytes, values: event.values ?? {}, at: new Date().toISOString()};
-        this.store.training.recordMetric(id, metric);
-        this.store.training.update(id, {step: event.step, lastLoss: event.loss});
+        // the run directory's metrics.jsonl is the record; the store indexes it for the screen
+        this.storage.write(`training:${id}:step:${event.step}`, () =>
+          this.store.db.transaction(() => {
+            this.store.training.recordMetric(id, metric);
+            this.store.training.update(id, {step: event.step, lastLoss: event.loss});
+          })(),
+        );
         const total = entry.totalSteps;
         const seconds = (performance.now() - entry.started) / 1000;
         const done = event.step - entry.startStep;
         this.bus.emit({type: 'training.metric', runId: id, metric, etaSeconds: done > 0 && total > event.step ? ((total - event.step) * seconds) / done : null});
       } else if (event.type === 'eval') {
-        this.store.training.recordMetric(id, {step: event.step, evalLoss: event.evalLoss, values: event.values ?? {}});
-        this.store.training.update(id, {lastEvalLoss: event.evalLoss});
-        const metric = this.store.training.metrics(id).find((m) => m.step === event.step)!;
-        this.bus.emit({type: 'training.metric', runId: id, metric, etaSeconds: null});
+        const written = this.storage.write(`training:${id}:eval:${event.step}`, () =>
+          this.store.db.transaction(() => {
+            this.store.training.recordMetric(id, {step: event.step, evalLoss: event.evalLoss, values: event.values ?? {}});
+            this.store.training.update(id, {lastEvalLoss: event.evalLoss});
+          })(),
+        );
+        const metric = written ? this.store.training.metrics(id).find((m) => m.step === event.step) : undefined;
+        if (metric) this.bus.emit({type: 'training.metric', runId: id, metric, etaSeconds: null});
       }
     });
     void job.done.then(async (result) => {
       this.jobs.delete(id);
       if (result.status === 'completed' && result.record?.result) {
         const adapterPath = result.record.result.out;
-        this.store.training.update(id, {state: 'completed', adapterPath, finished: true, error: null});
+        this.storage.write(`training:${id}:end`, () => this.store.training.update(id, {state: 'completed', adapterPath, finished: true, error: null}));
         try {
           const run = this.store.training.get(id)!;
           // a reward model is not a chat adapter: it is used through training.score, not registered
@@ -392,20 +408,22 @@ export class TrainingService {
             this.store.training.update(id, {adapterModelId: adapter.id});
           }
         } catch (error) {
-          this.store.training.update(id, {error: {zh: `适配器已生成，但无法登记：${(error as Error).message}`, en: `The adapter was written but could not be registered: ${(error as Error).message}`}});
+          const problem = {zh: `适配器已生成，但无法登记：${(error as Error).message}`, en: `The adapter was written but could not be registered: ${(error as Error).message}`};
+          this.storage.write(`training:${id}:register`, () => this.store.training.update(id, {error: problem}));
         }
       } else if (entry.cancelling) {
-        this.store.training.update(id, {state: 'cancelled', finished: true});
+        this.storage.write(`training:${id}:end`, () => this.store.training.update(id, {state: 'cancelled', finished: true}));
       } else if (result.status === 'interrupted') {
-        this.store.training.update(id, {state: 'paused'});
+        this.storage.write(`training:${id}:end`, () => this.store.training.update(id, {state: 'paused'}));
       } else {
         const message = result.error ?? 'unknown';
         // a data problem the objective explained in both languages is shown as it is
         const localised = parseLocalised(message);
-        this.store.training.update(id, {
-          state: 'failed',
+        const failed = {
+          state: 'failed' as const,
           error: localised ?? {zh: `训练进程失败（可从最近的检查点继续）：${message}`, en: `The training process failed (it can resume from its last checkpoint): ${message}`},
-        });
+        };
+        this.storage.write(`training:${id}:end`, () => this.store.training.update(id, failed));
       }
       this.emitState(id);
       settle();
