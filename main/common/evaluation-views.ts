@@ -94,7 +94,8 @@ export interface EvalJudgementView {
   reason: string;
 }
 
-export interface EvalItemView {
+/** One benchmark item as the run copied it from its dataset version. */
+export interface EvalItem {
   id: string;
   position: number;
   subset: ItemSubset;
@@ -104,6 +105,9 @@ export interface EvalItemView {
   questions: string[];
   reference: string | null;
   choice: EvalChoice | null;
+}
+
+export interface EvalItemView extends EvalItem {
   answers: EvalAnswerView[];
   judgements: EvalJudgementView[];
 }

@@ -2,7 +2,7 @@
 // two contestants on a small benchmark, generate the answers and judge them with the tiny model
 // from the screen, rate three pairs blind with the keyboard, open the report (charts and the
 // human verdicts counted) and download it as a self-contained HTML file.
-import {test} from 'node:test';
+import {test, type TestContext} from 'node:test';
 import assert from 'node:assert/strict';
 import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
@@ -10,6 +10,22 @@ import {launchChromium} from '../helpers/browser.js';
 import {runCli, startServe} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
+
+/** A built `serve` on `dir` and a Chromium page on it (zh-CN); closed after the test. */
+async function openApp(t: TestContext, dir: string, serveArgs: string[] = []) {
+  const serve = await startServe(['--data-dir', dir, ...serveArgs], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+  });
+  const context = await browser.newContext({viewport: {width: 1366, height: 900}, locale: 'zh-CN', reducedMotion: 'reduce', acceptDownloads: true});
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(serve.url);
+  return {page, errors};
+}
 
 test('in the browser: an evaluation is generated, judged, rated blind by keyboard and reported', async (t) => {
   const dir = tempDir();
@@ -22,17 +38,7 @@ test('in the browser: an evaluation is generated, judged, rated blind by keyboar
   assert.equal(runCli(['data', 'import', file, '--name', '单轮评测集', '--data-dir', dir.path]).status, 0);
   assert.equal(runCli(['models', 'add', await tinyModelPath(), '--name', 'tiny', '--data-dir', dir.path]).status, 0);
 
-  const serve = await startServe(['--data-dir', dir.path], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
-  });
-  const context = await browser.newContext({viewport: {width: 1366, height: 900}, locale: 'zh-CN', reducedMotion: 'reduce', acceptDownloads: true});
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(serve.url);
+  const {page, errors} = await openApp(t, dir.path);
   await page.getByRole('link', {name: '评测', exact: true}).click();
 
   // the form: benchmark, items, two contestants differing in temperature
@@ -102,16 +108,7 @@ test('in the browser: side by side in a consultation, the clinician prefers one 
   const dir = tempDir();
   t.after(() => dir.cleanup());
   assert.equal(runCli(['models', 'add', await tinyModelPath('qwen2'), '--name', 'tiny-qwen2', '--data-dir', dir.path]).status, 0);
-  const serve = await startServe(['--data-dir', dir.path, '--model', await tinyModelPath()], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
-  });
-  const page = await (await browser.newContext({viewport: {width: 1366, height: 900}, locale: 'zh-CN', reducedMotion: 'reduce'})).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(serve.url);
+  const {page, errors} = await openApp(t, dir.path, ['--model', await tinyModelPath()]);
   await page.getByRole('button', {name: '新建问诊'}).click();
   await page.getByLabel('并排对比').selectOption({label: 'tiny-qwen2'});
   const composer = page.getByRole('form', {name: '消息输入'});

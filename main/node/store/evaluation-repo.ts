@@ -3,7 +3,7 @@
 // synchronous=FULL, so an answer, a judgement or a rating is on disk before anything reports it.
 
 import type {Turn} from '../../common/datasets.js';
-import type {ContestantSpec, EvalChoice, EvalRunSettings, EvalSource} from '../../common/evaluation-views.js';
+import type {ContestantSpec, EvalChoice, EvalItem, EvalRunSettings, EvalSource} from '../../common/evaluation-views.js';
 import type {ItemSubset, JudgeReply} from '../../common/evaluation.js';
 import type {Db} from './database.js';
 import {newId, nowIso} from '../ids.js';
@@ -16,16 +16,8 @@ export interface EvalRunRecord {
   createdAt: string;
 }
 
-export interface EvalItemRecord {
-  id: string;
+export interface EvalItemRecord extends EvalItem {
   runId: string;
-  position: number;
-  subset: ItemSubset;
-  department: string | null;
-  history: Turn[];
-  questions: string[];
-  reference: string | null;
-  choice: EvalChoice | null;
 }
 
 export interface EvalContestantRecord {
