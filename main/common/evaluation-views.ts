@@ -3,7 +3,7 @@
 // the report are in evaluation.ts.
 
 import type {Sampling} from './contract.js';
-import type {Turn} from './datasets.js';
+import type {ChoiceQuestion, Turn} from './datasets.js';
 import type {EvalReport, ItemSubset, PairVerdict} from './evaluation.js';
 
 /** Who answers: a local GGUF (+ adapters) in the engine, or an OpenAI-compatible endpoint. */
@@ -64,11 +64,8 @@ export interface EvalRunSummary {
   running: 'answers' | 'judge' | null;
 }
 
-export interface EvalChoice {
-  question: string;
-  options: {letter: string; text: string}[];
-  answer: string[];
-}
+/** A multiple-choice item as the dataset row carries it (CMExam). */
+export type EvalChoice = ChoiceQuestion;
 
 export interface EvalAnswerView {
   contestantId: string;

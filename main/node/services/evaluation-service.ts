@@ -10,7 +10,7 @@
 import {createHash} from 'node:crypto';
 import {DEFAULT_SAMPLING, type MethodInput, type Sampling} from '../../common/contract.js';
 import {DEFAULT_SYSTEM_PROMPT} from '../../common/prompts.js';
-import type {Turn} from '../../common/datasets.js';
+import type {DatasetRow, Turn} from '../../common/datasets.js';
 import {AppError, notFound, toAppError, type LocalisedText} from '../../common/errors.js';
 import {
   buildReport,
@@ -695,18 +695,18 @@ function aIsLeft(raterId: string, itemId: string, pairIndex: number): boolean {
 }
 
 /** A dataset row as an evaluation item, or null when it has nothing to ask. */
-function itemFromRow(row: import('../../common/datasets.js').DatasetRow): Omit<EvalItemRecord, 'id' | 'runId' | 'position'> | null {
+function itemFromRow(row: DatasetRow): Omit<EvalItemRecord, 'id' | 'runId' | 'position'> | null {
   const subset = row.kind === 'safety' ? 'safety' : 'general';
   const department = row.department ?? null;
   const turns = row.turns;
   if (row.kind === 'text') return null;
-  const choice = (row as {choice?: {question: string; options: {letter: string; text: string}[]; answer: string[]}}).choice;
+  const choice = row.choice;
   if (choice) {
     const question = turns.find((t) => t.role === 'user')?.content;
     if (!question) return null;
     return {subset, department, history: [], questions: [question], reference: choice.answer.join(''), choice};
   }
-  if ((row as {askEachTurn?: boolean}).askEachTurn) {
+  if (row.askEachTurn) {
     const questions = turns.filter((t) => t.role === 'user').map((t) => t.content);
     if (!questions.length) return null;
     const reference = [...turns].reverse().find((t) => t.role === 'assistant')?.content ?? null;
