@@ -672,9 +672,16 @@ export const methods = {
     }),
     output: {} as {savedAt: string},
   },
-  /** RLHF-Label-Tool files, preference-pair JSONL or annotation packages on this machine. */
+  /** RLHF-Label-Tool files, preference-pair JSONL or annotation packages: named by `paths` on the
+   * machine running the services, or uploaded from a browser as `files` (their names keep
+   * their meaning: .tsv is the ranked output of RLHF-Label-Tool). */
   'annotation.import': {
-    input: z.strictObject({paths: z.array(z.string().min(1).max(4096)).min(1).max(20)}),
+    input: z
+      .strictObject({
+        paths: z.array(z.string().min(1).max(4096)).min(1).max(20).optional(),
+        files: z.array(z.strictObject({fileName: z.string().min(1).max(255), content: z.string().max(6 * 1024 * 1024)})).min(1).max(20).optional(),
+      })
+      .refine((v) => (v.paths === undefined) !== (v.files === undefined), {message: 'give either paths or files'}),
     /** `warnings`: rows left out and guesses made, in both languages; `problems`: the same in English only (logs, CLI) */
     output: {} as {projectIds: string[]; itemsAdded: number; itemsMatched: number; rankingsMerged: number; warnings: LocalisedText[]; problems: string[]},
   },

@@ -106,6 +106,12 @@ test('serve holds typed paths to the data directory and the allowed folders; exp
   assert.equal(code(await call('annotation.export', {projectId, format: 'ranking', outPath: join(outside, 'taken.jsonl'), overwrite: true})), 'ok');
   const first = (await call('annotation.export', {projectId, format: 'ranking'})) as {ok: true; result: {path: string}};
   assert.ok(first.result.path.startsWith(join(data, 'exports')), 'the default name is in the exports folder');
+  // files from the browser arrive as uploads, whatever name they claim
+  const pairs = [JSON.stringify({question: '头痛怎么办？', response_chosen: '请问头痛多久了？有没有发热？', response_rejected: '吃止痛药。'})].join('\n');
+  const uploaded = await call('annotation.import', {files: [{fileName: '../../../etc/偏好对.jsonl', content: pairs}]});
+  assert.equal(code(uploaded), 'ok', JSON.stringify(uploaded));
+  assert.equal((uploaded as {ok: true; result: {itemsAdded: number}}).result.itemsAdded, 1);
+  assert.equal(code(await call('annotation.import', {files: [{fileName: 'x.jsonl', content: pairs}], paths: ['/tmp/x']})), 'validation', 'paths or files, not both');
   // the server still answers
   assert.equal(code(await call('app.info', {})), 'ok');
 });

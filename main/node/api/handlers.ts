@@ -104,7 +104,7 @@ export function createHandlers(s: Services): Handlers {
     'annotation.disagreements': (input) => s.annotation.disagreements(input.projectId),
     'annotation.adjudicate': (input) => s.annotation.adjudicate(input),
     'annotation.dashboard': (input) => s.annotation.dashboard(input.projectId),
-    'annotation.import': (input) => s.annotation.importFiles(input.paths, s.pathPolicy),
+    'annotation.import': (input) => (input.files ? s.annotation.importUploads(input.files) : s.annotation.importFiles(input.paths!, s.pathPolicy)),
     'annotation.export': (input) => s.annotation.export(input, s.pathPolicy),
     'exports.read': (input) => s.readExport(input.path),
 

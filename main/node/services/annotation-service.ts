@@ -4,7 +4,9 @@
 // node/annotation/.
 
 import {createHash} from 'node:crypto';
-import {join} from 'node:path';
+import {basename, join} from 'node:path';
+import {mkdir, rm, writeFile} from 'node:fs/promises';
+import {newId} from '../ids.js';
 import type {MethodInput, MethodOutput} from '../../common/contract.js';
 import {
   ALL_WRONG_CORRECTION,
@@ -483,6 +485,28 @@ export class AnnotationService {
       byDepartment: departments.map((department) => ({department, ...stats(items.filter((i) => (i.department ?? '—') === department), (r) => r.ranking)})),
       perAnnotator: annotatorIds.map((id) => ({annotatorId: id, name: this.store.annotation.annotator(id)?.name ?? id, rankings: rankings.filter((r) => r.annotatorId === id).length})),
     };
+  }
+
+  /** Files a browser uploaded: written into a private folder under the data directory with their
+   * base names (the reader tells RLHF-Label-Tool's TSV by its extension), read by the one
+   * annotation reader, then removed. */
+  async importUploads(files: {fileName: string; content: string}[]): Promise<MethodOutput<'annotation.import'>> {
+    const dir = join(this.paths.root, 'tmp', `upload-${newId()}`);
+    await mkdir(dir, {recursive: true, mode: 0o700});
+    try {
+      const paths: string[] = [];
+      for (const [i, file] of files.entries()) {
+        // only a plain base name (no folder, no NUL, nothing hidden), kept as it was: warnings and
+        // the imported project are named after it; a second file of the same name gets a number
+        const name = basename(file.fileName.replace(/\\/g, '/')).replace(/[\0<>:"|?*]/g, '_').replace(/^\.+/, '') || `upload-${i}`;
+        const path = join(dir, paths.some((p) => basename(p) === name) ? `${i}-${name}` : name);
+        await writeFile(path, file.content, {flag: 'wx'});
+        paths.push(path);
+      }
+      return await this.importFiles(paths);
+    } finally {
+      await rm(dir, {recursive: true, force: true});
+    }
   }
 
   async importFiles(paths: string[], policy: PathPolicy = unconfined): Promise<MethodOutput<'annotation.import'>> {
