@@ -16,6 +16,18 @@ type Handlers = {
   [M in MethodName]: (input: z.output<Methods[M]['input']>) => MethodOutput<M> | Promise<MethodOutput<M>>;
 };
 
+/** A model file through the path policy, its refusals in the models' own codes (a missing file is
+ * `model_missing`, a folder or device `model_invalid`), as the model screen expects. */
+async function modelFilePath(s: Services, raw: string): Promise<string> {
+  try {
+    return await readablePath(s.pathPolicy, raw);
+  } catch (error) {
+    if (error instanceof AppError && (error.code === 'not_found' || error.code === 'validation'))
+      throw new AppError(error.code === 'not_found' ? 'model_missing' : 'model_invalid', error.localised);
+    throw error;
+  }
+}
+
 export function createHandlers(s: Services): Handlers {
   return {
     'app.info': () => s.appInfo(),
@@ -24,8 +36,8 @@ export function createHandlers(s: Services): Handlers {
 
     'models.list': () => s.models.list(),
     // every typed path goes through the one path policy (path-policy.ts; confined under serve)
-    'models.inspect': async (input) => s.models.inspect(await readablePath(s.pathPolicy, input.path)),
-    'models.add': async (input) => s.models.add({...input, path: await readablePath(s.pathPolicy, input.path)}),
+    'models.inspect': async (input) => s.models.inspect(await modelFilePath(s, input.path)),
+    'models.add': async (input) => s.models.add({...input, path: await modelFilePath(s, input.path)}),
     'models.update': (input) => s.models.update(input),
     'models.remove': (input) => s.models.remove(input.id),
     'models.download': (input) => s.models.download(input),
