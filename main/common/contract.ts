@@ -21,6 +21,7 @@ import {LORA_TARGETS, TRAINING_KINDS} from './training.js';
 import type {AnnotationDashboard, AnnotationProjectSummary, Annotator, DisagreementView, ItemView} from './annotation-views.js';
 import type {LocalisedText} from './errors.js';
 import type {BlindPairView, EvalItemView, EvalReportView, EvalRunSummary} from './evaluation-views.js';
+import {EVAL_MAX_ITEMS} from './evaluation.js';
 import {checkUpdateServerUrl} from './update-server.js';
 import {checkRemoteBaseUrl} from './remote-url.js';
 import type {CatalogEntry, MachineMemory} from './model-catalog.js';
@@ -764,7 +765,7 @@ export const methods = {
       name: z.string().trim().min(1).max(120),
       datasetId: id,
       version: z.number().int().min(1).optional(),
-      maxItems: z.number().int().min(1).max(5000).default(100),
+      maxItems: z.number().int().min(1).max(EVAL_MAX_ITEMS).default(100),
       subset: z.enum(['all', 'general', 'safety']).default('all'),
       seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
       contestants: z
@@ -817,7 +818,7 @@ export const methods = {
       safety: z.enum(['left', 'right', 'tie']),
       quality: z.enum(['left', 'right', 'tie']),
     }),
-    output: {} as {saved: true; progress: {done: number; total: number}},
+    output: {} as {saved: true},
   },
   'eval.report': {input: z.strictObject({runId: id}), output: {} as EvalReportView},
   /** The report as a file's content (HTML with charts, CSV of every verdict, or JSON of all). */

@@ -11,6 +11,12 @@ const PSEUDO_FILE_SYSTEMS: Record<number, string> = {0x9fa0: '/proc', 0x62656572
 
 const MB = 1024 * 1024;
 
+/** The name of the Linux pseudo-file system `path` lies on ('/proc', '/sys' …), or null. */
+export async function pseudoFileSystemOf(path: string): Promise<string | null> {
+  if (process.platform !== 'linux') return null;
+  return PSEUDO_FILE_SYSTEMS[(await statfs(path).catch(() => null))?.type ?? -1] ?? null;
+}
+
 function refuse(code: 'not_found' | 'validation' | 'io', reason: LocalisedText): AppError {
   return new AppError(code, reason);
 }
@@ -46,11 +52,8 @@ export async function checkRegularFile(path: string, maxBytes = Infinity): Promi
   }
   const kind = kindOf(stats);
   if (kind) throw refuse('validation', kind);
-  if (process.platform === 'linux') {
-    const fileSystem = PSEUDO_FILE_SYSTEMS[(await statfs(path).catch(() => null))?.type ?? -1];
-    if (fileSystem)
-      throw refuse('validation', {zh: `这是 ${fileSystem} 中的伪文件，不是普通文件`, en: `a pseudo-file in ${fileSystem}, not a regular file`});
-  }
+  const fileSystem = await pseudoFileSystemOf(path);
+  if (fileSystem) throw refuse('validation', {zh: `这是 ${fileSystem} 中的伪文件，不是普通文件`, en: `a pseudo-file in ${fileSystem}, not a regular file`});
   if (stats.size > maxBytes) throw tooLarge(stats.size, maxBytes);
   return stats;
 }

@@ -12,13 +12,11 @@
 // folder cannot lead out of it.
 
 import {constants} from 'node:fs';
-import {access, mkdir, readdir, realpath, stat, statfs} from 'node:fs/promises';
+import {access, mkdir, readdir, realpath, stat} from 'node:fs/promises';
 import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path';
 import {AppError, type LocalisedText} from '../common/errors.js';
-import {checkRegularFile} from './files.js';
+import {checkRegularFile, pseudoFileSystemOf} from './files.js';
 
-/** statfs types of Linux pseudo-file systems (also in files.ts, for reads). */
-const PSEUDO = new Set([0x9fa0, 0x62656572, 0x64626720, 0x74726163]);
 
 export interface PathPolicy {
   /** true under `serve`: reads and writes only inside `roots()` */
@@ -114,7 +112,7 @@ async function checkWritableAncestor(path: string): Promise<void> {
   });
   if (!stats.isDirectory())
     throw new AppError('validation', {zh: `“${said(existing)}”不是文件夹，无法在其中写入。`, en: `"${said(existing)}" is not a folder; nothing can be written under it.`});
-  if (process.platform === 'linux' && PSEUDO.has((await statfs(existing).catch(() => null))?.type ?? -1))
+  if (await pseudoFileSystemOf(existing))
     throw new AppError('validation', {zh: `“${said(existing)}”是系统伪文件系统（如 /proc），不能写入。`, en: `"${said(existing)}" is on a system pseudo-file system (such as /proc) and cannot be written.`});
   await access(existing, constants.W_OK).catch((error: unknown) => {
     throw asIoError(existing, error);
@@ -169,7 +167,7 @@ export async function allowedFolder(raw: string): Promise<string> {
     throw asIoError(path, error);
   });
   if (!(await stat(real)).isDirectory()) throw new AppError('validation', {zh: `不是文件夹：${said(path)}`, en: `Not a folder: ${said(path)}`});
-  if (real === '/' || (process.platform === 'linux' && PSEUDO.has((await statfs(real).catch(() => null))?.type ?? -1)))
+  if (real === '/' || (await pseudoFileSystemOf(real)))
     throw new AppError('validation', {zh: `不能允许访问整个系统或系统伪文件系统：${said(path)}`, en: `The whole system or a system pseudo-file system cannot be allowed: ${said(path)}`});
   return real;
 }

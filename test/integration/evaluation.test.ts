@@ -10,13 +10,21 @@ import {copyFileSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import Database from 'better-sqlite3';
 import type {ApiEvent} from '../../main/common/contract.js';
-import {combineOrders, type ShownVerdict} from '../../main/common/evaluation.js';
+import type {ShownVerdict} from '../../main/common/evaluation.js';
+import {combineOrders} from '../../main/common/evaluation-judge.js';
 import {startServe, runCli} from '../helpers/cli.js';
 import {startServices, waitFor} from '../helpers/services.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
 import {tempDir} from '../helpers/tmp.js';
+import {replyHold} from '../helpers/hold.js';
 
 const DEPARTMENTS = ['内科', '儿科'];
+
+// the engine's test hold (helpers/hold.ts), in force only while its file exists
+const holdDir = tempDir();
+const hold = replyHold(holdDir.path);
+Object.assign(process.env, hold.env);
+test.after(() => holdDir.cleanup());
 
 /** CMtMedQA-test style: 8 multi-turn dialogues with cate1 and 2 adversarial safety items. */
 function benchmarkLines(): string {
@@ -72,19 +80,31 @@ test('two contestants, 10 items, the tiny model judges both orders; the report e
   assert.equal(run.answersExpected, 20);
   assert.equal(run.judgeCallsExpected, 20, '10 items × 1 pair × 2 orders');
 
-  // cancel the first pass part-way, then a second pass does only what is missing
+  // a cancelled pass keeps nothing half made: the engine holds the first answer (test hold) until
+  // after the cancel, so the model cannot finish before it
+  hold.hold();
   await s.call('eval.generate', {runId: run.id});
-  await waitFor(() => s.events.find((e) => e.type === 'eval.progress' && e.runId === run.id && e.done >= 3), 120_000, 'three answers');
   await s.call('eval.cancel', {runId: run.id});
-  await passEnd(s.events, run.id, 'answers');
+  hold.release();
+  const cancelled = await passEnd(s.events, run.id, 'answers');
   await s.services.evaluation.idle();
-  const partial = await s.call('eval.get', {runId: run.id});
-  assert.ok(partial.answered >= 3 && partial.answered < 20, `cancelled part-way (${partial.answered})`);
-  const mark = s.events.length;
+  assert.equal(cancelled.done, 0, 'the held answer was abandoned, not stored');
+  assert.equal((await s.call('eval.get', {runId: run.id})).answered, 0);
+  let mark = s.events.length;
+  await s.call('eval.generate', {runId: run.id});
+  assert.equal((await passEnd(s.events, run.id, 'answers', mark)).error, null);
+  await s.services.evaluation.idle();
+  assert.equal((await s.call('eval.get', {runId: run.id})).answered, 20);
+  // answers lost (as after a crash mid-pass): the next pass generates exactly those
+  const lost = s.services.store.db
+    .prepare('DELETE FROM eval_answers WHERE contestant_id = ? AND item_id IN (SELECT id FROM eval_items WHERE run_id = ? AND position < 7)')
+    .run(run.contestants[1]!.id, run.id).changes;
+  assert.equal(lost, 7);
+  mark = s.events.length;
   await s.call('eval.generate', {runId: run.id});
   const answersEnd = await passEnd(s.events, run.id, 'answers', mark);
   assert.equal(answersEnd.error, null);
-  assert.equal(answersEnd.total, 20 - partial.answered, 'only the missing answers were generated');
+  assert.equal(answersEnd.total, 7, 'only the missing answers were generated');
   await s.services.evaluation.idle();
   assert.equal((await s.call('eval.get', {runId: run.id})).answered, 20);
 

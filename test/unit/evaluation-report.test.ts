@@ -2,20 +2,8 @@ import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {ABILITIES} from '../../main/common/annotation.js';
 import type {AnswerFacts, EvalReport, PairTally, VerdictRecord} from '../../main/common/evaluation.js';
-import {
-  DEFAULT_JUDGE_PROMPT,
-  buildReport,
-  choicePrompt,
-  combineOrders,
-  fleissKappa,
-  judgeJsonSchema,
-  judgeUserMessage,
-  parseChoiceLetters,
-  parseJudgeReply,
-  raterAgreement,
-  stackedBarsSvg,
-  wilson,
-} from '../../main/common/evaluation.js';
+import {buildReport, fleissKappa, parseChoiceLetters, raterAgreement, stackedBarsSvg, wilson} from '../../main/common/evaluation.js';
+import {DEFAULT_JUDGE_PROMPT, combineOrders, judgeJsonSchema, judgeUserMessage, parseJudgeReply} from '../../main/common/evaluation-judge.js';
 import {reportHtml, verdictsCsv} from '../../main/node/evaluation/report-files.js';
 
 // Every assertion carries a message: without one, a failing assert.ok makes Node re-read the
@@ -239,12 +227,6 @@ test('parseChoiceLetters', () => {
   // nothing
   assert.equal(parseChoiceLetters('我不确定', 5), null);
   assert.equal(parseChoiceLetters('A', 0), null);
-});
-
-test('choicePrompt', () => {
-  const options = [{letter: 'A', text: '阿司匹林'}, {letter: 'B', text: '布洛芬'}];
-  assert.equal(choicePrompt('退热首选？', options, false), '退热首选？\nA. 阿司匹林\nB. 布洛芬\n请选择正确答案（单选），只回答选项字母。');
-  assert.match(choicePrompt('下列哪些？', options, true), /（多选/);
 });
 
 // ── agreement ─────────────────────────────────────────────────────────────────────────────────

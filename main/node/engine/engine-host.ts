@@ -88,21 +88,23 @@ export class EngineHost {
   }
 
   /** Tokens per item as the model counts them (dataset statistics, training budgets). */
-  async countTokens(request: CountTokensRequest): Promise<number[]> {
-    await this.start();
-    const id = this.nextId++;
-    const result = new Promise<number[]>((resolve, reject) => this.pending.set(id, {resolve: resolve as (r: unknown) => void, reject}));
-    this.child!.send({type: 'countTokens', id, request});
-    return result;
+  countTokens(request: CountTokensRequest): Promise<number[]> {
+    return this.ask<number[]>((id) => ({type: 'countTokens', id, request}));
   }
 
   /** Log-probabilities of candidate answers (multiple-choice option letters) in the engine. */
   async choiceScores(request: ChoiceScoresRequest): Promise<number[]> {
+    const scores = this.ask<number[]>((id) => ({type: 'choiceScores', id, request}));
+    this.loadedModelPath = request.modelPath;
+    return scores;
+  }
+
+  /** One request that answers once (no streamed text): sent when the engine is up. */
+  private async ask<T>(message: (id: number) => HostToEngine): Promise<T> {
     await this.start();
     const id = this.nextId++;
-    const result = new Promise<number[]>((resolve, reject) => this.pending.set(id, {resolve: resolve as (r: unknown) => void, reject}));
-    this.child!.send({type: 'choiceScores', id, request});
-    this.loadedModelPath = request.modelPath;
+    const result = new Promise<T>((resolve, reject) => this.pending.set(id, {resolve: resolve as (r: unknown) => void, reject}));
+    this.child!.send(message(id));
     return result;
   }
 

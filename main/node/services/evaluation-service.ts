@@ -7,24 +7,11 @@
 // pass does only what is missing. Local models answer through the engine process (the same
 // generation as a consultation); endpoints through the remote client.
 
-import {createHash} from 'node:crypto';
 import {DEFAULT_SAMPLING, type MethodInput, type Sampling} from '../../common/contract.js';
 import {DEFAULT_SYSTEM_PROMPT} from '../../common/prompts.js';
-import type {DatasetRow, Turn} from '../../common/datasets.js';
 import {AppError, notFound, toAppError, type LocalisedText} from '../../common/errors.js';
-import {
-  buildReport,
-  combineOrders,
-  DEFAULT_JUDGE_PROMPT,
-  EVAL_DIMENSIONS,
-  judgeJsonSchema,
-  judgeUserMessage,
-  parseChoiceLetters,
-  parseJudgeReply,
-  type AnswerFacts,
-  type EvalReport,
-  type VerdictRecord,
-} from '../../common/evaluation.js';
+import {buildReport, parseChoiceLetters, type EvalReport} from '../../common/evaluation.js';
+import {DEFAULT_JUDGE_PROMPT, judgeJsonSchema, judgeUserMessage, parseJudgeReply} from '../../common/evaluation-judge.js';
 import type {
   BlindPairView,
   BlindSide,
@@ -36,19 +23,19 @@ import type {
   JudgeRef,
 } from '../../common/evaluation-views.js';
 import type {EngineHost} from '../engine/engine-host.js';
-import type {ChatTurn} from '../engine/protocol.js';
+import type {ChatTurn, GenerateRequest} from '../engine/protocol.js';
 import {chatStream} from '../remote/openai-client.js';
 import type {Store} from '../store/index.js';
 import type {EvalAnswerRecord, EvalContestantRecord, EvalItemRecord, EvalJudgementRecord, EvalRunRecord} from '../store/evaluation-repo.js';
 import {reportHtml, verdictsCsv} from '../evaluation/report-files.js';
+import {aIsLeft, answerIndex, answerKey, itemFromRow, judgeKeyOf, pairsOf, type Pair} from '../evaluation/items.js';
+import {storedVerdicts} from '../evaluation/verdicts.js';
 import type {DatasetService} from './dataset-service.js';
 import type {EventBus} from './event-bus.js';
 import type {RemoteService} from './remote-service.js';
 
 const RUN = {zh: '评测', en: 'evaluation'};
 const ITEM = {zh: '评测条目', en: 'evaluation item'};
-/** A run holds at most this many items: each is answered by every contestant and judged per pair. */
-export const EVAL_MAX_ITEMS = 5000;
 /** Multiple-choice answers need a letter or two and a line of reasoning, not a full reply. */
 const CHOICE_MAX_TOKENS = 128;
 /** what a reference answer of an imported CMExam row starts with (choiceQuestionText's format) */
@@ -57,11 +44,8 @@ const CHOICE_ANSWER_PREFIX = '答案：';
 // several tokens (byte fallback)
 const JUDGE_MAX_TOKENS = 512;
 
-interface Pair {
-  index: number;
-  a: EvalContestantRecord;
-  b: EvalContestantRecord;
-}
+/** What answers a call: a contestant, or the judge (a local judge has no adapters). */
+type Responder = ContestantSpec | JudgeRef;
 
 type Phase = 'answers' | 'judge';
 
@@ -93,15 +77,10 @@ export class EvaluationService {
   }
 
   private summaryOf(run: EvalRunRecord): EvalRunSummary {
-    const items = this.store.evaluation.items(run.id);
     const contestants = this.store.evaluation.contestants(run.id);
-    const answers = this.store.evaluation.answers(run.id);
-    const judgeKey = run.settings.judge ? judgeKeyOf(run.settings.judge) : null;
-    const judged = judgeKey ? this.store.evaluation.judgements(run.id, judgeKey).length : 0;
+    const counts = this.store.evaluation.counts(run.id, run.settings.judge ? judgeKeyOf(run.settings.judge) : null);
     const pairs = (contestants.length * (contestants.length - 1)) / 2;
-    const judgeable = items.filter((i) => i.choice === null).length;
-    const answersBy = new Map<string, number>();
-    for (const a of answers) answersBy.set(a.contestantId, (answersBy.get(a.contestantId) ?? 0) + 1);
+    const judgeable = counts.items - counts.choiceItems;
     return {
       id: run.id,
       name: run.name,
@@ -109,15 +88,15 @@ export class EvaluationService {
       createdAt: run.createdAt,
       settings: run.settings,
       judgeLabel: run.settings.judge ? this.judgeLabel(run.settings.judge) : null,
-      items: items.length,
-      safetyItems: items.filter((i) => i.subset === 'safety').length,
-      choiceItems: items.length - judgeable,
-      contestants: contestants.map((c) => this.contestantView(c, answersBy.get(c.id) ?? 0)),
-      answered: answers.length,
-      answersExpected: items.length * contestants.length,
-      judgeCalls: judged,
+      items: counts.items,
+      safetyItems: counts.safetyItems,
+      choiceItems: counts.choiceItems,
+      contestants: contestants.map((c) => this.contestantView(c, counts.answersBy.get(c.id) ?? 0)),
+      answered: [...counts.answersBy.values()].reduce((a, b) => a + b, 0),
+      answersExpected: counts.items * contestants.length,
+      judgeCalls: counts.judgeCalls,
       judgeCallsExpected: judgeable * pairs * 2,
-      ratings: this.store.evaluation.ratings(run.id).length,
+      ratings: counts.ratings,
       running: this.running.get(run.id)?.phase ?? null,
     };
   }
@@ -212,8 +191,10 @@ export class EvaluationService {
     const all = this.store.evaluation.items(input.runId);
     const page = all.slice(input.offset ?? 0, (input.offset ?? 0) + (input.limit ?? 20));
     const contestants = new Map(this.store.evaluation.contestants(input.runId).map((c) => [c.id, c]));
-    const answers = this.store.evaluation.answers(input.runId);
-    const judgements = this.store.evaluation.judgements(input.runId);
+    // only the page's answers and judge calls are read, not the whole run's
+    const pageIds = page.map((i) => i.id);
+    const answers = this.store.evaluation.answers(input.runId, pageIds);
+    const judgements = this.store.evaluation.judgements(input.runId, undefined, pageIds);
     return {
       total: all.length,
       items: page.map((item) => ({
@@ -303,9 +284,9 @@ export class EvaluationService {
   private async runAnswers(run: EvalRunRecord, signal: AbortSignal): Promise<void> {
     const items = this.store.evaluation.items(run.id);
     const contestants = this.store.evaluation.contestants(run.id);
-    const have = new Set(this.store.evaluation.answers(run.id).map((a) => `${a.itemId}|${a.contestantId}`));
+    const have = answerIndex(this.store.evaluation.answers(run.id));
     // contestant by contestant: a local model stays loaded for its whole share
-    const todo = contestants.flatMap((c) => items.filter((i) => !have.has(`${i.id}|${c.id}`)).map((item) => ({item, contestant: c})));
+    const todo = contestants.flatMap((c) => items.filter((i) => !have.has(answerKey(i.id, c.id))).map((item) => ({item, contestant: c})));
     const state = {done: 0, total: todo.length, started: performance.now(), finished: false, error: null as LocalisedText | null, warning: null as LocalisedText | null};
     const skipped = new Set<string>();
     this.progress(run.id, 'answers', state);
@@ -371,42 +352,32 @@ export class EvaluationService {
     return {itemId: item.id, contestantId: c.id, turns: replies, text, completionTokens, seconds, choiceScores};
   }
 
-  private async choiceScores(spec: Extract<ContestantSpec, {kind: 'local'}>, systemPrompt: string, question: string, letters: string[]): Promise<number[]> {
-    const model = this.store.models.get(spec.modelId)!;
-    const adapters = spec.adapterIds.map((id) => this.store.models.get(id)).filter((a) => a !== null);
-    return this.engine.choiceScores({
-      modelPath: model.path,
-      gpuLayers: model.gpuLayers,
-      adapters: adapters.map((a) => ({path: a.path, scale: 1})),
-      systemPrompt,
-      turns: [{role: 'user', content: question}],
-      answerPrefix: CHOICE_ANSWER_PREFIX,
-      candidates: letters,
-    });
+  private choiceScores(spec: Extract<ContestantSpec, {kind: 'local'}>, systemPrompt: string, question: string, letters: string[]): Promise<number[]> {
+    return this.engine.choiceScores({...this.localModel(spec), systemPrompt, turns: [{role: 'user', content: question}], answerPrefix: CHOICE_ANSWER_PREFIX, candidates: letters});
+  }
+
+  /** The engine's terms for a local responder: its model file and its adapters' files. */
+  private localModel(ref: Extract<Responder, {kind: 'local'}>): Pick<GenerateRequest, 'modelPath' | 'gpuLayers' | 'adapters'> {
+    const model = this.store.models.get(ref.modelId);
+    if (!model || model.missing) throw new AppError('model_missing', {zh: `模型文件已不存在：${model?.path ?? ref.modelId}`, en: `The model file is gone: ${model?.path ?? ref.modelId}`});
+    const adapters = ('adapterIds' in ref ? ref.adapterIds : []).map((id) => this.store.models.get(id)).filter((a) => a !== null);
+    return {modelPath: model.path, gpuLayers: model.gpuLayers, adapters: adapters.map((a) => ({path: a.path, scale: 1}))};
   }
 
   private async complete(
-    spec: ContestantSpec | {kind: 'judge'; judge: JudgeRef},
+    ref: Responder,
     systemPrompt: string,
     turns: ChatTurn[],
     sampling: Sampling,
     signal: AbortSignal,
     jsonSchema?: Record<string, unknown>,
   ): Promise<{text: string; completionTokens: number}> {
-    const ref = spec.kind === 'judge' ? spec.judge : spec;
     if (ref.kind === 'remote') {
       const endpoint = this.remotes.get(ref.endpointId);
       const result = await chatStream(endpoint, this.remotes.key(endpoint.id), {systemPrompt, turns, sampling}, {onText: () => {}, signal});
       return {text: result.text, completionTokens: result.completionTokens};
     }
-    const model = this.store.models.get(ref.modelId);
-    if (!model || model.missing) throw new AppError('model_missing', {zh: `模型文件已不存在：${model?.path ?? ref.modelId}`, en: `The model file is gone: ${model?.path ?? ref.modelId}`});
-    const adapterIds = 'adapterIds' in ref ? (ref as {adapterIds: string[]}).adapterIds : [];
-    const adapters = adapterIds.map((id) => this.store.models.get(id)).filter((a) => a !== null);
-    const result = await this.engine.generate(
-      {modelPath: model.path, gpuLayers: model.gpuLayers, adapters: adapters.map((a) => ({path: a.path, scale: 1})), systemPrompt, turns, sampling, ...(jsonSchema ? {jsonSchema} : {})},
-      {signal},
-    );
+    const result = await this.engine.generate({...this.localModel(ref), systemPrompt, turns, sampling, ...(jsonSchema ? {jsonSchema} : {})}, {signal});
     return {text: result.text, completionTokens: result.completionTokens};
   }
 
@@ -421,7 +392,7 @@ export class EvaluationService {
       pairs.flatMap((pair) =>
         (['ab', 'ba'] as const)
           .filter((shown) => !done.has(`${item.id}|${pair.a.id}|${pair.b.id}|${shown}`))
-          .filter(() => answers.has(`${item.id}|${pair.a.id}`) && answers.has(`${item.id}|${pair.b.id}`))
+          .filter(() => answers.has(answerKey(item.id, pair.a.id)) && answers.has(answerKey(item.id, pair.b.id)))
           .map((shown) => ({item, pair, shown})),
       ),
     );
@@ -432,14 +403,14 @@ export class EvaluationService {
     try {
       for (const {item, pair, shown} of todo) {
         if (signal.aborted) break;
-        const a = answers.get(`${item.id}|${pair.a.id}`)!;
-        const b = answers.get(`${item.id}|${pair.b.id}`)!;
+        const a = answers.get(answerKey(item.id, pair.a.id))!;
+        const b = answers.get(answerKey(item.id, pair.b.id))!;
         const [first, second] = shown === 'ab' ? [a, b] : [b, a];
         const safetyItem = item.subset === 'safety';
         const user = judgeUserMessage({history: item.history, question: item.questions.join('\n'), first: first.text, second: second.text, safetyItem});
         const started = performance.now();
         const sampling: Sampling = {...DEFAULT_SAMPLING, temperature: 0, maxTokens: run.settings.judgeMaxTokens, seed: run.settings.seed};
-        const reply = await this.complete({kind: 'judge', judge}, run.settings.judgePrompt, [{role: 'user', content: user}], sampling, signal, judgeJsonSchema(safetyItem));
+        const reply = await this.complete(judge, run.settings.judgePrompt, [{role: 'user', content: user}], sampling, signal, judgeJsonSchema(safetyItem));
         if (signal.aborted) break;
         const record: EvalJudgementRecord = {
           itemId: item.id,
@@ -507,10 +478,10 @@ export class EvaluationService {
 
   /** Saved (synchronous=FULL) before it answers; the sides are mapped back to contestants here,
    * so the screen never learns who answered what. */
-  rate(input: MethodInput<'eval.rate'>): {saved: true; progress: {done: number; total: number}} {
+  rate(input: MethodInput<'eval.rate'>): {saved: true} {
     this.runRecord(input.runId);
     this.rater(input.raterId);
-    const unit = this.blindUnits(input.runId).find((u) => u.item.id === input.itemId && u.pair.index === input.pairIndex);
+    const unit = this.blindUnits(input.runId, input.itemId).find((u) => u.pair.index === input.pairIndex);
     if (!unit) throw notFound(ITEM, `${input.itemId}#${input.pairIndex}`);
     const aOnLeft = aIsLeft(input.raterId, unit.item.id, unit.pair.index);
     const verdict = (s: BlindSide): 'a' | 'b' | 'tie' => (s === 'tie' ? 'tie' : (s === 'left') === aOnLeft ? 'a' : 'b');
@@ -524,8 +495,7 @@ export class EvaluationService {
       aOnLeft,
     });
     this.changed(input.runId);
-    const mine = this.store.evaluation.ratings(input.runId).filter((r) => r.raterId === input.raterId).length;
-    return {saved: true, progress: {done: mine, total: this.blindUnits(input.runId).length}};
+    return {saved: true};
   }
 
   private rater(id: string) {
@@ -534,14 +504,16 @@ export class EvaluationService {
     return rater;
   }
 
-  private blindUnits(runId: string): BlindUnit[] {
-    const items = this.store.evaluation.items(runId).filter((i) => i.choice === null);
+  /** Every item × pair with both answers, or only those of one item (a rating being saved). */
+  private blindUnits(runId: string, itemId?: string): BlindUnit[] {
+    const one = itemId === undefined ? null : this.store.evaluation.item(runId, itemId);
+    const items = (itemId === undefined ? this.store.evaluation.items(runId) : one ? [one] : []).filter((i) => i.choice === null);
     const pairs = pairsOf(this.store.evaluation.contestants(runId));
-    const answers = answerIndex(this.store.evaluation.answers(runId));
+    const answers = answerIndex(this.store.evaluation.answers(runId, itemId === undefined ? undefined : [itemId]));
     return items.flatMap((item) =>
       pairs.flatMap((pair) => {
-        const a = answers.get(`${item.id}|${pair.a.id}`);
-        const b = answers.get(`${item.id}|${pair.b.id}`);
+        const a = answers.get(answerKey(item.id, pair.a.id));
+        const b = answers.get(answerKey(item.id, pair.b.id));
         return a && b ? [{item, pair, answerA: a.text, answerB: b.text}] : [];
       }),
     );
@@ -549,90 +521,25 @@ export class EvaluationService {
 
   // ───── report ─────
 
-  /** The verdicts as stored: judge calls of the run's judge combined over both orders, and every
-   * human rating. The report is always computed from these, never kept. */
-  verdicts(runId: string): {verdicts: (VerdictRecord & {reason?: string})[]; answers: AnswerFacts[]} {
-    const run = this.runRecord(runId);
-    const items = new Map(this.store.evaluation.items(runId).map((i) => [i.id, i]));
-    const judgeKey = run.settings.judge ? judgeKeyOf(run.settings.judge) : null;
-    const judgeName = run.settings.judge ? this.judgeLabel(run.settings.judge) : '';
-    const calls = judgeKey ? this.store.evaluation.judgements(runId, judgeKey) : [];
-    const byUnit = new Map<string, {ab?: EvalJudgementRecord; ba?: EvalJudgementRecord}>();
-    for (const call of calls) {
-      const key = `${call.itemId}|${call.contestantA}|${call.contestantB}`;
-      const unit = byUnit.get(key) ?? {};
-      unit[call.shown] = call;
-      byUnit.set(key, unit);
-    }
-    const verdicts: (VerdictRecord & {reason?: string})[] = [];
-    const refusals = new Map<string, boolean[]>();
-    const refused = (itemId: string, contestantId: string, value: boolean) => {
-      const key = `${itemId}|${contestantId}`;
-      refusals.set(key, [...(refusals.get(key) ?? []), value]);
-    };
-    for (const {ab, ba} of byUnit.values()) {
-      if (!ab || !ba) continue; // judged in one order only so far: not a verdict yet
-      const item = items.get(ab.itemId)!;
-      for (const dimension of EVAL_DIMENSIONS) {
-        const {verdict, inconsistent} = combineOrders(ab.parsed.verdicts[dimension], ba.parsed.verdicts[dimension]);
-        verdicts.push({
-          itemId: item.id,
-          department: item.department,
-          subset: item.subset,
-          contestantA: ab.contestantA,
-          contestantB: ab.contestantB,
-          dimension,
-          verdict,
-          inconsistent,
-          source: 'judge',
-          rater: judgeName,
-          reason: [ab.parsed.reason, ba.parsed.reason].filter(Boolean).join(' | '),
-        });
-      }
-      if (item.subset === 'safety') {
-        for (const call of [ab, ba]) {
-          if (!call.parsed.refuses) continue;
-          const [first, second] = call.shown === 'ab' ? [call.contestantA, call.contestantB] : [call.contestantB, call.contestantA];
-          refused(item.id, first, call.parsed.refuses.first);
-          refused(item.id, second, call.parsed.refuses.second);
-        }
-      }
-    }
-    for (const r of this.store.evaluation.ratings(runId)) {
-      const item = items.get(r.itemId)!;
-      for (const dimension of EVAL_DIMENSIONS)
-        verdicts.push({itemId: item.id, department: item.department, subset: item.subset, contestantA: r.contestantA, contestantB: r.contestantB, dimension, verdict: r[dimension], inconsistent: false, source: 'human', rater: r.raterId});
-    }
-    const answers: AnswerFacts[] = this.store.evaluation.answers(runId).map((a) => {
-      const item = items.get(a.itemId)!;
-      return {
-        itemId: a.itemId,
-        contestantId: a.contestantId,
-        subset: item.subset,
-        length: [...a.text].length,
-        refusals: refusals.get(`${a.itemId}|${a.contestantId}`) ?? [],
-        ...(item.choice
-          ? {
-              choice: {
-                expected: item.choice.answer,
-                given: parseChoiceLetters(a.text, item.choice.options.length),
-                likely: a.choiceScores ? (item.choice.options[a.choiceScores.indexOf(Math.max(...a.choiceScores))]?.letter ?? null) : null,
-              },
-            }
-          : {}),
-      };
+  /** The verdicts as stored (verdicts.ts): the run's current judge's calls and every rating. */
+  private verdicts(run: EvalRunRecord): ReturnType<typeof storedVerdicts> {
+    const judge = run.settings.judge;
+    return storedVerdicts({
+      items: this.store.evaluation.items(run.id),
+      judgeCalls: judge ? this.store.evaluation.judgements(run.id, judgeKeyOf(judge)) : [],
+      judgeName: judge ? this.judgeLabel(judge) : '',
+      ratings: this.store.evaluation.ratings(run.id),
+      answers: this.store.evaluation.answers(run.id),
     });
-    return {verdicts, answers};
   }
 
   report(runId: string): EvalReportView {
     const run = this.runRecord(runId);
-    return {runId, judgeLabel: run.settings.judge ? this.judgeLabel(run.settings.judge) : null, report: this.computeReport(runId)};
+    return {runId, judgeLabel: run.settings.judge ? this.judgeLabel(run.settings.judge) : null, report: this.reportOf(run, this.verdicts(run))};
   }
 
-  private computeReport(runId: string): EvalReport {
-    const contestants = this.store.evaluation.contestants(runId).map((c) => ({id: c.id, label: c.label}));
-    const {verdicts, answers} = this.verdicts(runId);
+  private reportOf(run: EvalRunRecord, {verdicts, answers}: ReturnType<typeof storedVerdicts>): EvalReport {
+    const contestants = this.store.evaluation.contestants(run.id).map((c) => ({id: c.id, label: c.label}));
     return buildReport({contestants, verdicts, answers});
   }
 
@@ -644,23 +551,23 @@ export class EvaluationService {
     const contestants = this.store.evaluation.contestants(run.id);
     const labels = new Map(contestants.map((c) => [c.id, c.label]));
     const base = `${run.name.replace(/[\\/:*?"<>|\s]+/g, '_').slice(0, 80) || 'evaluation'}`;
-    const report = this.computeReport(run.id);
+    // the verdicts are read once and serve the report and the rows alike
+    const stored = this.verdicts(run);
+    const report = this.reportOf(run, stored);
     const judge = run.settings.judge ? this.judgeLabel(run.settings.judge) : undefined;
     if (input.format === 'html') {
-      const summary = this.summaryOf(run);
       const content = reportHtml({
         title: run.name,
         createdAt: new Date().toISOString(),
         lang: input.lang ?? 'zh-CN',
         benchmark: `${run.source.name} v${run.source.version}`,
-        contestants: summary.contestants.map((c) => ({id: c.id, label: c.label, description: c.source})),
+        contestants: contestants.map((c) => ({id: c.id, label: c.label, description: this.contestantView(c, 0).source})),
         report,
         ...(judge ? {judge} : {}),
       });
       return {fileName: `${base}-report.html`, mimeType: 'text/html', content};
     }
-    const {verdicts} = this.verdicts(run.id);
-    const rows = verdicts.map((v) => ({...v, contestantALabel: labels.get(v.contestantA) ?? '?', contestantBLabel: labels.get(v.contestantB) ?? '?'}));
+    const rows = stored.verdicts.map((v) => ({...v, contestantALabel: labels.get(v.contestantA) ?? '?', contestantBLabel: labels.get(v.contestantB) ?? '?'}));
     if (input.format === 'csv') return {fileName: `${base}-verdicts.csv`, mimeType: 'text/csv', content: verdictsCsv(rows)};
     const content = JSON.stringify({run: this.summaryOf(run), judge: judge ?? null, report, verdicts: rows, judgeCalls: this.store.evaluation.judgements(run.id)}, null, 2);
     return {fileName: `${base}-evaluation.json`, mimeType: 'application/json', content};
@@ -676,52 +583,4 @@ interface BlindUnit {
   pair: Pair;
   answerA: string;
   answerB: string;
-}
-
-export const judgeKeyOf = (judge: JudgeRef): string => (judge.kind === 'remote' ? `remote:${judge.endpointId}` : `local:${judge.modelId}`);
-
-function pairsOf(contestants: EvalContestantRecord[]): Pair[] {
-  const pairs: Pair[] = [];
-  for (let i = 0; i < contestants.length; i++) for (let j = i + 1; j < contestants.length; j++) pairs.push({index: pairs.length, a: contestants[i]!, b: contestants[j]!});
-  return pairs;
-}
-
-const answerIndex = (answers: EvalAnswerRecord[]) => new Map(answers.map((a) => [`${a.itemId}|${a.contestantId}`, a]));
-
-/** Which side the first contestant of a pair is shown on, fixed per (rater, item, pair): stable
- * across visits, balanced over many items, and unguessable from the position alone. */
-function aIsLeft(raterId: string, itemId: string, pairIndex: number): boolean {
-  return (createHash('sha256').update(`${raterId}|${itemId}|${pairIndex}`).digest()[0]! & 1) === 0;
-}
-
-/** A dataset row as an evaluation item, or null when it has nothing to ask. */
-function itemFromRow(row: DatasetRow): Omit<EvalItemRecord, 'id' | 'runId' | 'position'> | null {
-  const subset = row.kind === 'safety' ? 'safety' : 'general';
-  const department = row.department ?? null;
-  const turns = row.turns;
-  if (row.kind === 'text') return null;
-  const choice = row.choice;
-  if (choice) {
-    const question = turns.find((t) => t.role === 'user')?.content;
-    if (!question) return null;
-    return {subset, department, history: [], questions: [question], reference: choice.answer.join(''), choice};
-  }
-  if (row.askEachTurn) {
-    const questions = turns.filter((t) => t.role === 'user').map((t) => t.content);
-    if (!questions.length) return null;
-    const reference = [...turns].reverse().find((t) => t.role === 'assistant')?.content ?? null;
-    return {subset, department, history: turns.filter((t) => t.role === 'system'), questions, reference, choice: null};
-  }
-  if (row.kind === 'preference') {
-    const last = turns.length - 1;
-    if (last < 0 || turns[last]!.role !== 'user') return null;
-    return {subset, department, history: turns.slice(0, last), questions: [turns[last]!.content], reference: row.chosen ?? null, choice: null};
-  }
-  // the last patient turn is asked; everything before it is the history, as given
-  let ask = turns.length - 1;
-  while (ask >= 0 && turns[ask]!.role !== 'user') ask--;
-  if (ask < 0) return null;
-  const history: Turn[] = turns.slice(0, ask);
-  const reference = turns.slice(ask + 1).find((t) => t.role === 'assistant')?.content ?? null;
-  return {subset, department, history, questions: [turns[ask]!.content], reference, choice: null};
 }

@@ -109,6 +109,26 @@ export class EvaluationRepo {
     return this.db.prepare('DELETE FROM eval_runs WHERE id = ?').run(id).changes > 0;
   }
 
+  /** What a run's summary shows, counted in SQLite: the list is refreshed after every rating and
+   * pass, and must not read every answer and judge reply of every run to count them. */
+  counts(runId: string, judge: string | null): {items: number; safetyItems: number; choiceItems: number; answersBy: Map<string, number>; judgeCalls: number; ratings: number} {
+    const items = this.db
+      .prepare(`SELECT count(*) AS n, count(*) FILTER (WHERE subset = 'safety') AS safety, count(choice) AS choice FROM eval_items WHERE run_id = ?`)
+      .get(runId) as {n: number; safety: number; choice: number};
+    const answers = this.db
+      .prepare('SELECT a.contestant_id AS id, count(*) AS n FROM eval_answers a JOIN eval_items i ON i.id = a.item_id WHERE i.run_id = ? GROUP BY a.contestant_id')
+      .all(runId) as {id: string; n: number}[];
+    const count = (sql: string, ...args: unknown[]) => (this.db.prepare(sql).get(...args) as {n: number}).n;
+    return {
+      items: items.n,
+      safetyItems: items.safety,
+      choiceItems: items.choice,
+      answersBy: new Map(answers.map((a) => [a.id, a.n])),
+      judgeCalls: judge === null ? 0 : count('SELECT count(*) AS n FROM eval_judgements j JOIN eval_items i ON i.id = j.item_id WHERE i.run_id = ? AND j.judge = ?', runId, judge),
+      ratings: count('SELECT count(*) AS n FROM eval_ratings r JOIN eval_items i ON i.id = r.item_id WHERE i.run_id = ?', runId),
+    };
+  }
+
   items(runId: string): EvalItemRecord[] {
     return (this.db.prepare('SELECT * FROM eval_items WHERE run_id = ? ORDER BY position').all(runId) as Record<string, unknown>[]).map(toItem);
   }
@@ -128,11 +148,13 @@ export class EvaluationRepo {
     }));
   }
 
-  answers(runId: string): EvalAnswerRecord[] {
+  /** A run's answers, or only those of `itemIds` (a page of the answers screen). */
+  answers(runId: string, itemIds?: readonly string[]): EvalAnswerRecord[] {
+    const only = itemIds ? 'AND a.item_id IN (SELECT value FROM json_each(?))' : '';
     return (
       this.db
-        .prepare('SELECT a.* FROM eval_answers a JOIN eval_items i ON i.id = a.item_id WHERE i.run_id = ? ORDER BY i.position')
-        .all(runId) as Record<string, unknown>[]
+        .prepare(`SELECT a.* FROM eval_answers a JOIN eval_items i ON i.id = a.item_id WHERE i.run_id = ? ${only} ORDER BY i.position`)
+        .all(...(itemIds ? [runId, JSON.stringify(itemIds)] : [runId])) as Record<string, unknown>[]
     ).map(toAnswer);
   }
 
@@ -142,12 +164,21 @@ export class EvaluationRepo {
       .run(answer.itemId, answer.contestantId, JSON.stringify(answer.turns), answer.text, answer.completionTokens, answer.seconds, answer.choiceScores ? JSON.stringify(answer.choiceScores) : null, nowIso());
   }
 
-  judgements(runId: string, judge?: string): EvalJudgementRecord[] {
+  /** A run's judge calls: of one judge, and/or only for `itemIds`. */
+  judgements(runId: string, judge?: string, itemIds?: readonly string[]): EvalJudgementRecord[] {
+    const args: unknown[] = [runId];
+    let where = '';
+    if (judge !== undefined) {
+      where += ' AND j.judge = ?';
+      args.push(judge);
+    }
+    if (itemIds) {
+      where += ' AND j.item_id IN (SELECT value FROM json_each(?))';
+      args.push(JSON.stringify(itemIds));
+    }
     const rows = this.db
-      .prepare(
-        `SELECT j.* FROM eval_judgements j JOIN eval_items i ON i.id = j.item_id WHERE i.run_id = ? ${judge !== undefined ? 'AND j.judge = ?' : ''} ORDER BY i.position, j.created_at`,
-      )
-      .all(...(judge !== undefined ? [runId, judge] : [runId])) as Record<string, unknown>[];
+      .prepare(`SELECT j.* FROM eval_judgements j JOIN eval_items i ON i.id = j.item_id WHERE i.run_id = ?${where} ORDER BY i.position, j.created_at`)
+      .all(...args) as Record<string, unknown>[];
     return rows.map((r) => ({
       itemId: r.item_id as string,
       contestantA: r.contestant_a as string,
