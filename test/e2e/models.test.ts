@@ -41,6 +41,14 @@ test('in the browser: adding a model twice, and a failed download that can be di
   assert.equal(await page.getByRole('row', {name: /tiny-llama-v1/}).count(), 1, 'one row in the model table');
 
   const source = `http://127.0.0.1:${(mirror.address() as AddressInfo).port}/zhongjing-7b.gguf`;
+  // The 404 ends the download at once, so its final event can arrive before the reply to
+  // models.download (two channels). Hold that reply back until the event has come, so this order —
+  // which once left the item showing "running" for ever — is the one tested, every time.
+  await page.route('**/api/models.download', async (route) => {
+    const response = await route.fetch();
+    await page.waitForFunction(() => document.body.innerText.includes('下载失败：'), undefined, {timeout: 10_000}).catch(() => {});
+    await route.fulfill({response});
+  });
   await page.getByLabel('下载来源').fill(source);
   await page.getByRole('button', {name: '下载', exact: true}).click();
   const item = page.getByRole('listitem').filter({hasText: 'zhongjing-7b.gguf'});

@@ -3,6 +3,7 @@
 import type {DownloadInfo} from '../../../../main/common/contract';
 import {app} from './app.svelte';
 import {api} from './client';
+import {EventOrder} from './event-order';
 
 export interface DownloadView extends DownloadInfo {
   bytesPerSecond: number | null;
@@ -16,14 +17,18 @@ const HISTORY_POINTS = 60;
 class Downloads {
   items = $state<DownloadView[]>([]);
   error = $state<unknown>(null);
+  private readonly order = new EventOrder();
 
   async refresh(): Promise<void> {
     try {
+      const mark = this.order.mark();
       const list = await api('models.downloads', {});
       // Keep finished ones we saw in this session, so "done" stays visible a while.
       const ids = new Set(list.map((download) => download.id));
       const kept = this.items.filter((item) => !ids.has(item.id) && item.state === 'done');
-      this.items = [...list.map((download) => this.merge(download)), ...kept];
+      const fresh = (download: DownloadInfo) =>
+        this.order.isStale(download.id, mark) ? (this.items.find((item) => item.id === download.id) ?? this.merge(download)) : this.merge(download);
+      this.items = [...list.map(fresh), ...kept];
       this.error = null;
     } catch (error) {
       this.error = error;
@@ -31,6 +36,7 @@ class Downloads {
   }
 
   onProgress(download: DownloadInfo & {bytesPerSecond: number; etaSeconds: number | null}): void {
+    this.order.saw(download.id);
     const view = this.merge(download, download.bytesPerSecond, download.etaSeconds);
     const index = this.items.findIndex((item) => item.id === download.id);
     if (index < 0) this.items.unshift(view);
@@ -41,7 +47,10 @@ class Downloads {
 
   /** Starts, or resumes when the same source was paused or failed before. */
   async start(source: string, sha256?: string): Promise<void> {
+    const mark = this.order.mark();
     const download = await api('models.download', sha256 ? {source, sha256} : {source});
+    // a download that failed at once (404) has already said so by event: keep that
+    if (this.order.isStale(download.id, mark)) return;
     const index = this.items.findIndex((item) => item.id === download.id);
     const view = this.merge(download);
     if (index < 0) this.items.unshift(view);
@@ -49,7 +58,9 @@ class Downloads {
   }
 
   async cancel(id: string): Promise<void> {
+    const mark = this.order.mark();
     const download = await api('models.cancelDownload', {id});
+    if (this.order.isStale(id, mark)) return;
     const index = this.items.findIndex((item) => item.id === id);
     if (index >= 0) this.items[index] = this.merge(download);
   }

@@ -16,6 +16,7 @@ import {app} from './app.svelte';
 import {chat} from './chat.svelte';
 import {api} from './client';
 import {consultations} from './consultations.svelte';
+import {EventOrder} from './event-order';
 import {toasts} from './toasts.svelte';
 
 export type TrainingRoute = {view: 'list'} | {view: 'new'} | {view: 'run'; id: string};
@@ -71,6 +72,8 @@ class TrainingState {
   private openSeq = 0;
   private pending: TrainingMetric[] = [];
   private reloadTimer: ReturnType<typeof setTimeout> | null = null;
+  /** a run that fails or finishes at once may say so by event before start's reply arrives */
+  private readonly order = new EventOrder();
 
   constructor() {
     window.addEventListener('hashchange', () => (this.route = routeFromHash()));
@@ -158,7 +161,18 @@ class TrainingState {
     }
   }
 
+  /** a `training.state` event */
   onState(run: TrainingRunSummary): void {
+    this.order.saw(run.id);
+    this.applyState(run);
+  }
+
+  /** The summary a start/resume/cancel request answered with, unless an event overtook it. */
+  private applyReply(run: TrainingRunSummary, mark: number): void {
+    if (!this.order.isStale(run.id, mark)) this.applyState(run);
+  }
+
+  private applyState(run: TrainingRunSummary): void {
     const index = this.runs.findIndex((known) => known.id === run.id);
     if (index < 0) this.runs = [run, ...this.runs];
     else this.runs[index] = run;
@@ -180,8 +194,9 @@ class TrainingState {
   }
 
   async start(input: MethodInput<'training.start'>): Promise<TrainingRunSummary> {
+    const mark = this.order.mark();
     const summary = await api('training.start', input);
-    this.onState(summary);
+    this.applyReply(summary, mark);
     toasts.show(() => t('trStarted', {name: summary.name}));
     this.go({view: 'run', id: summary.id});
     return summary;
@@ -193,11 +208,13 @@ class TrainingState {
   }
 
   async resume(id: string): Promise<void> {
-    this.onState(await api('training.resume', {id}));
+    const mark = this.order.mark();
+    this.applyReply(await api('training.resume', {id}), mark);
   }
 
   async cancel(id: string): Promise<void> {
-    this.onState(await api('training.cancel', {id}));
+    const mark = this.order.mark();
+    this.applyReply(await api('training.cancel', {id}), mark);
   }
 
   /** Keep the best checkpoint as the result, or the last step's adapter instead. */
