@@ -6,7 +6,7 @@
 // every layer, the closest to LoRA's cost).
 //
 //   node scripts/build-native.js && node --import tsx bench/train-throughput.ts -- \
-//     [--threads N] [--ctx 256] [--steps 8] [--shape small|tiny|qwen05] [--types f32,q8_0,q4_0]
+//     [--threads N] [--ctx 256] [--steps 8] [--shape small|tiny|qwen05] [--types f32,f16,q8_0,q4_0,q4_K]
 //
 // Random-weight models with real shapes are generated (no downloads); speed does not depend on
 // the values. Prints a table and the ratio trainer / llama_opt. GPU: none in this environment.
@@ -29,7 +29,7 @@ const {values} = parseArgs({
     ctx: {type: 'string', default: '256'},
     steps: {type: 'string', default: '8'},
     shape: {type: 'string', default: 'small'},
-    types: {type: 'string', default: 'f32,q8_0,q4_0'},
+    types: {type: 'string', default: 'f32,f16,q8_0,q4_0,q4_K'},
   },
 });
 const threads = Number(values.threads ?? defaultThreads());
@@ -100,5 +100,11 @@ for (const arch of ['llama', 'qwen2'] as const) {
   const full = results.find((r) => r.what.startsWith(`${arch} f32: llama_opt, every`))!.tokensPerSecond;
   const norm = results.find((r) => r.what.startsWith(`${arch} f32: llama_opt, blk.0`))!.tokensPerSecond;
   console.log(`  ratio trainer / llama_opt (${arch}, f32): ${(ours / full).toFixed(2)}× vs full fine-tune, ${(ours / norm).toFixed(2)}× vs single-norm`);
+  // a quantised frozen base against F16 (the target: no slower than F16 / 1.2)
+  const f16 = results.find((r) => r.what.startsWith(`${arch} f16: trainer`))?.tokensPerSecond;
+  if (f16) {
+    const quantised = results.filter((r) => r.what.startsWith(`${arch} `) && /^\S+ (q\w+): trainer/.test(r.what));
+    console.log(`  speed vs the F16 base (${arch}): ${quantised.map((r) => `${r.what.split(':')[0]!.split(' ')[1]} ${(r.tokensPerSecond / f16).toFixed(2)}×`).join(', ')}`);
+  }
 }
 console.log(JSON.stringify({shape: values.shape, nCtx, threads, results}));

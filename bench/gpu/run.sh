@@ -9,7 +9,8 @@
 #   bash bench/gpu/run.sh            # GPU: all shapes, our F16/Q8_0/Q4_K bases vs PyTorch+PEFT bf16
 #   bash bench/gpu/run.sh --cpu      # CPU smoke run: tiny-ci shape, F16 and Q8_0, no PyTorch
 #   options: --shapes "qwen2-0.5b qwen2-1.5b" --types "f16 q4_K" --seq 512 --batch 4 --steps 6
-#            --budget SECONDS (stop starting new rows past it; default 480) --explain
+#            --budget SECONDS (stop starting new rows past it; default 480) --explain --profile
+#   (--profile: one more, untimed step per row with every node timed alone: where the time goes)
 #
 # What travels to the GPU machine: this repository's tracked files plus
 # node_modules/node-llama-cpp/llama/gitRelease.bundle (34 MB; pass it in the device call's
@@ -26,6 +27,7 @@ batch=4
 steps=6
 budget=480
 explain=""
+profile=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --cpu) mode=cpu ;;
@@ -36,6 +38,7 @@ while [ $# -gt 0 ]; do
     --steps) steps="$2"; shift ;;
     --budget) budget="$2"; shift ;;
     --explain) explain="--explain" ;;
+    --profile) profile="--profile" ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -93,7 +96,7 @@ for shape in $shapes; do
     if [ $(( $(date +%s) - started )) -gt "$budget" ]; then log "budget of ${budget}s spent: skipping $shape $type"; continue; fi
     log "ours: $shape $type"
     if "$bench" --shape "$shape" --type "$type" --seq "$seq" --batch "$batch" --steps "$steps" --threads "$threads" \
-         --model-dir "$work/models" "${gpu_flag[@]}" $explain >>"$results" 2>"$out/ours-$shape-$type.log"; then :
+         --model-dir "$work/models" "${gpu_flag[@]}" $explain $profile >>"$results" 2>"$out/ours-$shape-$type.log"; then :
     else log "ours failed on $shape $type: $(tail -1 "$out/ours-$shape-$type.log")"; fi
   done
 done

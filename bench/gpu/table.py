@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Prints the GPU kit's table: shape × base type → our tokens/s, PyTorch+PEFT tokens/s, the
-ratio, and the peak memory of each; then the CUDA-vs-CPU logits check and every op kind that ran
-on the CPU in a GPU run (there must be none)."""
+ratio, and the peak memory of each; then the CUDA-vs-CPU logits check, every op kind that ran
+on the CPU in a GPU run (there must be none), and where each row's step spends its time (--profile:
+one extra, untimed step with every node timed alone)."""
 import json
 import sys
 
@@ -46,6 +47,14 @@ def main():
             print(f"ops on the CPU in the GPU run ({r['shape']} {r['type']}): " + (", ".join(f"{op}×{n}" for op, n in on_cpu.items()) or "none"))
         else:
             print(f"op kinds ({r['shape']} {r['type']}, CPU run): {len(explain)}")
+    for r in ours:
+        profile = r.get("profile")
+        if not profile:
+            continue
+        total = sum(p["ms"] for p in profile)
+        print(f"\nwhere the time goes ({r['shape']} {r['type']}, one step timed node by node, {total:.1f} ms; the 8 slowest):")
+        for p in profile[:8]:
+            print(f"  {p['ms']:9.2f} ms {100 * p['ms'] / total:5.1f}%  ×{p['calls']:<4} {p['op']}")
 
 
 if __name__ == "__main__":

@@ -47,14 +47,15 @@ struct options {
     int seq = 256, batch = 2, steps = 4, threads = 0, rank = 16;
     float alpha = 32.0f, lr = 1e-4f;
     std::string targets = "q,k,v,o,gate,up,down";
-    bool gpu = false, explain = false, check = false;
+    bool gpu = false, explain = false, check = false, profile = false;
+    std::string backward_type;  // empty: by backend
 };
 
 [[noreturn]] void usage(const char * why) {
     std::fprintf(stderr,
         "%s\nusage: zhongjing-train-bench [--shape tiny-ci|small|qwen2-0.5b|qwen2-1.5b|qwen2-7b|llama2-7b] [--type f32|f16|q8_0|q4_0|q4_K]\n"
         "       [--seq N] [--batch ROWS] [--steps N] [--rank R] [--alpha A] [--targets q,k,v,o,gate,up,down]\n"
-        "       [--gpu] [--threads N] [--explain] [--check] [--model-dir DIR] | --list-shapes\n", why);
+        "       [--gpu] [--threads N] [--explain] [--profile] [--backward-type f32|bf16] [--check] [--model-dir DIR] | --list-shapes\n", why);
     std::exit(2);
 }
 
@@ -79,6 +80,11 @@ options parse(int argc, char ** argv) {
         else if (a == "--targets") o.targets = value();
         else if (a == "--gpu") o.gpu = true;
         else if (a == "--explain") o.explain = true;
+        else if (a == "--profile") o.profile = true;
+        else if (a == "--backward-type") {
+            o.backward_type = value();
+            if (o.backward_type != "f32" && o.backward_type != "bf16") usage("--backward-type is f32 or bf16");
+        }
         else if (a == "--check") o.check = true;
         else if (a == "--list-shapes") {
             // the table, for the check that bench/gpu/peft_reference.py uses the same shapes
@@ -201,6 +207,8 @@ tr_session_params session_params(const options & o, const std::string & path, bo
     sp.adapters.push_back(ap);
     sp.backend.use_gpu = gpu;
     sp.backend.n_threads = o.threads > 0 ? o.threads : 1;
+    if (o.backward_type == "f32") sp.backward_type = GGML_TYPE_F32;
+    if (o.backward_type == "bf16") sp.backward_type = GGML_TYPE_BF16;
     return sp;
 }
 
@@ -241,6 +249,15 @@ int main(int argc, char ** argv) {
             gpu_peak = std::max(gpu_peak, gpu_used());
         }
         const auto explained = tr_session_explain_take(*session);
+        // one more step, untimed, with every node timed alone
+        std::vector<std::pair<double, std::pair<std::string, int64_t>>> profiled;
+        if (o.profile) {
+            session->explain = false;
+            session->profile = true;
+            tr_session_train_step(*session, {batch}, o.lr);
+            for (const auto & [key, value] : tr_session_profile_take(*session)) profiled.push_back({value.first, {key, value.second}});
+            std::sort(profiled.rbegin(), profiled.rend());  // slowest first
+        }
         // the first step builds and allocates everything: timed apart
         double steady = 0;
         for (size_t i = 1; i < seconds.size(); ++i) steady += seconds[i];
@@ -291,6 +308,14 @@ int main(int argc, char ** argv) {
                 first_op = false;
             }
             std::printf("}");
+        }
+        if (o.profile) {
+            std::printf(",\"profile\":[");
+            for (size_t i = 0; i < profiled.size(); ++i) {
+                std::printf("%s{\"op\":\"%s\",\"ms\":%.3f,\"calls\":%lld}", i ? "," : "", json_escape(profiled[i].second.first).c_str(),
+                    profiled[i].first, (long long) profiled[i].second.second);
+            }
+            std::printf("]");
         }
         std::printf("}\n");
         tr_session_free(session);

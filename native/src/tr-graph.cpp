@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 // Dropout masks come from one pool of random keep/drop values per micro-step; every LoRA site
 // reads a window of it at its own random offset. Sites whose offsets differ see independent
@@ -226,12 +227,102 @@ ggml_tensor * tr_graph_build(ggml_context * ctx, const tr_model & model, const t
     return ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), model.output_norm);
 }
 
+namespace {
+
+// Contractions shorter than this run poorly as GEMMs (and a GEMM needs both sides transposed).
+const int64_t k_short = 64;
+
+// An out_prod of two matrices. (Attention's batched ones were tried as GEMMs too: no faster here.)
+bool is_plain_out_prod(const ggml_tensor * node) {
+    if (node->op != GGML_OP_OUT_PROD) return false;
+    const ggml_tensor * a = node->src[0];
+    const ggml_tensor * b = node->src[1];
+    return a->ne[2] == 1 && a->ne[3] == 1 && b->ne[2] == 1 && b->ne[3] == 1;
+}
+
+// dx = out_prod(W, gᵀ): the gradient of y = mul_mat(W, x) with respect to x (W [n_in, n_out],
+// g [n_out, N]), when the contraction over n_out is long: the base's weights, LoRA's B.
+bool is_input_gradient(const ggml_tensor * node) {
+    return is_plain_out_prod(node) && node->src[1]->op == GGML_OP_TRANSPOSE && node->src[0]->ne[1] >= k_short &&
+           (node->src[0]->type == GGML_TYPE_F32 || ggml_n_dims(node->src[0]) == 2);
+}
+
+// out_prod(a, b) with short rows (a [r, M]): LoRA B's gradient out_prod(Ax, g), [r, n_out].
+bool is_short_row_product(const ggml_tensor * node) {
+    return is_plain_out_prod(node) && node->ne[0] < k_short && node->src[0]->type == GGML_TYPE_F32 &&
+           node->src[1]->type == GGML_TYPE_F32 && !ggml_is_transposed(node->src[0]) && !ggml_is_transposed(node->src[1]);
+}
+
+// Turns `node` into another op with the same shape, type and strides, so that the views other
+// nodes hold of it stay valid.
+void become(ggml_tensor * node, ggml_op op, ggml_tensor * src0, ggml_tensor * src1) {
+    node->op = op;
+    std::memset(node->op_params, 0, sizeof(node->op_params));
+    node->src[0] = src0;
+    node->src[1] = src1;
+}
+
+} // namespace
+
+ggml_cgraph * tr_graph_backward_rewrite(ggml_context * ctx, ggml_cgraph * gf, size_t graph_size, ggml_type wt_type,
+                                        tr_graph_inputs & inp) {
+    const int n = ggml_graph_n_nodes(gf);
+    int64_t max_rows = 0;
+    bool any = false;
+    for (int i = 0; i < n; ++i) {
+        const ggml_tensor * node = ggml_graph_node(gf, i);
+        if (is_input_gradient(node)) {
+            any = true;
+            if (node->src[0]->type != GGML_TYPE_F32) max_rows = std::max(max_rows, node->src[0]->ne[1]);
+        }
+        any |= is_short_row_product(node);
+    }
+    if (!any) {
+        return gf;
+    }
+    if (max_rows > 0) {
+        inp.row_index = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, max_rows);
+        ggml_set_name(inp.row_index, "inp_row_index");
+        ggml_set_input(inp.row_index);
+    }
+
+    // Re-adding the nodes in their order keeps it: each node's sources are already in the new
+    // graph, except the ones made here, which land right before their one user and are freed
+    // after it (so at most one layer's weight is ever held as F32).
+    ggml_cgraph * out = ggml_new_graph_custom(ctx, graph_size, /*grads =*/ false);
+    for (int i = 0; i < n; ++i) {
+        ggml_tensor * node = ggml_graph_node(gf, i);
+        if (is_input_gradient(node)) {
+            ggml_tensor * w = node->src[0];
+            if (w->type != GGML_TYPE_F32) {
+                w = ggml_get_rows(ctx, w, ggml_view_1d(ctx, inp.row_index, w->ne[1], 0));  // dequantised
+            }
+            ggml_tensor * wt = wt_type == GGML_TYPE_F32 ? ggml_cont(ctx, ggml_transpose(ctx, w))  // [n_out, n_in]
+                                                        : ggml_cpy(ctx, ggml_transpose(ctx, w), ggml_new_tensor_2d(ctx, wt_type, w->ne[1], w->ne[0]));
+            ggml_format_name(wt, "%s (transposed for backward)", node->src[0]->name);
+            ggml_tensor * g = node->src[1]->src[0];                     // [n_out, N]
+            if (!ggml_is_contiguous(g)) g = ggml_cont(ctx, g);
+            become(node, GGML_OP_MUL_MAT, wt, g);
+        } else if (is_short_row_product(node)) {
+            // out_prod(b, a) runs along the long side; the node becomes its small transposed copy
+            become(node, GGML_OP_CONT, ggml_transpose(ctx, ggml_out_prod(ctx, node->src[1], node->src[0])), nullptr);
+        }
+        ggml_build_forward_expand(out, node);
+    }
+    return out;
+}
+
 ggml_tensor * tr_graph_lm_head(ggml_context * ctx, const tr_model & model, ggml_tensor * hidden) {
     return ggml_mul_mat(ctx, model.output, hidden);
 }
 
 void tr_graph_set_inputs(const tr_graph_inputs & inp, const tr_batch & batch, const tr_graph_params & gp) {
     const int64_t T = batch.n_ctx, B = batch.n_rows;
+    if (inp.row_index) {
+        std::vector<int32_t> rows((size_t) ggml_nelements(inp.row_index));
+        for (size_t i = 0; i < rows.size(); ++i) rows[i] = (int32_t) i;
+        ggml_backend_tensor_set(inp.row_index, rows.data(), 0, ggml_nbytes(inp.row_index));
+    }
     ggml_backend_tensor_set(inp.tokens, batch.tokens.data(), 0, ggml_nbytes(inp.tokens));
     ggml_backend_tensor_set(inp.pos, batch.pos.data(), 0, ggml_nbytes(inp.pos));
 

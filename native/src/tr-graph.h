@@ -63,6 +63,7 @@ struct tr_graph_inputs {
     ggml_tensor * pos    = nullptr;        // I32 [N]
     ggml_tensor * mask   = nullptr;        // F32 [n_ctx, n_ctx, 1, n_rows]: 0 or -INF
     ggml_tensor * dropout_pool = nullptr;  // F32 [pool]: 0 or 1/(1-p)
+    ggml_tensor * row_index = nullptr;     // I32 [rows]: 0, 1, 2, … (made by tr_graph_backward_rewrite)
 };
 
 // Builds the body up to and including the final RMS norm: returns hidden states [n_embd, N].
@@ -73,6 +74,21 @@ ggml_tensor * tr_graph_build(ggml_context * ctx, const tr_model & model, const t
 ggml_tensor * tr_graph_lm_head(ggml_context * ctx, const tr_model & model, ggml_tensor * hidden);
 
 void tr_graph_set_inputs(const tr_graph_inputs & inp, const tr_batch & batch, const tr_graph_params & gp);
+
+// ggml builds the gradient of y = mul_mat(W, x) with respect to x as out_prod(W, dyᵀ). For a frozen
+// F16 or quantised W that op dequantises a row of W once per token on the CPU (86 % of an F16
+// step) and has no CUDA kernel at all (CUDA's OUT_PROD takes F32 only, so the scheduler would
+// quietly run it on the CPU); even in F32 it is ~1.7x slower than the GEMM of the forward pass.
+// This returns the same graph with those nodes turned into dx = mul_mat(Wᵀ, dy), Wᵀ made just
+// before from W (dequantised by get_rows for any type, on any backend; transposed), and LoRA
+// B's short-row gradient computed along its long side. The copies live only until their one
+// user has run. `gf` is the graph after ggml_build_backward_expand; the result has no gradient
+// bookkeeping (the accumulators are in place already) and is what gets allocated and computed.
+// `inp.row_index` is created here when a weight needs dequantising. `wt_type` is Wᵀ's type: F32
+// on the CPU (exact), BF16 on a GPU (cuBLAS then multiplies in BF16 on tensor cores, with dy in
+// BF16 too: F32's range, the precision PyTorch's bf16 training has).
+ggml_cgraph * tr_graph_backward_rewrite(ggml_context * ctx, ggml_cgraph * gf, size_t graph_size, ggml_type wt_type,
+                                        tr_graph_inputs & inp);
 
 // Nodes a graph of this model needs (forward + backward + optimizer), for sizing contexts.
 size_t tr_graph_size(const tr_model & model);

@@ -54,7 +54,9 @@ tr_session * tr_session_init(const tr_session_params & params) {
         tr_session_free(s.release());
         throw;
     }
-    s->meta.resize(s->graph_size * ggml_tensor_overhead() + ggml_graph_overhead_custom(s->graph_size, true));
+    // the training graph, then its copy with the backward's products rewritten (tr-graph.h)
+    s->meta.resize(s->graph_size * ggml_tensor_overhead() + ggml_graph_overhead_custom(s->graph_size, true) +
+                   ggml_graph_overhead_custom(s->graph_size, false));
     TR_LOG_INFO("session: %s, loss head %s, %zu adapter%s on one base, seed %llu", s->backend.device.c_str(), s->loss->name(),
         s->adapters.size(), s->adapters.size() == 1 ? "" : "s", (unsigned long long) params.seed);
     return s.release();
@@ -83,7 +85,31 @@ struct ctx_guard {
     ~ctx_guard() { ggml_free(ctx); }
 };
 
+// "512x1536", or "q8_0 512x1536" when the tensor is not F32
+std::string shape_of(const ggml_tensor * t) {
+    std::string out = t->type == GGML_TYPE_F32 ? "" : std::string(ggml_type_name(t->type)) + " ";
+    for (int d = 0; d < ggml_n_dims(t); ++d) out += (d ? "x" : "") + std::to_string(t->ne[d]);
+    return out;
+}
+
+// The scheduler asks before each node whether we want to see it (yes: it then computes that node
+// alone and waits for it) and calls again once it is done.
+bool profile_node(ggml_tensor * node, bool ask, void * user) {
+    tr_session & s = *static_cast<tr_session *>(user);
+    if (ask) {
+        s.profile_t0 = ggml_time_us();
+        return true;
+    }
+    std::string key = ggml_op_desc(node);
+    for (int j = 0; j < GGML_MAX_SRC && node->src[j]; ++j) key += (j ? " | " : " ") + shape_of(node->src[j]);
+    auto & [ms, calls] = s.profiled[key];
+    ms += (double) (ggml_time_us() - s.profile_t0) / 1e3;
+    calls++;
+    return true;
+}
+
 void graph_compute(tr_session & s, ggml_cgraph * gf) {
+    ggml_backend_sched_set_eval_callback(s.backend.sched, s.profile ? profile_node : nullptr, &s);
     if (ggml_backend_sched_graph_compute(s.backend.sched, gf) != GGML_STATUS_SUCCESS) {
         throw tr_error("graph computation failed");
     }
@@ -105,6 +131,11 @@ void graph_alloc(tr_session & s, ggml_cgraph * gf) {
     if (!ggml_backend_sched_alloc_graph(s.backend.sched, gf)) {
         throw tr_error("cannot allocate the compute graph: out of memory (use a shorter context or fewer rows per micro-batch)");
     }
+}
+
+ggml_type backward_type(const tr_session & s) {
+    if (s.params.backward_type != GGML_TYPE_COUNT) return s.params.backward_type;
+    return s.backend.gpu ? GGML_TYPE_BF16 : GGML_TYPE_F32;
 }
 
 tr_graph_params graph_params(const tr_session & s, bool train) {
@@ -146,6 +177,7 @@ double accumulate_one(tr_session & s, const tr_batch & batch, bool train, std::v
         }
     }
     ggml_build_backward_expand(g.ctx, gf, grad_accs.data());
+    gf = tr_graph_backward_rewrite(g.ctx, gf, s.graph_size, backward_type(s), inp);
 
     graph_alloc(s, gf);
     tr_graph_set_inputs(inp, batch, gp);
@@ -313,6 +345,12 @@ std::vector<float> tr_session_scores(tr_session & s, const tr_batch & batch, con
 std::map<std::string, std::map<std::string, int64_t>> tr_session_explain_take(tr_session & s) {
     std::map<std::string, std::map<std::string, int64_t>> out;
     out.swap(s.explained);
+    return out;
+}
+
+std::map<std::string, std::pair<double, int64_t>> tr_session_profile_take(tr_session & s) {
+    std::map<std::string, std::pair<double, int64_t>> out;
+    out.swap(s.profiled);
     return out;
 }
 

@@ -37,6 +37,9 @@ struct tr_session_params {
     tr_adamw_params   adamw;
     tr_backend_params backend;
     uint64_t          seed = 0;  // dropout masks (LoRA init has lora.seed)
+    // Type of the transposed weights in the backward (tr_graph_backward_rewrite): COUNT = by
+    // backend (F32 on the CPU, BF16 on a GPU); the benchmark sets it to compare the two.
+    ggml_type         backward_type = GGML_TYPE_COUNT;
 };
 
 struct tr_session {
@@ -55,6 +58,12 @@ struct tr_session {
     // walking the graph costs a little on every compute.
     bool explain = false;
     std::map<std::string, std::map<std::string, int64_t>> explained;
+    // --profile: wall time per op kind and operand shapes ("MUL_MAT q8_0 512x1536 | 512x256" → ms,
+    // calls), summed until tr_session_profile_take(). It makes the scheduler run and wait for
+    // one node at a time, so it is for a step of its own, never for the timed ones.
+    bool profile = false;
+    std::map<std::string, std::pair<double, int64_t>> profiled;
+    int64_t profile_t0 = 0;
     std::vector<uint8_t> meta;  // memory for the per-graph tensor metadata (no data)
 };
 
@@ -100,6 +109,8 @@ std::vector<float> tr_session_scores(tr_session & s, const tr_batch & batch, con
 
 // What --explain gathered since the last call (and empties it).
 std::map<std::string, std::map<std::string, int64_t>> tr_session_explain_take(tr_session & s);
+// What --profile gathered since the last call (and empties it): key → (milliseconds, calls).
+std::map<std::string, std::pair<double, int64_t>> tr_session_profile_take(tr_session & s);
 
 tr_lora * tr_session_adapter(const tr_session & s, const std::string & name);  // throws when absent
 // Adapters by name; an empty list means none (the bare base model).

@@ -18,7 +18,7 @@ const has = (command: string) => spawnSync('sh', ['-c', `command -v ${command}`]
 test('the GPU kit runs end to end on the CPU (tiny shape, F16 and Q8_0 bases)', {skip: !existsSync(bundle) || !has('cmake') || !has('python3') ? 'needs cmake, python3 and node-llama-cpp' : false}, (t) => {
   const out = tempDir();
   t.after(() => out.cleanup());
-  const run = spawnSync('bash', [join(root, 'bench', 'gpu', 'run.sh'), '--cpu', '--explain'], {encoding: 'utf8', env: {...process.env, OUT: out.path}, timeout: 900_000});
+  const run = spawnSync('bash', [join(root, 'bench', 'gpu', 'run.sh'), '--cpu', '--explain', '--profile'], {encoding: 'utf8', env: {...process.env, OUT: out.path}, timeout: 900_000});
   assert.equal(run.status, 0, `${run.stderr}\n${run.stdout}`);
   const results = readFileSync(join(out.path, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
   assert.deepEqual(results.map((r) => r.type), ['f16', 'q8_0']);
@@ -29,6 +29,13 @@ test('the GPU kit runs end to end on the CPU (tiny shape, F16 and Q8_0 bases)', 
     assert.ok(r.peak_rss_bytes > 0);
     assert.ok(r.explain.MUL_MAT, 'the op kinds the step ran are listed');
     assert.ok(Object.values(r.explain as Record<string, Record<string, number>>).every((backends) => Object.keys(backends).every((b) => b.startsWith('CPU'))), 'a CPU run runs everything on the CPU');
+    // The backward through the frozen base is a matrix product with the dequantised, transposed
+    // weight: no OUT_PROD takes an F16 or quantised operand (CUDA has no such kernel, and on the
+    // CPU it dequantised the weight once per token).
+    const profile = r.profile as {op: string; ms: number; calls: number}[];
+    assert.ok(profile.length > 0 && profile.every((p) => p.ms >= 0 && p.calls > 0), 'a profile of the step');
+    assert.deepEqual(profile.filter((p) => /^OUT_PROD .*\b(f16|q8_0)\b/.test(p.op)), [], 'no OUT_PROD on a low-precision weight');
+    assert.ok(profile.some((p) => p.op.startsWith(`GET_ROWS ${r.type} `)), `the ${r.type} weights are dequantised for the backward`);
   }
   const table = readFileSync(join(out.path, 'table.txt'), 'utf8');
   assert.match(table, /tiny-ci\s+f16\s+\d/);
@@ -40,6 +47,19 @@ test('the GPU kit runs end to end on the CPU (tiny shape, F16 and Q8_0 bases)', 
   const ours = JSON.parse(spawnSync(bench, ['--list-shapes'], {encoding: 'utf8'}).stdout) as Record<string, unknown[]>;
   const reference = JSON.parse(spawnSync('python3', [join(root, 'bench', 'gpu', 'peft_reference.py'), '--list-shapes'], {encoding: 'utf8'}).stdout) as Record<string, unknown[]>;
   assert.deepEqual(reference, ours);
+
+  // BF16 transposed weights in the backward (what a GPU run uses) train like F32 ones
+  const losses = (type: string) => {
+    const r = spawnSync(bench, ['--shape', 'tiny-ci', '--type', 'q8_0', '--seq', '64', '--batch', '2', '--steps', '4', '--threads', '1', '--backward-type', type, '--model-dir', join(root, 'bench', 'gpu', 'work', 'models')], {encoding: 'utf8'});
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {loss_first: number; loss_last: number};
+  };
+  const f32 = losses('f32');
+  const bf16 = losses('bf16');
+  t.diagnostic(`loss after 4 steps: F32 backward ${f32.loss_last}, BF16 backward ${bf16.loss_last}`);
+  assert.equal(bf16.loss_first, f32.loss_first, 'the same first forward');
+  assert.ok(f32.loss_last < f32.loss_first, 'training lowers the loss');
+  assert.ok(Math.abs(bf16.loss_last - f32.loss_last) < 1e-2 * (f32.loss_first - f32.loss_last) + 1e-3, 'BF16 backward follows the F32 one');
 });
 
 test('the trainer addon links against node-llama-cpp’s prebuilt CUDA libraries without a GPU', {skip: !existsSync(join(root, 'node_modules', '@node-llama-cpp', 'linux-x64-cuda')) || !has('cmake') ? 'the CUDA package of node-llama-cpp is not installed here' : false}, () => {
