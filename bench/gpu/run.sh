@@ -47,6 +47,7 @@ if [ "$mode" = cpu ]; then
   shapes="${shapes:-tiny-ci}"; types="${types:-f16 q8_0}"; seq=64; batch=2; steps=3
 else
   shapes="${shapes:-qwen2-0.5b qwen2-1.5b qwen2-7b}"; types="${types:-f16 q8_0 q4_K}"
+  profile="--profile"  # a GPU loan is rare: always bring back where the time goes
 fi
 
 out="${OUT:-$here/out}"
