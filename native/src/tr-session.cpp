@@ -113,16 +113,27 @@ void graph_compute(tr_session & s, ggml_cgraph * gf) {
     if (ggml_backend_sched_graph_compute(s.backend.sched, gf) != GGML_STATUS_SUCCESS) {
         throw tr_error("graph computation failed");
     }
-    if (s.explain) {
-        // the scheduler's own assignment: an op that a GPU backend cannot run shows up on the CPU
-        for (int i = 0; i < ggml_graph_n_nodes(gf); ++i) {
-            ggml_tensor * node = ggml_graph_node(gf, i);
-            if (node->op == GGML_OP_NONE || node->op == GGML_OP_VIEW || node->op == GGML_OP_RESHAPE || node->op == GGML_OP_PERMUTE || node->op == GGML_OP_TRANSPOSE) {
-                continue;  // no computation of their own
-            }
-            ggml_backend_t b = ggml_backend_sched_get_tensor_backend(s.backend.sched, node);
-            s.explained[ggml_op_desc(node)][b ? ggml_backend_name(b) : "?"]++;
+    // The scheduler's own assignment: an op that a GPU backend cannot run shows up on the CPU.
+    // On a GPU every graph is looked at (a hash lookup per node), so such a fallback is never silent.
+    const bool look = s.explain || s.backend.gpu;
+    if (!look) {
+        return;
+    }
+    std::map<std::string, int64_t> on_cpu;
+    for (int i = 0; i < ggml_graph_n_nodes(gf); ++i) {
+        ggml_tensor * node = ggml_graph_node(gf, i);
+        if (node->op == GGML_OP_NONE || node->op == GGML_OP_VIEW || node->op == GGML_OP_RESHAPE || node->op == GGML_OP_PERMUTE || node->op == GGML_OP_TRANSPOSE) {
+            continue;  // no computation of their own
         }
+        ggml_backend_t b = ggml_backend_sched_get_tensor_backend(s.backend.sched, node);
+        if (s.explain) s.explained[ggml_op_desc(node)][b ? ggml_backend_name(b) : "?"]++;
+        if (s.backend.gpu && b != s.backend.gpu) on_cpu[ggml_op_desc(node)]++;
+    }
+    std::string list;
+    for (const auto & [op, n] : on_cpu) list += (list.empty() ? "" : ", ") + op + " x" + std::to_string(n);
+    if (!list.empty() && list != s.fallback_warned) {
+        s.fallback_warned = list;  // once per distinct list, not on every step
+        TR_LOG_WARN("ops the GPU backend cannot run were computed on the CPU: %s", list.c_str());
     }
 }
 

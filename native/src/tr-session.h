@@ -58,6 +58,7 @@ struct tr_session {
     // walking the graph costs a little on every compute.
     bool explain = false;
     std::map<std::string, std::map<std::string, int64_t>> explained;
+    std::string fallback_warned;  // on a GPU: the ops last logged as computed on the CPU instead
     // --profile: wall time per op kind and operand shapes ("MUL_MAT q8_0 512x1536 | 512x256" → ms,
     // calls), summed until tr_session_profile_take(). It makes the scheduler run and wait for
     // one node at a time, so it is for a step of its own, never for the timed ones.
