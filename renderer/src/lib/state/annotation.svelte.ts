@@ -8,6 +8,7 @@ import type {LocalisedText} from '../../../../main/common/errors';
 import {MARK_SCOPES, type MarkScope} from '../../../../main/common/annotation';
 import {t} from '../lang.svelte';
 import {api} from './client';
+import {EventOrder} from './event-order';
 import {toasts} from './toasts.svelte';
 
 export type ProjectTab = 'rank' | 'adjudicate' | 'dashboard' | 'export';
@@ -90,6 +91,7 @@ class AnnotationState {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private changed = new Set<string>();
   private cancelAsked = new Set<string>();
+  private readonly order = new EventOrder();
 
   constructor() {
     window.addEventListener('hashchange', () => (this.route = routeFromHash()));
@@ -142,6 +144,7 @@ class AnnotationState {
   }
 
   onProgress(event: Extract<ApiEvent, {type: 'annotation.progress'}>): void {
+    this.order.saw(event.projectId);
     const cancelled = event.finished && this.cancelAsked.has(event.projectId);
     if (event.finished) this.cancelAsked.delete(event.projectId);
     this.generation[event.projectId] = {
@@ -201,8 +204,10 @@ class AnnotationState {
    * a run is already going (another window started it), so it is shown as running too. */
   async generate(summary: AnnotationProjectSummary): Promise<boolean> {
     this.cancelAsked.delete(summary.id);
+    const mark = this.order.mark();
     const {started} = await api('annotation.generate', {projectId: summary.id});
-    if (started || summary.ready < summary.items) {
+    // a short run may already have reported its end by event: never turn that back into "running"
+    if ((started || summary.ready < summary.items) && !this.order.isStale(summary.id, mark)) {
       const known = this.generation[summary.id];
       if (!known?.running)
         this.generation[summary.id] = {running: true, done: 0, total: 0, tokensPerSecond: 0, etaSeconds: null, cancelled: false, error: null, finished: false};
