@@ -273,29 +273,32 @@ ggml_cgraph * tr_graph_backward_rewrite(ggml_context * ctx, ggml_cgraph * gf, si
         const ggml_tensor * node = ggml_graph_node(gf, i);
         if (is_input_gradient(node)) {
             any = true;
-            if (node->src[0]->type != GGML_TYPE_F32) max_rows = std::max(max_rows, node->src[0]->ne[1]);
+            max_rows = std::max(max_rows, node->src[0]->ne[1]);  // made only when a weight needs it
         }
         any |= is_short_row_product(node);
     }
     if (!any) {
         return gf;
     }
-    if (max_rows > 0) {
-        inp.row_index = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, max_rows);
-        ggml_set_name(inp.row_index, "inp_row_index");
-        ggml_set_input(inp.row_index);
-    }
 
     // Re-adding the nodes in their order keeps it: each node's sources are already in the new
     // graph, except the ones made here, which land right before their one user and are freed
-    // after it (so at most one layer's weight is ever held as F32).
+    // after it (one weight at a time is ever held in this form, never the model).
     ggml_cgraph * out = ggml_new_graph_custom(ctx, graph_size, /*grads =*/ false);
     for (int i = 0; i < n; ++i) {
         ggml_tensor * node = ggml_graph_node(gf, i);
         if (is_input_gradient(node)) {
             ggml_tensor * w = node->src[0];
-            if (w->type != GGML_TYPE_F32) {
-                w = ggml_get_rows(ctx, w, ggml_view_1d(ctx, inp.row_index, w->ne[1], 0));  // dequantised
+            // an F16/BF16 weight converts straight into a BF16 Wᵀ; anything else is dequantised
+            // to F32 first (get_rows is the one dequantising op every backend has for every type)
+            const bool direct = w->type == GGML_TYPE_F32 || (wt_type == GGML_TYPE_BF16 && (w->type == GGML_TYPE_F16 || w->type == GGML_TYPE_BF16));
+            if (!direct) {
+                if (!inp.row_index) {
+                    inp.row_index = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, max_rows);
+                    ggml_set_name(inp.row_index, "inp_row_index");
+                    ggml_set_input(inp.row_index);
+                }
+                w = ggml_get_rows(ctx, w, ggml_view_1d(ctx, inp.row_index, w->ne[1], 0));
             }
             ggml_tensor * wt = wt_type == GGML_TYPE_F32 ? ggml_cont(ctx, ggml_transpose(ctx, w))  // [n_out, n_in]
                                                         : ggml_cpy(ctx, ggml_transpose(ctx, w), ggml_new_tensor_2d(ctx, wt_type, w->ne[1], w->ne[0]));
