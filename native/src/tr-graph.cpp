@@ -253,6 +253,17 @@ bool is_short_row_product(const ggml_tensor * node) {
            node->src[1]->type == GGML_TYPE_F32 && !ggml_is_transposed(node->src[0]) && !ggml_is_transposed(node->src[1]);
 }
 
+// A product whose contraction is the LoRA rank (LoRA B's forward, B [r, n_out] times Ax [r, N]):
+// on the CPU a contraction shorter than the GEMM kernel's step (16 floats with AVX-512) falls back
+// to one r-long dot product per output value.
+bool is_short_contraction(const ggml_tensor * node) {
+    if (node->op != GGML_OP_MUL_MAT) return false;
+    const ggml_tensor * a = node->src[0];
+    const ggml_tensor * b = node->src[1];
+    return a->ne[0] < k_short && a->ne[0] % 16 != 0 && a->type == GGML_TYPE_F32 && b->type == GGML_TYPE_F32 &&
+           ggml_n_dims(a) == 2 && ggml_n_dims(b) == 2 && !ggml_is_transposed(a) && !ggml_is_transposed(b);
+}
+
 // Turns `node` into another op with the same shape, type and strides, so that the views other
 // nodes hold of it stay valid.
 void become(ggml_tensor * node, ggml_op op, ggml_tensor * src0, ggml_tensor * src1) {
@@ -265,7 +276,7 @@ void become(ggml_tensor * node, ggml_op op, ggml_tensor * src0, ggml_tensor * sr
 } // namespace
 
 ggml_cgraph * tr_graph_backward_rewrite(ggml_context * ctx, ggml_cgraph * gf, size_t graph_size, ggml_type wt_type,
-                                        tr_graph_inputs & inp) {
+                                        bool on_cpu, tr_graph_inputs & inp) {
     const int n = ggml_graph_n_nodes(gf);
     int64_t max_rows = 0;
     bool any = false;
@@ -275,7 +286,7 @@ ggml_cgraph * tr_graph_backward_rewrite(ggml_context * ctx, ggml_cgraph * gf, si
             any = true;
             max_rows = std::max(max_rows, node->src[0]->ne[1]);  // made only when a weight needs it
         }
-        any |= is_short_row_product(node);
+        any |= is_short_row_product(node) || (on_cpu && is_short_contraction(node));
     }
     if (!any) {
         return gf;
@@ -309,6 +320,12 @@ ggml_cgraph * tr_graph_backward_rewrite(ggml_context * ctx, ggml_cgraph * gf, si
         } else if (is_short_row_product(node)) {
             // out_prod(b, a) runs along the long side; the node becomes its small transposed copy
             become(node, GGML_OP_CONT, ggml_transpose(ctx, ggml_out_prod(ctx, node->src[1], node->src[0])), nullptr);
+        } else if (on_cpu && is_short_contraction(node)) {
+            // the same sum as multiply-adds along n_out: out_prod(Bᵀ, (Ax)ᵀ), both copies small.
+            // The backward was built from the forward already, so only this node's kernel changes.
+            ggml_tensor * bt = ggml_cont(ctx, ggml_transpose(ctx, node->src[0]));  // [n_out, r]
+            ggml_tensor * xt = ggml_cont(ctx, ggml_transpose(ctx, node->src[1]));  // [N, r]
+            become(node, GGML_OP_OUT_PROD, bt, xt);
         }
         ggml_build_forward_expand(out, node);
     }

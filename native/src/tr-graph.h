@@ -86,9 +86,10 @@ void tr_graph_set_inputs(const tr_graph_inputs & inp, const tr_batch & batch, co
 // bookkeeping (the accumulators are in place already) and is what gets allocated and computed.
 // `inp.row_index` is created here when a weight needs dequantising. `wt_type` is Wᵀ's type: F32
 // on the CPU (exact), BF16 on a GPU (cuBLAS then multiplies in BF16 on tensor cores, with dy in
-// BF16 too: F32's range, the precision PyTorch's bf16 training has).
+// BF16 too: F32's range, the precision PyTorch's bf16 training has). `on_cpu`: LoRA B's forward,
+// whose contraction is only the rank long, also becomes multiply-adds along its long side.
 ggml_cgraph * tr_graph_backward_rewrite(ggml_context * ctx, ggml_cgraph * gf, size_t graph_size, ggml_type wt_type,
-                                        tr_graph_inputs & inp);
+                                        bool on_cpu, tr_graph_inputs & inp);
 
 // Nodes a graph of this model needs (forward + backward + optimizer), for sizing contexts.
 size_t tr_graph_size(const tr_model & model);

@@ -188,7 +188,7 @@ double accumulate_one(tr_session & s, const tr_batch & batch, bool train, std::v
         }
     }
     ggml_build_backward_expand(g.ctx, gf, grad_accs.data());
-    gf = tr_graph_backward_rewrite(g.ctx, gf, s.graph_size, backward_type(s), inp);
+    gf = tr_graph_backward_rewrite(g.ctx, gf, s.graph_size, backward_type(s), s.backend.gpu == nullptr, inp);
 
     graph_alloc(s, gf);
     tr_graph_set_inputs(inp, batch, gp);
