@@ -1,0 +1,51 @@
+// The Settings screen's cards in Chromium against the built `zhongjing serve`: a folder is allowed
+// and taken back (the list comes from the stored settings), a refused folder says why, and the
+// update server is saved and shown as saved.
+import {test} from 'node:test';
+import assert from 'node:assert/strict';
+import {launchChromium} from '../helpers/browser.js';
+import {startServe} from '../helpers/cli.js';
+import {tempDir} from '../helpers/tmp.js';
+
+test('in the browser: allowed folders added and removed, a refused one explained; the update server saved', async (t) => {
+  const dir = tempDir();
+  const folder = tempDir();
+  const serve = await startServe(['--data-dir', dir.path], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+    folder.cleanup();
+    dir.cleanup();
+  });
+  const page = await (await browser.newContext({locale: 'zh-CN'})).newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${serve.url.split('#')[0]}#/settings`);
+
+  await page.getByLabel('添加文件夹').fill(folder.path);
+  await page.getByRole('button', {name: '添加文件夹'}).click();
+  const remove = page.getByRole('button', {name: `移除 ${folder.path}`});
+  await remove.waitFor();
+  const settings = async () => {
+    const response = await fetch(`${serve.base}/api/settings.get`, {method: 'POST', headers: {authorization: `Bearer ${serve.token}`, 'content-type': 'application/json'}, body: '{}'});
+    return ((await response.json()) as {result: {allowedFolders: string[]; updateServerUrl: string | null}}).result;
+  };
+  const stored = async () => (await settings()).allowedFolders;
+  assert.deepEqual(await stored(), [folder.path]);
+  await remove.click();
+  await remove.waitFor({state: 'detached'});
+  assert.deepEqual(await stored(), []);
+
+  await page.getByLabel('添加文件夹').fill('/');
+  await page.getByRole('button', {name: '添加文件夹'}).click();
+  await page.getByRole('alert').first().waitFor();
+  assert.deepEqual(await stored(), [], 'the root folder is refused and nothing is stored');
+
+  const updates = page.locator('form', {has: page.getByLabel('更新服务器')});
+  await updates.getByLabel('更新服务器').fill('https://updates.hospital.example/zhongjing/');
+  await updates.getByRole('button', {name: '保存'}).click();
+  await updates.getByRole('status').filter({hasText: '已保存'}).waitFor();
+  assert.match((await settings()).updateServerUrl ?? '', /^https:\/\/updates\.hospital\.example\/zhongjing\/?$/);
+  assert.deepEqual(errors, [], 'no errors in the page');
+});
