@@ -62,13 +62,17 @@ async function prerequisites(): Promise<void> {
 
 async function ppoConfig(overrides: Partial<TrainConfig> = {}, ppo: Partial<TrainConfig['ppo']> = {}): Promise<TrainConfig> {
   await prerequisites();
-  const prompts = write('prompts.jsonl', Array.from({length: 40}, (_, i) => ({query: question(i), response: ASK})));
-  // lr 1e-3: this toy is chaotic (12 PPO steps on a random-weight model, 8 held-out prompts); at
-  // 2e-3 the policy drifted into garbage on 3 of 5 seeds, at 1e-3 on 2 of 6 (the default passes)
+  const prompts = write('prompts.jsonl', Array.from({length: 80}, (_, i) => ({query: question(i), response: ASK})));
+  // This toy is chaotic: 12 PPO steps on a random-weight model whose RM only ever saw question vs
+  // advice, so a policy that drifts into garbage after "请问" is scored well (reward hacking). Seed
+  // sweeps (seeds 0–19; a different CPU's summation order acts like another seed): 40 prompts (8
+  // held out), KL coefficient 0.05, failed on 3 of 8; 80 prompts (16 held out) on 4 of 20;
+  // with the KL coefficient at 0.5, which holds the policy near the SFT model's two clean
+  // openings, on 1 of 20. The default seed passes in every setting.
   const c = await base('ppo', datasetInputs([prompts]), {steps: 12, lr: 1e-3, rows: 8, valFraction: 0.2, evalEvery: 6, initAdapter: sft, rewardModel: rm, ...overrides});
   // a low temperature: the tiny model's untrained output head bounds its logits to about ±1.3, so at
   // temperature 1 every token is almost equally likely and no reply would look like its training
-  return {...c, ppo: {...c.ppo, maxNewTokens: 12, temperature: 0.1, klTarget: 6, ppoEpochs: 4, miniBatches: 2, ...ppo}};
+  return {...c, ppo: {...c.ppo, maxNewTokens: 12, temperature: 0.1, klTarget: 6, ppoEpochs: 4, miniBatches: 2, klCoef: 0.5, ...ppo}};
 }
 
 const asksShare = (samples: RolloutSample[], step: number) => {
