@@ -9,6 +9,8 @@
 #   bash bench/gpu/run.sh            # GPU: all shapes, our F16/Q8_0/Q4_K bases vs PyTorch+PEFT bf16
 #   bash bench/gpu/run.sh --cpu      # CPU smoke run: tiny-ci shape, F16 and Q8_0, no PyTorch
 #   options: --shapes "qwen2-0.5b qwen2-1.5b" --types "f16 q4_K" --seq 512 --batch 4 --steps 6
+#            --ckpt-types "q4_K" (these base types run once more with gradient checkpointing: the
+#            memory row; default q4_K on a GPU, q8_0 on the CPU; "" for none)
 #            --budget SECONDS (stop starting new rows past it; default 480) --explain --profile
 #   (--profile: one more, untimed step per row with every node timed alone: where the time goes)
 #
@@ -22,6 +24,7 @@ root="$(cd "$here/../.." && pwd)"
 mode=gpu
 shapes=""
 types=""
+ckpt_types="unset"
 seq=512
 batch=4
 steps=6
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
     --cpu) mode=cpu ;;
     --shapes) shapes="$2"; shift ;;
     --types) types="$2"; shift ;;
+    --ckpt-types) ckpt_types="$2"; shift ;;
     --seq) seq="$2"; shift ;;
     --batch) batch="$2"; shift ;;
     --steps) steps="$2"; shift ;;
@@ -45,8 +49,10 @@ while [ $# -gt 0 ]; do
 done
 if [ "$mode" = cpu ]; then
   shapes="${shapes:-tiny-ci}"; types="${types:-f16 q8_0}"; seq=64; batch=2; steps=3
+  [ "$ckpt_types" = unset ] && ckpt_types="q8_0"
 else
   shapes="${shapes:-qwen2-0.5b qwen2-1.5b qwen2-7b}"; types="${types:-f16 q8_0 q4_K}"
+  [ "$ckpt_types" = unset ] && ckpt_types="q4_K"
   profile="--profile"  # a GPU loan is rare: always bring back where the time goes
 fi
 
@@ -93,12 +99,16 @@ threads="$(nproc 2>/dev/null || echo 1)"
 [ "$mode" = cpu ] && threads=1
 gpu_flag=(); [ "$mode" = gpu ] && gpu_flag=(--gpu)
 for shape in $shapes; do
-  for type in $types; do
-    if [ $(( $(date +%s) - started )) -gt "$budget" ]; then log "budget of ${budget}s spent: skipping $shape $type"; continue; fi
-    log "ours: $shape $type"
+  # every base type, then the --ckpt-types ones again with gradient checkpointing (the memory row)
+  for row in $types $(for t in $ckpt_types; do echo "$t+ckpt"; done); do
+    type="${row%+ckpt}"
+    ckpt=(); [ "$row" != "$type" ] && ckpt=(--checkpointing)
+    name="$shape-$type${ckpt:+-ckpt}"
+    if [ $(( $(date +%s) - started )) -gt "$budget" ]; then log "budget of ${budget}s spent: skipping $name"; continue; fi
+    log "ours: $name"
     if "$bench" --shape "$shape" --type "$type" --seq "$seq" --batch "$batch" --steps "$steps" --threads "$threads" \
-         --model-dir "$work/models" "${gpu_flag[@]}" $explain $profile >>"$results" 2>"$out/ours-$shape-$type.log"; then :
-    else log "ours failed on $shape $type: $(tail -1 "$out/ours-$shape-$type.log")"; fi
+         --model-dir "$work/models" "${gpu_flag[@]}" "${ckpt[@]}" $explain $profile >>"$results" 2>"$out/ours-$name.log"; then :
+    else log "ours failed on $name: $(tail -1 "$out/ours-$name.log")"; fi
   done
 done
 if [ "$mode" = gpu ]; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Prints the GPU kit's table: shape × base type → our tokens/s, PyTorch+PEFT tokens/s, the
-ratio, and the peak memory of each; then the CUDA-vs-CPU logits check, every op kind that ran
+ratio, and the peak memory of each (a base type marked +ckpt trained with gradient checkpointing); then the CUDA-vs-CPU logits check, every op kind that ran
 on the CPU in a GPU run (there must be none), and where each row's step spends its time (--profile:
 one extra, untimed step with every node timed alone)."""
 import json
@@ -23,7 +23,7 @@ def main():
     ours, ref = rows(sys.argv[1]), rows(sys.argv[2])
     check = rows(sys.argv[3]) if len(sys.argv) > 3 else []
     by_shape = {r["shape"]: r for r in ref}
-    head = f"{'shape':<12} {'base':<6} {'ours tok/s':>11} {'PEFT tok/s':>11} {'ratio':>6} {'ours peak':>11} {'PEFT peak':>11} {'mem ratio':>9}  device"
+    head = f"{'shape':<12} {'base':<11} {'ours tok/s':>11} {'PEFT tok/s':>11} {'ratio':>6} {'ours peak':>11} {'PEFT peak':>11} {'mem ratio':>9}  device"
     print(head)
     print("-" * len(head))
     for r in ours:
@@ -31,7 +31,8 @@ def main():
         mine_mem = r.get("peak_device_bytes") or r.get("peak_rss_bytes") or 0
         ratio = f"{r['tokens_per_s'] / p['tokens_per_s']:.2f}×" if p else "—"
         mem_ratio = f"{mine_mem / p['peak_device_bytes']:.2f}×" if p and p.get("peak_device_bytes") else "—"
-        print(f"{r['shape']:<12} {r['type']:<6} {r['tokens_per_s']:>11.1f} {(p['tokens_per_s'] if p else 0):>11.1f} {ratio:>6} "
+        base = r["type"] + ("+ckpt" if r.get("checkpointing") else "")
+        print(f"{r['shape']:<12} {base:<11} {r['tokens_per_s']:>11.1f} {(p['tokens_per_s'] if p else 0):>11.1f} {ratio:>6} "
               f"{gib(mine_mem):>11} {gib(p['peak_device_bytes'] if p else 0):>11} {mem_ratio:>9}  {r['device']}")
     for c in check:
         if "check" in c:

@@ -295,6 +295,7 @@ export const trainingConfigSchema = z.strictObject({
   seed: z.number().int().min(0).max(2 ** 31 - 1),
   checkpointEvery: z.number().int().min(0).max(1_000_000),
   evalEvery: z.number().int().min(0).max(1_000_000),
+  gradientCheckpointing: z.number().int().min(0).max(1),
   validationFraction: z.number().min(0).max(0.5),
   beta: z.number().positive().max(10),
   labelSmoothing: z.number().min(0).max(0.49),

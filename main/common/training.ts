@@ -30,6 +30,10 @@ export interface TrainingConfig {
   seed: number;
   checkpointEvery: number;
   evalEvery: number;
+  /** 1 = gradient checkpointing: keep only each layer's input from the forward pass and compute the
+   * layer again for its backward. The same gradients (bit for bit) with one layer's activations in
+   * memory instead of all of them, for about one more forward pass of compute. */
+  gradientCheckpointing: number;
   /** used when a dataset has no validation split of its own */
   validationFraction: number;
   /** DPO: β, how far the policy may move from the reference (TRL's default 0.1) */
@@ -104,6 +108,7 @@ const COMMON_DEFAULTS: TrainingConfig = {
   seed: 42,
   checkpointEvery: 50,
   evalEvery: 25,
+  gradientCheckpointing: 0,
   validationFraction: 0.05,
   beta: 0.1,
   labelSmoothing: 0,

@@ -54,6 +54,7 @@ napi_value create_session(napi_env env, napi_callback_info info) {
             throw napi_error("threads must be given (>= 1): the library default oversubscribes small machines");
         }
         p.backend.use_gpu = napi_prop_bool(env, o, "gpu", false);
+        p.gradient_checkpointing = napi_prop_bool(env, o, "gradientCheckpointing", false);
         napi_value loss = napi_prop(env, o, "loss");
         if (!napi_is_undefined(env, loss)) {
             p.loss_params.beta            = (float) napi_prop_double(env, loss, "beta", p.loss_params.beta);

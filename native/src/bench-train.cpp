@@ -3,7 +3,7 @@
 // model of a real shape (Qwen2-0.5B/1.5B/7B, LLaMA-2-7B, or a small one) in the chosen base type,
 // trains `--steps` steps on random tokens and prints one JSON line: tokens/s (first step excluded:
 // it builds and allocates), peak memory (device memory on a GPU, peak RSS on the CPU), the loss.
-// `--explain` adds which backend ran each op kind; `--check` compares the GPU's logits with the
+// `--checkpointing` trains with gradient checkpointing. `--explain` adds which backend ran each op kind; `--check` compares the GPU's logits with the
 // CPU backend's on the same weights (a small shape).
 #include "tr-backend.h"
 #include "tr-common.h"
@@ -47,7 +47,7 @@ struct options {
     int seq = 256, batch = 2, steps = 4, threads = 0, rank = 16;
     float alpha = 32.0f, lr = 1e-4f;
     std::string targets = "q,k,v,o,gate,up,down";
-    bool gpu = false, explain = false, check = false, profile = false;
+    bool gpu = false, explain = false, check = false, profile = false, checkpointing = false;
     std::string backward_type;  // empty: by backend
 };
 
@@ -55,7 +55,7 @@ struct options {
     std::fprintf(stderr,
         "%s\nusage: zhongjing-train-bench [--shape tiny-ci|small|qwen2-0.5b|qwen2-1.5b|qwen2-7b|llama2-7b] [--type f32|f16|q8_0|q4_0|q4_K]\n"
         "       [--seq N] [--batch ROWS] [--steps N] [--rank R] [--alpha A] [--targets q,k,v,o,gate,up,down]\n"
-        "       [--gpu] [--threads N] [--explain] [--profile] [--backward-type f32|bf16] [--check] [--model-dir DIR] | --list-shapes\n", why);
+        "       [--gpu] [--threads N] [--explain] [--profile] [--backward-type f32|bf16] [--checkpointing] [--check] [--model-dir DIR] | --list-shapes\n", why);
     std::exit(2);
 }
 
@@ -80,6 +80,7 @@ options parse(int argc, char ** argv) {
         else if (a == "--targets") o.targets = value();
         else if (a == "--gpu") o.gpu = true;
         else if (a == "--explain") o.explain = true;
+        else if (a == "--checkpointing") o.checkpointing = true;
         else if (a == "--profile") o.profile = true;
         else if (a == "--backward-type") {
             o.backward_type = value();
@@ -209,6 +210,7 @@ tr_session_params session_params(const options & o, const std::string & path, bo
     sp.backend.n_threads = o.threads > 0 ? o.threads : 1;
     if (o.backward_type == "f32") sp.backward_type = GGML_TYPE_F32;
     if (o.backward_type == "bf16") sp.backward_type = GGML_TYPE_BF16;
+    sp.gradient_checkpointing = o.checkpointing;
     return sp;
 }
 
@@ -289,10 +291,10 @@ int main(int argc, char ** argv) {
 
         std::printf("{\"shape\":\"%s\",\"type\":\"%s\",\"device\":\"%s\",\"seq\":%d,\"batch\":%d,\"rank\":%d,\"steps\":%d,"
                     "\"tokens_per_s\":%.1f,\"first_step_s\":%.3f,\"make_model_s\":%.1f,\"loss_first\":%.4f,\"loss_last\":%.4f,"
-                    "\"peak_rss_bytes\":%zu,\"peak_device_bytes\":%zu,\"trainable_params\":%lld",
+                    "\"peak_rss_bytes\":%zu,\"peak_device_bytes\":%zu,\"trainable_params\":%lld,\"checkpointing\":%s",
             s.name, o.type.c_str(), json_escape(session->backend.device).c_str(), o.seq, o.batch, o.rank, o.steps,
             tokens_per_s, seconds[0], make_s, first_loss, loss, peak_rss(), gpu_peak > gpu_before ? gpu_peak - gpu_before : 0,
-            (long long) tr_session_n_trainable(*session));
+            (long long) tr_session_n_trainable(*session), o.checkpointing ? "true" : "false");
         if (check_max_abs >= 0) std::printf(",\"check\":{\"max_abs_diff\":%.6g,\"max_abs_logit\":%.6g}", check_max_abs, check_max_ref);
         if (o.explain) {
             std::printf(",\"explain\":{");

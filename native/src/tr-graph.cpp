@@ -126,6 +126,17 @@ struct graph_builder {
         return y;
     }
 
+    // Draws the dropout offsets of layer il's sites without building them (see tr_graph_build).
+    void skip_layer(int il) {
+        if (!pool) return;
+        for (const tr_lora * lora : loras) {
+            if (!lora->trainable) continue;
+            for (int target = 0; target < TR_LORA_N_TARGETS; ++target) {
+                if (lora->layers[il][target].a) offsets.next_u64();
+            }
+        }
+    }
+
     // [d, n_kv_head, T, B] -> [d, T, n_head, B], repeating each KV head for its query group.
     // Explicit (not mul_mat broadcasting): ggml's mul_mat backward cannot broadcast heads when
     // the batch dimension is > 1.
@@ -145,37 +156,50 @@ struct graph_builder {
 } // namespace
 
 ggml_tensor * tr_graph_build(ggml_context * ctx, const tr_model & model, const tr_lora_set & loras,
-                             const tr_batch & batch, const tr_graph_params & gp, tr_graph_inputs & inp) {
+                             const tr_batch & batch, const tr_graph_params & gp, tr_graph_inputs & inp,
+                             const tr_graph_span & span) {
     const tr_hparams & hp = model.hp;
     const int64_t T = batch.n_ctx, B = batch.n_rows, N = T * B;
     const int64_t d = hp.n_embd_head;
+    const int first = span.first;
+    const int last = span.last < 0 ? (int) hp.n_layer : span.last;
+    GGML_ASSERT(0 <= first && first <= last && last <= (int) hp.n_layer);
+    GGML_ASSERT(!span.final_norm || last == (int) hp.n_layer);
 
     graph_builder gb{ctx, model, loras, gp, nullptr, tr_rng(gp.seed, TR_RNG_STREAM_DROPOUT, 2 * gp.dropout_counter), N};
 
     inp = tr_graph_inputs();
-    inp.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, N);
-    inp.pos    = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, N);
-    inp.mask   = ggml_new_tensor_4d(ctx, GGML_TYPE_F32, T, T, 1, B);
-    ggml_set_name(inp.tokens, "inp_tokens");
-    ggml_set_name(inp.pos, "inp_pos");
-    ggml_set_name(inp.mask, "inp_mask");
-    ggml_set_input(inp.tokens);
-    ggml_set_input(inp.pos);
-    ggml_set_input(inp.mask);
-    bool any_trainable = false;
-    for (const tr_lora * l : loras) any_trainable |= l->trainable;
-    if (any_trainable && gp.dropout && gp.dropout_p > 0.0f) {
-        const int64_t n_in_max = std::max(hp.n_embd, hp.n_ff);
-        inp.dropout_pool = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, n_in_max * N + k_dropout_span);
-        ggml_set_name(inp.dropout_pool, "inp_dropout_pool");
-        ggml_set_input(inp.dropout_pool);
-        gb.pool = inp.dropout_pool;
+    ggml_tensor * x = span.input;
+    if (!x) {
+        inp.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, N);
+        ggml_set_name(inp.tokens, "inp_tokens");
+        ggml_set_input(inp.tokens);
+        x = ggml_get_rows(ctx, model.tok_embd, inp.tokens);  // [n_embd, N]
     }
+    if (first < last) {
+        inp.pos  = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, N);
+        inp.mask = ggml_new_tensor_4d(ctx, GGML_TYPE_F32, T, T, 1, B);
+        ggml_set_name(inp.pos, "inp_pos");
+        ggml_set_name(inp.mask, "inp_mask");
+        ggml_set_input(inp.pos);
+        ggml_set_input(inp.mask);
+        bool any_trainable = false;
+        for (const tr_lora * l : loras) any_trainable |= l->trainable;
+        if (any_trainable && gp.dropout && gp.dropout_p > 0.0f) {
+            inp.dropout_pool = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, tr_graph_dropout_pool_size(model, N));
+            ggml_set_name(inp.dropout_pool, "inp_dropout_pool");
+            ggml_set_input(inp.dropout_pool);
+            gb.pool = inp.dropout_pool;
+        }
+    }
+    // The dropout sites draw their pool offsets in graph order: a graph that starts at a later
+    // layer draws (and drops) the earlier layers' first, so each site keeps the mask it has in
+    // the whole graph (gradient checkpointing recomputes a layer with the same dropout).
+    for (int il = 0; il < first; ++il) gb.skip_layer(il);
 
     const float kq_scale = 1.0f / sqrtf((float) d);
-    ggml_tensor * x = ggml_get_rows(ctx, model.tok_embd, inp.tokens);  // [n_embd, N]
-
-    for (int il = 0; il < (int) hp.n_layer; ++il) {
+    for (int il = first; il < last; ++il) {
+        if (span.layer_inputs) span.layer_inputs->push_back(x);
         const tr_layer & l = model.layers[il];
 
         ggml_tensor * cur = ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), l.attn_norm);
@@ -223,7 +247,9 @@ ggml_tensor * tr_graph_build(ggml_context * ctx, const tr_model & model, const t
         cur = gb.mm(l.ffn_down, cur, il, TR_LORA_DOWN);
         x = ggml_add(ctx, x, cur);
     }
-
+    if (!span.final_norm) {
+        return x;
+    }
     return ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), model.output_norm);
 }
 
@@ -336,47 +362,60 @@ ggml_tensor * tr_graph_lm_head(ggml_context * ctx, const tr_model & model, ggml_
     return ggml_mul_mat(ctx, model.output, hidden);
 }
 
-void tr_graph_set_inputs(const tr_graph_inputs & inp, const tr_batch & batch, const tr_graph_params & gp) {
+int64_t tr_graph_dropout_pool_size(const tr_model & model, int64_t n_tokens) {
+    return std::max(model.hp.n_embd, model.hp.n_ff) * n_tokens + k_dropout_span;
+}
+
+void tr_graph_set_inputs(const tr_graph_inputs & inp, const tr_batch & batch, const tr_graph_params & gp,
+                         tr_graph_host_inputs * host) {
     const int64_t T = batch.n_ctx, B = batch.n_rows;
+    tr_graph_host_inputs local;
+    tr_graph_host_inputs & h = host ? *host : local;
     if (inp.row_index) {
         std::vector<int32_t> rows((size_t) ggml_nelements(inp.row_index));
         for (size_t i = 0; i < rows.size(); ++i) rows[i] = (int32_t) i;
         ggml_backend_tensor_set(inp.row_index, rows.data(), 0, ggml_nbytes(inp.row_index));
     }
-    ggml_backend_tensor_set(inp.tokens, batch.tokens.data(), 0, ggml_nbytes(inp.tokens));
-    ggml_backend_tensor_set(inp.pos, batch.pos.data(), 0, ggml_nbytes(inp.pos));
+    if (inp.tokens) ggml_backend_tensor_set(inp.tokens, batch.tokens.data(), 0, ggml_nbytes(inp.tokens));
+    if (inp.pos) ggml_backend_tensor_set(inp.pos, batch.pos.data(), 0, ggml_nbytes(inp.pos));
 
-    // Causal within a sequence, nothing across sequences. A padding token sees only itself, so
-    // no softmax row is all -INF (that would be NaN, and NaN * 0 still poisons the gradients).
-    std::vector<float> mask((size_t) (T * T * B), -INFINITY);
-    for (int64_t b = 0; b < B; ++b) {
-        const int32_t * seg = batch.seg.data() + b * T;
-        float * m = mask.data() + b * T * T;
-        for (int64_t iq = 0; iq < T; ++iq) {
-            float * row = m + iq * T;
-            if (seg[iq] < 0) {
-                row[iq] = 0.0f;
-                continue;
-            }
-            for (int64_t ik = 0; ik <= iq; ++ik) {
-                if (seg[ik] == seg[iq]) {
-                    row[ik] = 0.0f;
+    if (inp.mask) {
+        // Causal within a sequence, nothing across sequences. A padding token sees only itself, so
+        // no softmax row is all -INF (that would be NaN, and NaN * 0 still poisons the gradients).
+        if (h.mask.empty()) {
+            h.mask.assign((size_t) (T * T * B), -INFINITY);
+            for (int64_t b = 0; b < B; ++b) {
+                const int32_t * seg = batch.seg.data() + b * T;
+                float * m = h.mask.data() + b * T * T;
+                for (int64_t iq = 0; iq < T; ++iq) {
+                    float * row = m + iq * T;
+                    if (seg[iq] < 0) {
+                        row[iq] = 0.0f;
+                        continue;
+                    }
+                    for (int64_t ik = 0; ik <= iq; ++ik) {
+                        if (seg[ik] == seg[iq]) {
+                            row[ik] = 0.0f;
+                        }
+                    }
                 }
             }
         }
+        ggml_backend_tensor_set(inp.mask, h.mask.data(), 0, ggml_nbytes(inp.mask));
     }
-    ggml_backend_tensor_set(inp.mask, mask.data(), 0, ggml_nbytes(inp.mask));
 
     if (inp.dropout_pool) {
         // inverted dropout: kept values are scaled by 1/(1-p), so the expectation is unchanged
         // and evaluation (no dropout) needs no rescaling
-        const float p = gp.dropout_p;
-        const float keep = 1.0f / (1.0f - p);
-        std::vector<float> pool((size_t) ggml_nelements(inp.dropout_pool));
-        tr_rng rng(gp.seed, TR_RNG_STREAM_DROPOUT, 2 * gp.dropout_counter + 1);
-        for (float & v : pool) {
-            v = rng.next_f32() < p ? 0.0f : keep;
+        if (h.pool.empty()) {
+            const float p = gp.dropout_p;
+            const float keep = 1.0f / (1.0f - p);
+            h.pool.resize((size_t) ggml_nelements(inp.dropout_pool));
+            tr_rng rng(gp.seed, TR_RNG_STREAM_DROPOUT, 2 * gp.dropout_counter + 1);
+            for (float & v : h.pool) {
+                v = rng.next_f32() < p ? 0.0f : keep;
+            }
         }
-        ggml_backend_tensor_set(inp.dropout_pool, pool.data(), 0, ggml_nbytes(inp.dropout_pool));
+        ggml_backend_tensor_set(inp.dropout_pool, h.pool.data(), 0, ggml_nbytes(inp.dropout_pool));
     }
 }

@@ -66,14 +66,39 @@ struct tr_graph_inputs {
     ggml_tensor * row_index = nullptr;     // I32 [rows]: 0, 1, 2, … (made by tr_graph_backward_rewrite)
 };
 
-// Builds the body up to and including the final RMS norm: returns hidden states [n_embd, N].
+// Which part of the body a graph holds. The default is all of it: token embeddings, every layer,
+// the final RMS norm. Gradient checkpointing builds pieces: the layers once without a backward,
+// keeping each layer's input (`layer_inputs`); then the final norm alone on the last layer's
+// output; then each layer alone again, from its kept input, with its backward.
+struct tr_graph_span {
+    int first = 0;                                      // layers [first, last)
+    int last  = -1;                                     // -1: up to the last layer
+    ggml_tensor * input = nullptr;                      // layer `first`'s input [n_embd, N]; nullptr: the token embeddings
+    bool final_norm = true;                             // end with the final RMS norm (only when last is the last layer)
+    std::vector<ggml_tensor *> * layer_inputs = nullptr;  // receives each built layer's input, in order
+};
+
+// Builds the body (by default up to and including the final RMS norm): returns hidden states [n_embd, N].
 ggml_tensor * tr_graph_build(ggml_context * ctx, const tr_model & model, const tr_lora_set & loras,
-                             const tr_batch & batch, const tr_graph_params & gp, tr_graph_inputs & inp);
+                             const tr_batch & batch, const tr_graph_params & gp, tr_graph_inputs & inp,
+                             const tr_graph_span & span = tr_graph_span());
+
+// Values of the dropout pool for a micro-batch of n_tokens tokens.
+int64_t tr_graph_dropout_pool_size(const tr_model & model, int64_t n_tokens);
 
 // The language-model head: logits [n_vocab, n] for hidden [n_embd, n].
 ggml_tensor * tr_graph_lm_head(ggml_context * ctx, const tr_model & model, ggml_tensor * hidden);
 
-void tr_graph_set_inputs(const tr_graph_inputs & inp, const tr_batch & batch, const tr_graph_params & gp);
+// The host-side mask and dropout pool of one micro-batch, made by the first tr_graph_set_inputs that
+// needs them and uploaded as they are by the next: gradient checkpointing builds a graph per layer.
+struct tr_graph_host_inputs {
+    std::vector<float> mask;
+    std::vector<float> pool;
+};
+
+// Uploads the inputs the graph has (a piece of the body may lack tokens, positions or the mask).
+void tr_graph_set_inputs(const tr_graph_inputs & inp, const tr_batch & batch, const tr_graph_params & gp,
+                         tr_graph_host_inputs * host = nullptr);
 
 // ggml builds the gradient of y = mul_mat(W, x) with respect to x as out_prod(W, dyᵀ). For a frozen
 // F16 or quantised W that op dequantises a row of W once per token on the CPU (86 % of an F16

@@ -33,10 +33,28 @@ uint32_t file_type_of(ggml_type t) {
     }
 }
 
-// Converts one matrix [ne0, ne1] from F32 to `type`, or keeps F32 when rows do not split into
-// whole blocks of the type. Returns the type written.
+// The type llama.cpp's quantizer writes when rows of ne0 do not split into whole blocks of `type`
+// (Qwen2-0.5B's 896-wide rows and Q4_K's 256-blocks): a 32-block type of about the same size, else
+// F16; so a random-weight model of a real shape weighs what the real quantised file weighs.
+ggml_type fallback_type(ggml_type type, int64_t ne0) {
+    if (ne0 % ggml_blck_size(type) == 0) return type;
+    ggml_type fallback = GGML_TYPE_F16;
+    switch (type) {
+        case GGML_TYPE_Q2_K:
+        case GGML_TYPE_Q3_K: fallback = GGML_TYPE_Q4_0; break;
+        case GGML_TYPE_Q4_K: fallback = GGML_TYPE_Q5_0; break;
+        case GGML_TYPE_Q5_K: fallback = GGML_TYPE_Q5_1; break;
+        case GGML_TYPE_Q6_K: fallback = GGML_TYPE_Q8_0; break;
+        default: break;
+    }
+    return ne0 % ggml_blck_size(fallback) == 0 ? fallback : GGML_TYPE_F16;
+}
+
+// Converts one matrix [ne0, ne1] from F32 to `type`, or to llama.cpp's fallback type when rows do
+// not split into whole blocks of it. Returns the type written.
 ggml_type convert(const float * src, int64_t ne0, int64_t ne1, ggml_type type, std::vector<uint8_t> & dst) {
-    if (type == GGML_TYPE_F32 || ne0 % ggml_blck_size(type) != 0) {
+    if (type != GGML_TYPE_F32) type = fallback_type(type, ne0);
+    if (type == GGML_TYPE_F32) {
         dst.resize(ne0 * ne1 * sizeof(float));
         memcpy(dst.data(), src, dst.size());
         return GGML_TYPE_F32;
@@ -60,8 +78,8 @@ void add_converted(tr_gguf_out & out, const char * name, const float * data, con
             r.n_converted++;
         } else {
             r.n_kept++;
-            TR_LOG_WARN("make-model: %s has rows of %lld, not a multiple of %s blocks (%lld): kept in F32",
-                name, (long long) ne[0], ggml_type_name(type), (long long) ggml_blck_size(type));
+            TR_LOG_WARN("make-model: %s has rows of %lld, not a multiple of %s blocks (%lld): written as %s, as llama.cpp's quantizer does",
+                name, (long long) ne[0], ggml_type_name(type), (long long) ggml_blck_size(type), ggml_type_name(written));
         }
         out.add_raw(name, written, ne, n_dims, bytes.data());
     } else {
@@ -207,7 +225,7 @@ tr_make_model_result tr_make_model(const tr_make_model_params & p) {
         throw tr_error("make-model: no output path");
     }
     tr_make_model_result r = !p.weights_from.empty() ? convert_model(p, type) : random_model(p, type);
-    TR_LOG_INFO("make-model: wrote %s (%lld parameters, %lld matrices as %s, %lld kept in F32)", p.out.c_str(),
+    TR_LOG_INFO("make-model: wrote %s (%lld parameters, %lld matrices as %s, %lld in a fallback type)", p.out.c_str(),
         (long long) r.n_params, (long long) r.n_converted, ggml_type_name(type), (long long) r.n_kept);
     return r;
 }

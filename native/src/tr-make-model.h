@@ -27,7 +27,7 @@ struct tr_make_model_params {
 struct tr_make_model_result {
     int64_t n_params = 0;
     int64_t n_converted = 0;  // matrices stored in the requested type
-    int64_t n_kept = 0;       // matrices kept in F32/F16 because their rows do not fit the type's blocks
+    int64_t n_kept = 0;       // matrices written in llama.cpp's fallback type: their rows do not fit the type's blocks
 };
 
 tr_make_model_result tr_make_model(const tr_make_model_params & params);  // throws tr_error

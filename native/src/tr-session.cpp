@@ -62,10 +62,21 @@ tr_session * tr_session_init(const tr_session_params & params) {
     return s.release();
 }
 
+namespace {
+
+void free_checkpoints(tr_checkpoints & ck) {
+    if (ck.buf) ggml_backend_buffer_free(ck.buf);
+    if (ck.ctx) ggml_free(ck.ctx);
+    ck = tr_checkpoints();
+}
+
+} // namespace
+
 void tr_session_free(tr_session * s) {
     if (!s) {
         return;
     }
+    free_checkpoints(s->checkpoints);
     tr_optim_free(s->optim);
     for (tr_lora * l : s->adapters) tr_lora_free(l);
     tr_model_free(s->model);
@@ -158,47 +169,192 @@ tr_graph_params graph_params(const tr_session & s, bool train) {
     return gp;
 }
 
-// Forward + backward of one micro-batch, adding its gradient into the optimizer's accumulators.
-// Returns the batch's loss sum.
-double accumulate_one(tr_session & s, const tr_batch & batch, bool train, std::vector<float> & scores) {
-    ctx_guard g{meta_ctx(s)};
-    const tr_graph_params gp = graph_params(s, train);
-    tr_graph_inputs inp;
-    ggml_tensor * hidden = tr_graph_build(g.ctx, *s.model, s.train_set, batch, gp, inp);
-    ggml_tensor * loss = s.loss->build(g.ctx, *s.model, s.train_set, hidden, batch);
-    ggml_set_name(loss, "loss");
-    ggml_set_output(loss);
-    ggml_set_loss(loss);
-
-    ggml_cgraph * gf = ggml_new_graph_custom(g.ctx, s.graph_size, /*grads =*/ true);
-    ggml_build_forward_expand(gf, loss);
-    if (ggml_tensor * extra = s.loss->extra_output()) ggml_build_forward_expand(gf, extra);
-
-    // Our accumulators: each LoRA tensor's gradient is added into tr_optim's tensor in place,
-    // and the loss node's incoming gradient is the seed 1/items. Nothing else is persistent.
+// The backward of `gf`, whose loss node is `loss` with incoming gradient `seed`: each trainable
+// tensor's gradient is added into the optimizer's accumulator, `input`'s (a parameter only for
+// this graph, or nullptr) into `input_grad`. Returns the graph to allocate and compute.
+ggml_cgraph * with_backward(tr_session & s, ggml_context * ctx, ggml_cgraph * gf, ggml_tensor * loss, ggml_tensor * seed,
+                            ggml_tensor * input, ggml_tensor * input_grad, tr_graph_inputs & inp) {
     const int n_nodes = ggml_graph_n_nodes(gf);
     std::vector<ggml_tensor *> grad_accs(n_nodes, nullptr);
     for (int i = 0; i < n_nodes; ++i) {
         ggml_tensor * node = ggml_graph_node(gf, i);
         if (node == loss) {
-            grad_accs[i] = s.optim->loss_seed;
+            grad_accs[i] = seed;
+        } else if (input && node == input) {
+            grad_accs[i] = input_grad;
         } else if (node->flags & GGML_TENSOR_FLAG_PARAM) {
             grad_accs[i] = tr_optim_grad(*s.optim, node);
             GGML_ASSERT(grad_accs[i] != nullptr);
         }
     }
-    ggml_build_backward_expand(g.ctx, gf, grad_accs.data());
-    gf = tr_graph_backward_rewrite(g.ctx, gf, s.graph_size, backward_type(s), s.backend.gpu == nullptr, inp);
+    ggml_build_backward_expand(ctx, gf, grad_accs.data());
+    return tr_graph_backward_rewrite(ctx, gf, s.graph_size, backward_type(s), s.backend.gpu == nullptr, inp);
+}
+
+// The loss of the graph's last hidden states, as the objective's output, with its extra output.
+ggml_tensor * loss_of(tr_session & s, ggml_context * ctx, ggml_tensor * hidden, const tr_batch & batch, ggml_cgraph ** gf) {
+    ggml_tensor * loss = s.loss->build(ctx, *s.model, s.train_set, hidden, batch);
+    ggml_set_name(loss, "loss");
+    ggml_set_output(loss);
+    ggml_set_loss(loss);
+    *gf = ggml_new_graph_custom(ctx, s.graph_size, /*grads =*/ true);
+    ggml_build_forward_expand(*gf, loss);
+    if (ggml_tensor * extra = s.loss->extra_output()) ggml_build_forward_expand(*gf, extra);
+    return loss;
+}
+
+double read_loss(tr_session & s, ggml_tensor * loss, std::vector<float> & scores) {
+    float value = 0.0f;
+    ggml_backend_tensor_get(loss, &value, 0, sizeof(float));
+    const std::vector<float> sc = s.loss->scores();
+    scores.insert(scores.end(), sc.begin(), sc.end());
+    return value;
+}
+
+// Forward + backward of one micro-batch in one graph. Our accumulators: each LoRA tensor's
+// gradient is added into tr_optim's tensor in place, and the loss node's incoming gradient is the
+// seed 1/items. Returns the batch's loss sum.
+double accumulate_whole(tr_session & s, const tr_batch & batch, const tr_graph_params & gp, std::vector<float> & scores) {
+    ctx_guard g{meta_ctx(s)};
+    tr_graph_inputs inp;
+    ggml_tensor * hidden = tr_graph_build(g.ctx, *s.model, s.train_set, batch, gp, inp);
+    ggml_cgraph * gf = nullptr;
+    ggml_tensor * loss = loss_of(s, g.ctx, hidden, batch, &gf);
+    gf = with_backward(s, g.ctx, gf, loss, s.optim->loss_seed, nullptr, nullptr, inp);
 
     graph_alloc(s, gf);
     tr_graph_set_inputs(inp, batch, gp);
     s.loss->set_inputs(batch);
     graph_compute(s, gf);
+    return read_loss(s, loss, scores);
+}
 
-    float value = 0.0f;
-    ggml_backend_tensor_get(loss, &value, 0, sizeof(float));
-    const std::vector<float> sc = s.loss->scores();
-    scores.insert(scores.end(), sc.begin(), sc.end());
+tr_checkpoints & checkpoints_for(tr_session & s, int64_t n_tokens) {
+    tr_checkpoints & ck = s.checkpoints;
+    if (ck.capacity >= n_tokens) return ck;
+    free_checkpoints(ck);
+    const int64_t n_layer = s.model->hp.n_layer, n = s.model->hp.n_embd * n_tokens;
+    ggml_init_params params = { (size_t) (n_layer + 4) * ggml_tensor_overhead(), nullptr, /*no_alloc =*/ true };
+    ck.ctx = ggml_init(params);
+    for (int64_t il = 0; il <= n_layer; ++il) ck.x.push_back(ggml_new_tensor_1d(ck.ctx, GGML_TYPE_F32, n));
+    ck.grad[0] = ggml_new_tensor_1d(ck.ctx, GGML_TYPE_F32, n);
+    ck.grad[1] = ggml_new_tensor_1d(ck.ctx, GGML_TYPE_F32, n);
+    ck.one = ggml_new_tensor_1d(ck.ctx, GGML_TYPE_F32, 1);
+    ck.buf = ggml_backend_alloc_ctx_tensors(ck.ctx, s.backend.main);
+    if (!ck.buf) {
+        free_checkpoints(ck);
+        throw tr_error("cannot allocate the gradient checkpoints: out of memory (use a shorter context or fewer rows per micro-batch)");
+    }
+    const float one = 1.0f;
+    ggml_backend_tensor_set(ck.one, &one, 0, sizeof(float));
+    ck.capacity = n_tokens;
+    return ck;
+}
+
+// This micro-batch's [n_embd, N] of a checkpoint tensor.
+ggml_tensor * batch_view(ggml_context * ctx, const tr_session & s, ggml_tensor * store, int64_t n_tokens) {
+    const int64_t n_embd = s.model->hp.n_embd;
+    return ggml_view_2d(ctx, store, n_embd, n_tokens, n_embd * sizeof(float), 0);
+}
+
+// A kept layer input is a parameter (its gradient is wanted) only in the graph that uses it.
+struct param_flag {
+    ggml_tensor * t;
+    explicit param_flag(ggml_tensor * tensor) : t(tensor) { if (t) t->flags |= GGML_TENSOR_FLAG_PARAM; }
+    ~param_flag() { if (t) t->flags &= ~GGML_TENSOR_FLAG_PARAM; }
+};
+
+bool has_trainable_site(const tr_session & s, int il) {
+    for (const tr_lora * l : s.train_set) {
+        for (const tr_lora_pair & p : l->layers[il]) {
+            if (p.a) return true;
+        }
+    }
+    return false;
+}
+
+// The same gradient with gradient checkpointing (tr_session_params): the forward once without a
+// backward, keeping each layer's input; the loss's gradient to the last layer's output; then each
+// layer again from its kept input, top down, its backward seeded with the gradient from the layer
+// above (the loss sum(y · dy) has gradient dy at y). Each piece builds the same nodes as the whole
+// graph, with the same dropout masks, so the gradients agree up to summation order.
+double accumulate_checkpointed(tr_session & s, const tr_batch & batch, const tr_graph_params & gp, std::vector<float> & scores) {
+    const int n_layer = (int) s.model->hp.n_layer;
+    const int64_t N = batch.n_tokens();
+    tr_checkpoints & ck = checkpoints_for(s, N);
+    tr_graph_host_inputs host;  // the mask and dropout pool, made once for all the pieces
+    {
+        ctx_guard g{meta_ctx(s)};
+        tr_graph_inputs inp;
+        std::vector<ggml_tensor *> layer_inputs;
+        tr_graph_span span;
+        span.final_norm = false;
+        span.layer_inputs = &layer_inputs;
+        ggml_tensor * out = tr_graph_build(g.ctx, *s.model, s.train_set, batch, gp, inp, span);
+        ggml_cgraph * gf = ggml_new_graph_custom(g.ctx, s.graph_size, /*grads =*/ false);
+        for (int il = 0; il < n_layer; ++il) {
+            ggml_build_forward_expand(gf, ggml_cpy(g.ctx, layer_inputs[il], batch_view(g.ctx, s, ck.x[il], N)));
+        }
+        ggml_build_forward_expand(gf, ggml_cpy(g.ctx, out, batch_view(g.ctx, s, ck.x[n_layer], N)));
+        graph_alloc(s, gf);
+        tr_graph_set_inputs(inp, batch, gp, &host);
+        graph_compute(s, gf);
+    }
+    double value = 0.0;
+    {
+        ctx_guard g{meta_ctx(s)};
+        ggml_tensor * top = batch_view(g.ctx, s, ck.x[n_layer], N);
+        ggml_tensor * top_grad = batch_view(g.ctx, s, ck.grad[0], N);
+        param_flag flag(top);
+        ggml_backend_tensor_memset(ck.grad[0], 0, 0, ggml_nbytes(top_grad));
+        tr_graph_inputs inp;
+        tr_graph_span span;
+        span.first = span.last = n_layer;
+        span.input = top;
+        ggml_tensor * hidden = tr_graph_build(g.ctx, *s.model, s.train_set, batch, gp, inp, span);
+        ggml_cgraph * gf = nullptr;
+        ggml_tensor * loss = loss_of(s, g.ctx, hidden, batch, &gf);
+        gf = with_backward(s, g.ctx, gf, loss, s.optim->loss_seed, top, top_grad, inp);
+        graph_alloc(s, gf);
+        tr_graph_set_inputs(inp, batch, gp, &host);
+        s.loss->set_inputs(batch);
+        graph_compute(s, gf);
+        value = read_loss(s, loss, scores);
+    }
+    for (int il = n_layer - 1; il >= 0; --il) {
+        const bool below = il > 0;  // the first layer's input is the embeddings: no gradient wanted
+        if (!below && !has_trainable_site(s, il)) continue;
+        ctx_guard g{meta_ctx(s)};
+        ggml_tensor * x  = batch_view(g.ctx, s, ck.x[il], N);
+        ggml_tensor * dy = batch_view(g.ctx, s, ck.grad[(n_layer - 1 - il) % 2], N);
+        ggml_tensor * dx = batch_view(g.ctx, s, ck.grad[(n_layer - il) % 2], N);
+        param_flag flag(below ? x : nullptr);
+        if (below) ggml_backend_tensor_memset(ck.grad[(n_layer - il) % 2], 0, 0, ggml_nbytes(dx));
+        tr_graph_inputs inp;
+        tr_graph_span span;
+        span.first = il;
+        span.last = il + 1;
+        span.input = x;
+        span.final_norm = false;
+        ggml_tensor * y = tr_graph_build(g.ctx, *s.model, s.train_set, batch, gp, inp, span);
+        ggml_tensor * loss = ggml_sum(g.ctx, ggml_mul(g.ctx, y, dy));
+        ggml_set_loss(loss);
+        ggml_cgraph * gf = ggml_new_graph_custom(g.ctx, s.graph_size, /*grads =*/ true);
+        ggml_build_forward_expand(gf, loss);
+        gf = with_backward(s, g.ctx, gf, loss, ck.one, below ? x : nullptr, dx, inp);
+        graph_alloc(s, gf);
+        tr_graph_set_inputs(inp, batch, gp, &host);
+        graph_compute(s, gf);
+    }
+    return value;
+}
+
+// Forward + backward of one micro-batch, adding its gradient into the optimizer's accumulators.
+// Returns the batch's loss sum.
+double accumulate_one(tr_session & s, const tr_batch & batch, bool train, std::vector<float> & scores) {
+    const tr_graph_params gp = graph_params(s, train);
+    const double value = s.params.gradient_checkpointing ? accumulate_checkpointed(s, batch, gp, scores)
+                                                         : accumulate_whole(s, batch, gp, scores);
     if (train) {
         s.micro_step++;
     }

@@ -40,6 +40,24 @@ struct tr_session_params {
     // Type of the transposed weights in the backward (tr_graph_backward_rewrite): COUNT = by
     // backend (F32 on the CPU, BF16 on a GPU); the benchmark sets it to compare the two.
     ggml_type         backward_type = GGML_TYPE_COUNT;
+    // Gradient checkpointing: keep only each layer's input from the forward and compute each
+    // layer again, alone, for its backward. Activation memory falls from every layer's
+    // intermediates to one layer's (plus n_layer inputs of [n_embd, N]) for about one more
+    // forward pass of compute. What lets a 7B model train at a long context on a 24 GB card.
+    bool              gradient_checkpointing = false;
+};
+
+// Gradient checkpointing's memory, sized for the largest micro-batch so far (a graph views the
+// first n_embd × N values of each): the input of each layer and the last layer's output, two
+// gradient buffers used in turn, and the constant 1 (the seed of each layer's backward; its
+// incoming gradient is already in the buffer).
+struct tr_checkpoints {
+    int64_t capacity = 0;  // tokens
+    ggml_context * ctx = nullptr;
+    ggml_backend_buffer_t buf = nullptr;
+    std::vector<ggml_tensor *> x;  // n_layer + 1 tensors of n_embd × capacity
+    ggml_tensor * grad[2] = {nullptr, nullptr};
+    ggml_tensor * one = nullptr;
 };
 
 struct tr_session {
@@ -66,6 +84,7 @@ struct tr_session {
     std::map<std::string, std::pair<double, int64_t>> profiled;
     int64_t profile_t0 = 0;
     std::vector<uint8_t> meta;  // memory for the per-graph tensor metadata (no data)
+    tr_checkpoints checkpoints;  // allocated on the first checkpointed micro-batch
 };
 
 struct tr_step_result {

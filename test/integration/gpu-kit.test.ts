@@ -15,13 +15,16 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const bundle = join(root, 'node_modules', 'node-llama-cpp', 'llama', 'gitRelease.bundle');
 const has = (command: string) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
 
-test('the GPU kit runs end to end on the CPU (tiny shape, F16 and Q8_0 bases)', {skip: !existsSync(bundle) || !has('cmake') || !has('python3') ? 'needs cmake, python3 and node-llama-cpp' : false}, (t) => {
+test('the GPU kit runs end to end on the CPU (tiny shape, F16 and Q8_0 bases, Q8_0 with gradient checkpointing)', {skip: !existsSync(bundle) || !has('cmake') || !has('python3') ? 'needs cmake, python3 and node-llama-cpp' : false}, (t) => {
   const out = tempDir();
   t.after(() => out.cleanup());
   const run = spawnSync('bash', [join(root, 'bench', 'gpu', 'run.sh'), '--cpu', '--explain', '--profile'], {encoding: 'utf8', env: {...process.env, OUT: out.path}, timeout: 900_000});
   assert.equal(run.status, 0, `${run.stderr}\n${run.stdout}`);
   const results = readFileSync(join(out.path, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
-  assert.deepEqual(results.map((r) => r.type), ['f16', 'q8_0']);
+  assert.deepEqual(results.map((r) => [r.type, r.checkpointing]), [['f16', false], ['q8_0', false], ['q8_0', true]]);
+  // gradient checkpointing recomputes each layer for its backward: the very same training
+  assert.equal(results[2]!.loss_first, results[1]!.loss_first);
+  assert.equal(results[2]!.loss_last, results[1]!.loss_last);
   for (const r of results) {
     assert.ok(r.tokens_per_s > 0, `tokens/s measured (${r.tokens_per_s})`);
     assert.ok(Number.isFinite(r.loss_first) && Number.isFinite(r.loss_last), 'finite losses');
@@ -40,6 +43,7 @@ test('the GPU kit runs end to end on the CPU (tiny shape, F16 and Q8_0 bases)', 
   const table = readFileSync(join(out.path, 'table.txt'), 'utf8');
   assert.match(table, /tiny-ci\s+f16\s+\d/);
   assert.match(table, /tiny-ci\s+q8_0\s+\d/);
+  assert.match(table, /tiny-ci\s+q8_0\+ckpt\s+\d/);
   t.diagnostic(table);
 
   // the PyTorch reference trains the shapes ours does

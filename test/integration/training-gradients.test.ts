@@ -292,3 +292,54 @@ test('seeded and deterministic on CPU, dropout included', async (t) => {
   assert.equal(maxAbs(finals[0]!, finals[1]!), 0);
   assert.notDeepEqual(runs[0], runs[2]);
 });
+
+// Gradient checkpointing recomputes each layer from its kept input for the backward: the same
+// nodes, the same dropout masks, so the same gradients up to summation order — for every loss
+// head (the language model's and the scalar head's), a quantised base, and several micro-batches.
+for (const [arch, type, lossHead] of [['llama', 'f32', 'lm'], ['qwen2', 'q8_0', 'lm'], ['llama', 'q4_0', 'reward']] as const) {
+  test(`gradient checkpointing trains exactly as the whole graph does: ${arch} ${type} ${lossHead}`, async (t) => {
+    if (env.skip) return t.skip(env.skip);
+    const path = await tinyModel(env.addon!, arch, type === 'f32' ? undefined : type);
+    // three sequences (row 0 packs two): 0 is preferred to 1, 2 to 1
+    const batch = (offset: number): TrainingBatch => ({...twoRowBatch(offset), ...(lossHead === 'reward'
+      ? {pairs: Int32Array.from([0, 1, 2, 1]), pairWeights: Float32Array.from([0.5, 0.5]), pairOffsets: new Float32Array(2)} : {})});
+    const options: Partial<SessionOptions> = lossHead === 'reward'
+      ? {lossHead, adapters: [{name: 'rm', trainable: true, head: true, lora: {rank: 4, alpha: 8, dropout: 0.1}}]}
+      : {lora: {rank: 4, alpha: 8, dropout: 0.1}};
+    const whole = await session(path, options);
+    const pieces = await session(path, {...options, gradientCheckpointing: true});
+    try {
+      randomiseB(whole);
+      randomiseB(pieces);
+      // micro-batches of two sizes, the smaller first: the checkpoint memory grows once
+      const batches = lossHead === 'lm' ? [oneRow(batch(2), 0), batch(1)] : [batch(1), batch(2)];
+      await whole.accumulate(batches);
+      await pieces.accumulate(batches);
+      let num = 0;
+      let den = 0;
+      for (const name of whole.tensorNames()) {
+        const a = whole.getGradient(name);
+        const b = pieces.getGradient(name);
+        for (let i = 0; i < a.length; i++) {
+          num += (a[i]! - b[i]!) ** 2;
+          den += a[i]! ** 2;
+        }
+      }
+      const rel = Math.sqrt(num / den);
+      const losses: [number, number][] = [];
+      for (let step = 0; step < 3; step++) {
+        const a = await whole.trainStep([batch(step), batch(step + 3)], 1e-2);
+        const b = await pieces.trainStep([batch(step), batch(step + 3)], 1e-2);
+        losses.push([a.loss, b.loss]);
+      }
+      const weights = maxAbs(whole.getTensor(whole.tensorNames()[0]!), pieces.getTensor(pieces.tensorNames()[0]!));
+      t.diagnostic(`‖g_ckpt − g‖/‖g‖ = ${rel.toExponential(2)}; losses with dropout ${losses.map(([a, b]) => `${a.toFixed(6)}/${b.toFixed(6)}`).join(' ')}; weights after 3 steps differ by ${weights.toExponential(2)}`);
+      assert.ok(den > 0 && rel < 1e-5, `relative gradient difference ${rel}`);
+      for (const [a, b] of losses) assert.ok(Math.abs(a - b) <= 1e-5 * Math.abs(a), `loss ${a} vs ${b}`);
+      assert.ok(weights < 1e-5, `weights differ by ${weights}`);
+    } finally {
+      whole.dispose();
+      pieces.dispose();
+    }
+  });
+}

@@ -290,6 +290,10 @@ async function writeStage(
   // ── the objective's own settings
   await stageSettings(run, c, a, set);
   set('threads', 'this machine', null, {zh: '只与本机 CPU 有关，不导出。', en: 'Only about this machine\'s CPU; not exported.'});
+  set('gradientCheckpointing', cfg.gradientCheckpointing ?? 0, 'disable_gradient_checkpointing', {
+    zh: '只关乎内存，不改变结果，不导出：LLaMA-Factory 默认开启梯度检查点。',
+    en: 'About memory only, not the result; not exported: LLaMA-Factory checkpoints gradients by default.',
+  });
 
   const yamlName = `${String(c.index).padStart(2, '0')}_${stageName}.yaml`;
   await writeFile(join(c.dir, yamlName), toYaml(a, `${run.name} — ${run.kind.toUpperCase()} (zhongjing run ${run.id})`));

@@ -419,16 +419,25 @@ export class TrainingService {
         const message = result.error ?? 'unknown';
         // a data problem the objective explained in both languages is shown as it is
         const localised = parseLocalised(message);
-        const failed = {
-          state: 'failed' as const,
-          error: localised ?? {zh: `训练进程失败（可从最近的检查点继续）：${message}`, en: `The training process failed (it can resume from its last checkpoint): ${message}`},
-        };
+        const failed = {state: 'failed' as const, error: localised ?? failureText(message, this.store.training.get(id)?.config)};
         this.storage.write(`training:${id}:end`, () => this.store.training.update(id, failed));
       }
       this.emitState(id);
       settle();
     });
   }
+}
+
+/** Why a run's process failed, in both languages; running out of memory says what to change. */
+function failureText(message: string, config: TrainingConfig | undefined): {zh: string; en: string} {
+  if (/out of memory/i.test(message)) {
+    const checkpointing = config?.gradientCheckpointing === 1;
+    return {
+      zh: `训练内存不足（可从最近的检查点继续）。请缩短“最长序列”、减少“每批序列数”（用梯度累积补足）${checkpointing ? '' : '，或在高级设置中打开“梯度检查点”'}，然后重新开始。详情：${message}`,
+      en: `Training ran out of memory (it can resume from its last checkpoint). Shorten the maximum sequence length or use fewer sequences per micro-batch (gradient accumulation makes up for it)${checkpointing ? '' : ', or turn on gradient checkpointing under Advanced'}, then start again. Details: ${message}`,
+    };
+  }
+  return {zh: `训练进程失败（可从最近的检查点继续）：${message}`, en: `The training process failed (it can resume from its last checkpoint): ${message}`};
 }
 
 function summaryOf(run: RunIndex): TrainingRunSummary {

@@ -21,6 +21,7 @@ export const CONFIG_FLAGS: readonly {key: keyof TrainingConfig; flag: string}[] 
   {key: 'seed', flag: 'seed'},
   {key: 'checkpointEvery', flag: 'checkpoint-every'},
   {key: 'evalEvery', flag: 'eval-every'},
+  {key: 'gradientCheckpointing', flag: 'gradient-checkpointing'},
   {key: 'validationFraction', flag: 'val'},
   {key: 'beta', flag: 'beta'},
   {key: 'labelSmoothing', flag: 'label-smoothing'},

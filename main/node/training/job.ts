@@ -62,6 +62,7 @@ export function trainConfigFrom(c: TrainingConfig, run: RunTarget): TrainConfig 
     seed: c.seed,
     threads: run.threads ?? defaultThreads(),
     gpu: run.gpu ?? false,
+    gradientCheckpointing: c.gradientCheckpointing === 1,
     beta: c.beta,
     labelSmoothing: c.labelSmoothing,
     margin: c.margin,

@@ -70,6 +70,9 @@ export interface SessionOptions {
   seed?: number;
   /** Use the first GPU when the loaded variant has one. */
   gpu?: boolean;
+  /** Keep only each layer's input from the forward and recompute each layer for its backward:
+   * activation memory of one layer instead of all, for about one more forward pass of compute. */
+  gradientCheckpointing?: boolean;
   /** 'lm': next-token NLL on target positions; 'reward' / 'dpo': preference loss over pairs. */
   lossHead?: LossHead;
   loss?: {beta?: number; labelSmoothing?: number; centerRewards?: number; clipRange?: number; clipRangeValue?: number; vfCoef?: number};

@@ -68,6 +68,8 @@ export interface TrainConfig {
   seed: number;
   threads: number;
   gpu: boolean;
+  /** recompute each layer in the backward instead of keeping its activations (absent in runs from before it existed) */
+  gradientCheckpointing?: boolean;
 }
 
 /** An input file as the run used it: how many of its rows became training items. */

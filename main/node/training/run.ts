@@ -41,6 +41,7 @@ export function sessionOptions(config: TrainConfig): SessionOptions {
     threads: config.threads,
     seed: config.seed,
     gpu: config.gpu,
+    gradientCheckpointing: config.gradientCheckpointing ?? false,
     ...objectiveFor(config.kind).sessionOptions(config),
     adamw: {beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay, gradClip: config.gradClip},
   };

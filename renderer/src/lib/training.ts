@@ -27,12 +27,18 @@ export interface ConfigField {
   advanced: boolean;
   /** only these objectives use it (absent: every objective) */
   kinds?: readonly TrainingKind[];
+  /** an on/off switch stored as 1 / 0 (the config is numbers only): shown as a checkbox */
+  toggle?: boolean;
 }
 
 const field = (key: NumericKey, term: string, min: number, max: number, integer: boolean, advanced: boolean, exclusiveMin = false, kinds?: readonly TrainingKind[]): ConfigField => {
   const base = `tr${key.charAt(0).toUpperCase()}${key.slice(1)}` as MessageKey;
   return {key, label: base, hint: `${base}Hint` as MessageKey, term, min, max, integer, advanced, ...(exclusiveMin ? {exclusiveMin} : {}), ...(kinds ? {kinds} : {})};
 };
+
+/** A switch: 0 or 1, shown as a checkbox. */
+const toggle = (key: NumericKey, term: string, advanced: boolean, kinds?: readonly TrainingKind[]): ConfigField =>
+  ({...field(key, term, 0, 1, true, advanced, false, kinds), toggle: true});
 
 export const CONFIG_FIELDS: Record<NumericKey, ConfigField> = {
   rank: field('rank', 'lora_rank', 1, 256, true, false),
@@ -50,6 +56,7 @@ export const CONFIG_FIELDS: Record<NumericKey, ConfigField> = {
   seed: field('seed', 'seed', 0, 2 ** 31 - 1, true, true),
   checkpointEvery: field('checkpointEvery', 'save_steps', 0, 1_000_000, true, true),
   evalEvery: field('evalEvery', 'eval_steps', 0, 1_000_000, true, true),
+  gradientCheckpointing: toggle('gradientCheckpointing', 'gradient_checkpointing', true),
   validationFraction: field('validationFraction', 'val_size', 0, 0.5, false, true),
   beta: field('beta', 'pref_beta', 0, 10, false, false, true, ['dpo']),
   labelSmoothing: field('labelSmoothing', 'dpo_label_smoothing', 0, 0.49, false, false, false, ['dpo']),
@@ -73,10 +80,10 @@ export const CONFIG_FIELDS: Record<NumericKey, ConfigField> = {
   vfCoef: field('vfCoef', 'vf_coef', 0, 100, false, true, false, ['ppo']),
   gamma: field('gamma', 'gamma', 0, 1, false, true, false, ['ppo']),
   lam: field('lam', 'lam', 0, 1, false, true, false, ['ppo']),
-  whitenAdvantages: field('whitenAdvantages', 'whiten_advantages', 0, 1, true, true, false, ['ppo']),
+  whitenAdvantages: toggle('whitenAdvantages', 'whiten_advantages', true, ['ppo']),
   missingEosPenalty: field('missingEosPenalty', 'missing_eos_penalty', 0, 100, false, true, false, ['ppo']),
   rewardClip: field('rewardClip', 'cliprange_reward', 0, 1000, false, true, false, ['ppo']),
-  normalizeRewards: field('normalizeRewards', 'normalize_reward', 0, 1, true, true, false, ['ppo']),
+  normalizeRewards: toggle('normalizeRewards', 'normalize_reward', true, ['ppo']),
 };
 
 /** Whether a setting takes part in runs of this objective. */
@@ -170,6 +177,7 @@ export function configFromDraft(draft: ConfigDraft, kind: TrainingKind = 'sft'):
     seed: n('seed'),
     checkpointEvery: n('checkpointEvery'),
     evalEvery: n('evalEvery'),
+    gradientCheckpointing: n('gradientCheckpointing') ? 1 : 0,
     validationFraction: n('validationFraction'),
     beta: keys.includes('beta') ? n('beta') : DEFAULT_TRAINING_CONFIG.beta,
     labelSmoothing: keys.includes('labelSmoothing') ? n('labelSmoothing') : DEFAULT_TRAINING_CONFIG.labelSmoothing,
