@@ -85,11 +85,15 @@ test('a reward model from the form: preference data, accuracy curve, held-out ac
   await form.getByLabel('梯度累积').fill('1');
   await form.getByText('高级设置').click();
   await form.getByLabel('评估间隔').fill('4');
+  // a switch of the config is a checkbox (stored as 1)
+  await form.getByRole('checkbox', {name: '梯度检查点（省显存）'}).check();
   await form.getByRole('button', {name: '开始训练'}).click();
 
   await page.getByText('训练完成').waitFor({timeout: 180_000});
   await page.getByRole('img', {name: /^成对准确率/}).waitFor();
   const main = await page.locator('main').innerText();
+  assert.match(main, /梯度检查点（省显存） gradient_checkpointing\s+开/);
+  assert.match(main, /--gradient-checkpointing 1/);
   assert.match(main, /留出集成对准确率 \d+\.\d%（95% 置信区间 \d+\.\d%–\d+\.\d%，\d+ 对）/);
   assert.match(main, /zhongjing train rm --model .* --data 问诊偏好/);
   assert.match(main, /结果取自/);

@@ -154,7 +154,7 @@ export class TrainingService {
 
   /**
    * Starts a run. `local` holds what only a caller on this machine gives (the CLI): an adapter
-   * file to start from, where to copy the result.
+   * file to start from, where to copy the result, the device (else the GPU setting decides).
    */
   async start(input: MethodInput<'training.start'>, local: {initAdapterPath?: string; rewardModelPath?: string; out?: string; gpu?: boolean} = {}): Promise<TrainingRunSummary> {
     const capabilities = this.capabilities();
@@ -209,7 +209,9 @@ export class TrainingService {
         rewardModel: reward?.path ?? null,
         out: local.out ?? join(adaptersDir, `${name.replace(/[\\/:*?"<>|\s·+]+/g, '_').slice(0, 80)}-${Date.now().toString(36)}.gguf`),
         threads: this.threads,
-        gpu: local.gpu ?? false,
+        // the GPU setting (设置 → GPU) holds for training as for chat: 'auto' trains on the first
+        // GPU of the trainer's variant when there is one (the run records the device it used)
+        gpu: local.gpu ?? this.store.settings.get().gpuMode === 'auto',
       }),
     });
     this.store.training.insert({

@@ -16,7 +16,7 @@ export const trainingZh = {
   trUnavailableTitle: '训练不可用',
   trUnavailableUnknown: '本机的训练组件未能加载。',
   trUnavailableNote: '问诊和标注不受影响，仍可正常使用。下面的训练设置可以查看，但在训练组件可用之前无法开始训练。',
-  trBackendLine: '训练后端：{backends} · 线程数：{threads}',
+  trBackendLine: '训练后端：{backends} · 线程数：{threads} · GPU：{gpu}（在“设置”中更改）',
 
   // history
   trColName: '名称',
@@ -360,7 +360,7 @@ export const trainingEn: Record<TrainingMessageKey, string> = {
   trUnavailableTitle: 'Training is unavailable',
   trUnavailableUnknown: 'The trainer could not be loaded on this machine.',
   trUnavailableNote: 'Consultation and annotation are not affected. The training settings below can be looked at, but no run can start until the trainer is available.',
-  trBackendLine: 'Trainer backend: {backends} · threads: {threads}',
+  trBackendLine: 'Trainer backend: {backends} · threads: {threads} · GPU: {gpu} (change it in Settings)',
 
   trColName: 'Name',
   trColKind: 'Kind',
