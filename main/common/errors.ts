@@ -11,7 +11,7 @@ export type ErrorCode =
   | 'model_required' // a consultation needs a model before it can chat
   | 'message_too_long' // larger than the contract allows
   | 'context_overflow' // a single message does not fit the model's context
-  | 'busy' // a reply is already being generated in this consultation
+  | 'busy' // a reply is already being generated in this consultation; a training run is in progress
   | 'engine_crashed' // the inference process died; it restarts on next use
   | 'download_failed'
   | 'checksum_mismatch'

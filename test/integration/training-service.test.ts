@@ -10,6 +10,7 @@ import {startServices, waitFor} from '../helpers/services.js';
 import {runCli} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
+import type {AppError} from '../../main/common/errors.js';
 
 function writeDialogues(path: string, n = 24): void {
   writeFileSync(
@@ -39,6 +40,11 @@ test('an SFT run from a store dataset: metrics, pause and resume, adapter used i
     config: {steps: 6, checkpointEvery: 2, evalEvery: 3, gradientAccumulation: 1, maxSequenceLength: 128, warmupSteps: 1, learningRate: 1e-3},
   });
   assert.equal((await s.call('datasets.get', {id: datasetId})).version.state, 'frozen', 'a run freezes the version it used');
+  // one run at a time: a second start is refused while this one runs, naming it
+  await assert.rejects(
+    s.call('training.start', {kind: 'sft', modelId: model.id, datasets: [{datasetId}], config: {steps: 2}}),
+    (error: AppError) => error.code === 'busy' && error.localised.zh.includes(run.name) && /one run trains at a time/i.test(error.localised.en),
+  );
 
   // pause after the first steps, then resume from the checkpoint
   await waitFor(() => s.events.some((e) => e.type === 'training.metric' && e.runId === run.id && e.metric.step >= 2), 120_000, 'first steps');

@@ -12,7 +12,7 @@ import {forkEngine} from '../../node/engine/fork-engine.js';
 import {Services} from '../../node/services/index.js';
 import {resolveDataDir, say, usageError} from '../context.js';
 
-const USAGE = {
+export const USAGE = {
   zh: '用法：zhongjing adapters import-peft 目录 --model 基座模型 [--name 名称] [--json] | export-peft 适配器.gguf 输出目录 [--base-id HF模型ID] [--json]',
   en: 'usage: zhongjing adapters import-peft DIR --model BASE_MODEL [--name NAME] [--json] | export-peft ADAPTER.gguf OUT_DIR [--base-id HF_ID] [--json]',
 };

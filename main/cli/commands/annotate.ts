@@ -7,7 +7,7 @@ import {forkEngine} from '../../node/engine/fork-engine.js';
 import {Services} from '../../node/services/index.js';
 import {resolveDataDir, say, usageError} from '../context.js';
 
-const USAGE = {
+export const USAGE = {
   zh: `用法：
   zhongjing annotate import 文件...            （RLHF-Label-Tool 的 input_file.json + 排序 TSV、偏好对 JSONL、标注包）
   zhongjing annotate export --format pairs|pairs-trl|ranking|corrections|package 输出文件 [--project 项目] [--overwrite]

@@ -14,7 +14,7 @@ import {defaultThreads} from '../../node/threads.js';
 import {parseInput} from '../../node/api/validate.js';
 import {cliLanguage, resolveDataDir, usageError} from '../context.js';
 
-const USAGE = {
+export const USAGE = {
   zh: '用法：zhongjing chat --model 模型 [--adapter A.gguf]... [--system 提示词] [--temperature T] [--max-tokens N] [--seed N] [--json] "消息"',
   en: 'usage: zhongjing chat --model M [--adapter A.gguf]... [--system S] [--temperature T] [--max-tokens N] [--seed N] [--json] "message"',
 };

@@ -9,7 +9,7 @@ import {parseInput} from '../../node/api/validate.js';
 import {Services} from '../../node/services/index.js';
 import {resolveDataDir, say, usageError} from '../context.js';
 
-const USAGE = {
+export const USAGE = {
   zh: `用法：
   zhongjing data import 文件 [--format ${DATASET_FORMATS.join('|')}] [--name 名称] [--no-deid] [--strict] [--json]
   zhongjing data list [--json]

@@ -14,7 +14,7 @@ import {resolveDataDir, say, usageError} from '../context.js';
 import {resolveModelId} from './train.js';
 import {dataCommand} from './data.js';
 
-const USAGE = {
+export const USAGE = {
   zh: `用法：
   zhongjing eval import 文件 [--format cmtmedqa|single|cmexam|cmbclin|…] [--name 名称] [--no-deid]   导入评测集（成为数据集）
   zhongjing eval run --name 评测名 --data 数据集 [--items N] [--subset all|general|safety] --contestant 参评者 --contestant 参评者 [--json]

@@ -8,7 +8,7 @@ import {writeHandoff} from '../../node/handoff/llamafactory.js';
 import {Services} from '../../node/services/index.js';
 import {cliLanguage, resolveDataDir, say, usageError} from '../context.js';
 
-const USAGE = {
+export const USAGE = {
   zh: '用法：zhongjing handoff 运行ID --out 输出目录 [--hf-model HF模型ID] [--template LLaMA-Factory模板] [--json]',
   en: 'usage: zhongjing handoff RUN_ID --out DIR [--hf-model HF_ID] [--template LLAMA_FACTORY_TEMPLATE] [--json]',
 };

@@ -7,7 +7,7 @@ import {forkEngine} from '../../node/engine/fork-engine.js';
 import type {ModelInfo} from '../../common/contract.js';
 import {resolveDataDir, say, usageError} from '../context.js';
 
-const USAGE = {
+export const USAGE = {
   zh: '用法：zhongjing models add 路径.gguf [--name 名称] | list [--json] | inspect 路径.gguf | make-tiny 输出.gguf [--arch llama|qwen2] [--seed N]',
   en: 'usage: zhongjing models add PATH.gguf [--name NAME] | list [--json] | inspect PATH.gguf | make-tiny OUT.gguf [--arch llama|qwen2] [--seed N]',
 };

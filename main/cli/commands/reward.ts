@@ -16,7 +16,7 @@ import {defaultThreads} from '../../node/threads.js';
 import {LocalisedError, scoreAnswers} from '../../node/training/score.js';
 import {resolveDataDir} from '../context.js';
 
-const USAGE = {
+export const USAGE = {
   zh: '用法：zhongjing reward score --rm 奖励模型文件或运行ID --model 模型 [--ctx N] < 输入.jsonl（每行 {"prompt"|"messages", "answer"}）',
   en: 'usage: zhongjing reward score --rm RM_FILE_OR_RUN_ID --model M [--ctx N] < input.jsonl (one {"prompt"|"messages", "answer"} per line)',
 };

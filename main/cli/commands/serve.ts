@@ -13,7 +13,7 @@ import {AppError} from '../../common/errors.js';
 import {logError} from '../../node/log.js';
 import {resolveDataDir, say, usageError} from '../context.js';
 
-const USAGE = {
+export const USAGE = {
   zh: '用法：zhongjing serve [--data-dir 目录] [--port 端口] [--model 模型.gguf] [--allow-dir 目录]... [--open]',
   en: 'usage: zhongjing serve [--data-dir DIR] [--port PORT] [--model MODEL.gguf] [--allow-dir DIR]... [--open]',
 };

@@ -17,7 +17,7 @@ import {dataPaths} from '../../node/paths.js';
 import {backupKeep, backupOnline, backupsDirFor, checkStoreFile, damagedDirFor, listBackups} from '../../node/store/health.js';
 import {resolveDataDir, say, usageError} from '../context.js';
 
-const USAGE = {
+export const USAGE = {
   zh: `用法：
   zhongjing store check [--json]                 检查数据库（只读，可在程序运行时执行）
   zhongjing store backup [--out 文件]            立即备份（在线备份，可在程序运行时执行）

@@ -159,6 +159,7 @@ export class TrainingService {
   async start(input: MethodInput<'training.start'>, local: {initAdapterPath?: string; rewardModelPath?: string; out?: string; gpu?: boolean} = {}): Promise<TrainingRunSummary> {
     const capabilities = this.capabilities();
     if (!capabilities.available) throw new AppError('training_unavailable', capabilities.reason!);
+    this.refuseSecondRun();
     const model = this.models.get(input.modelId);
     if (model.kind !== 'base' || model.missing)
       throw new AppError('validation', {zh: '请选择一个可用的基础模型。', en: 'Choose an available base model.'});
@@ -323,6 +324,7 @@ export class TrainingService {
     if (this.jobs.has(id)) return summaryOf(run);
     if (run.state === 'completed' || run.state === 'cancelled')
       throw new AppError('validation', {zh: '此训练已结束，不能继续。', en: 'This run has ended and cannot be resumed.'});
+    this.refuseSecondRun();
     const job = startTrainingJob({runsDir: this.runsDir, resume: id});
     this.store.training.update(id, {state: 'queued', error: null, finished: false});
     this.follow(id, job);
@@ -341,6 +343,19 @@ export class TrainingService {
       this.emitState(id);
     }
     return summaryOf(this.store.training.get(id)!);
+  }
+
+  /** One run at a time: each takes every core (or the GPU) it is given, so two at once would each
+   * go at a fraction of the speed (measured: two SFT runs on 2 cores, ~1/10 of one run's steps/s
+   * each) and could together run out of memory. */
+  private refuseSecondRun(): void {
+    const [runningId] = this.jobs.keys();
+    if (runningId === undefined) return;
+    const name = this.store.training.get(runningId)?.name ?? runningId;
+    throw new AppError('busy', {
+      zh: `训练“${name}”正在进行。一次只运行一个训练（它占用全部 CPU 核心或 GPU）：请等它完成，或先暂停它。`,
+      en: `The run "${name}" is in progress. One run trains at a time (it uses every CPU core or the GPU): wait for it to finish, or pause it first.`,
+    });
   }
 
   /** Stops every job with a checkpoint (quit): each can be resumed later. */

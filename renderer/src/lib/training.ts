@@ -372,3 +372,9 @@ export function parsePresetFile(text: string, fileName: string): {preset: Traini
     },
   };
 }
+
+/** The line that says which checkpoint is the result and by what it was chosen: the lowest
+ * validation loss, or PPO's highest held-out reward. */
+export function bestLine(best: {step: number; metric: string; value: number}): {key: MessageKey; vars: {step: number; value: string}} {
+  return {key: best.metric === 'eval/reward' ? 'trBestRewardLine' : 'trBestLine', vars: {step: best.step, value: best.value.toFixed(4)}};
+}
