@@ -9,7 +9,8 @@ import {fileURLToPath} from 'node:url';
 import type {PhiType} from '../../main/common/datasets.js';
 import {PHI_PLACEHOLDERS} from '../../main/common/datasets.js';
 import {AppError} from '../../main/common/errors.js';
-import {deidentifyText, undoReplacement, undoReplacements, type PhiSpan} from '../../main/node/datasets/index.js';
+import type {DatasetRow} from '../../main/common/datasets.js';
+import {deidentifyRow, deidentifyText, undoReplacement, undoReplacements, type PhiSpan} from '../../main/node/datasets/index.js';
 import {idCardChecksumOk, luhnOk} from '../../main/node/datasets/deid.js';
 
 const found = (text: string) => deidentifyText(text).spans.map((s) => [s.type, s.original]);
@@ -65,6 +66,108 @@ test('hard negatives: medicine names, measurements, onset dates, clinical words'
     '这可能是一种叫做宫外孕的病症，北京协和医院（北京市东城区帅府园1号）。',
   ])
     assert.deepEqual(found(text), [], text);
+});
+
+test('an 18-digit number right after 身份证/证件号 is an ID even with a wrong check digit', () => {
+  // 110101199003071234 fails the GB 11643 check digit (…3 would be right): people mistype
+  assert.equal(idCardChecksumOk('110101199003071234'), false);
+  for (const cue of ['身份证号', '身份证', '身份证号码：', '身份证号: ', '证件号 ', '身份证号是'])
+    assert.deepEqual(found(`${cue}110101199003071234`), [['id_card', '110101199003071234']], cue);
+  assert.deepEqual(found('身份证：11010119900307123x。'), [['id_card', '11010119900307123x']]);
+  assert.equal(deidentifyText('身份证号110101199003071234').text, `身份证号${PHI_PLACEHOLDERS.id_card}`);
+  // without the cue the check-digit rule still holds; 19 digits after the cue are not an ID
+  assert.deepEqual(found('编号110101199003071234'), []);
+  assert.deepEqual(found('身份证号1101011990030712345'), []);
+});
+
+test('names after 我是 and after relation words (我妈妈王秀英)', () => {
+  assert.deepEqual(found('我是李四，男，45岁'), [['name', '李四']]);
+  assert.deepEqual(found('我是李四，想咨询一下'), [['name', '李四']]);
+  assert.deepEqual(found('我是欧阳娜娜。'), [['name', '欧阳娜娜']]);
+  assert.deepEqual(found('我妈妈王秀英最近总头晕'), [['name', '王秀英']]);
+  assert.deepEqual(found('我爸爸李建国今年70岁'), [['name', '李建国']]);
+  assert.deepEqual(found('我奶奶张桂英，我哥哥刘洋'), [
+    ['name', '张桂英'],
+    ['name', '刘洋'],
+  ]);
+});
+
+test('not names after 我是 / relation words', () => {
+  for (const text of [
+    '我是医生，我是高血压患者，我是第一次来，我是孕妇，我是病人家属。',
+    '我妈妈最近头晕，我爸爸今天发烧，我妈妈有糖尿病，我爸爸得了肺炎。',
+    '我妈妈常常失眠，我妈妈明天复查，我妈妈高兴得很，我爸爸严重贫血，我妈妈宫颈糜烂。',
+    '我是江西人，我是党员，我是高三学生，我是程序员，我是单身，我是白领，我是农民。',
+    '我是安徽的，我是高中生，我是左撇子，我是司机，我是全职妈妈，我是独生子女。',
+  ])
+    assert.deepEqual(found(text), [], text);
+});
+
+// ───── a name found anywhere in a record is replaced in every field of the record ─────
+
+const dialogue = (...contents: string[]): DatasetRow => ({
+  kind: 'dialogue',
+  turns: contents.map((content, i) => ({role: i % 2 === 0 ? 'user' : 'assistant', content})),
+});
+const listed = (row: DatasetRow) => deidentifyRow(row).replacements.map((r) => [r.turnIndex, r.field, r.type, r.original]);
+
+test('a name found in the question is replaced in the answer too, and listed for review', () => {
+  const {row, replacements} = deidentifyRow(dialogue('我叫张三，头痛三天', '张三您好，请到医院就诊。'));
+  assert.deepEqual(
+    row.turns.map((t) => t.content),
+    ['我叫〔姓名〕，头痛三天', '〔姓名〕您好，请到医院就诊。'],
+  );
+  assert.deepEqual(
+    replacements.map((r) => [r.turnIndex, r.field, r.type, r.original]),
+    [
+      [0, 'content', 'name', '张三'],
+      [1, 'content', 'name', '张三'],
+    ],
+  );
+  for (const r of replacements) assert.equal(row.turns[r.turnIndex]!.content.slice(r.start, r.end), PHI_PLACEHOLDERS.name);
+  // the reviewer can undo the answer's one on its own
+  assert.equal(undoReplacement(row.turns[1]!.content, replacements[1]!), '张三您好，请到医院就诊。');
+});
+
+test('我是李四 and 我妈妈王秀英: found, and replaced in every turn', () => {
+  assert.deepEqual(listed(dialogue('我是李四，男，45岁', '李四先生，您好')), [
+    [0, 'content', 'name', '李四'],
+    [1, 'content', 'name', '李四'],
+  ]);
+  const {row} = deidentifyRow(dialogue('我妈妈王秀英最近总头晕', '王秀英阿姨的血压多少？'));
+  assert.deepEqual(
+    row.turns.map((t) => t.content),
+    ['我妈妈〔姓名〕最近总头晕', '〔姓名〕阿姨的血压多少？'],
+  );
+});
+
+test('every occurrence in every turn and field: multi-turn, repeated, found in a later turn, preference and text', () => {
+  // found by the cue in turn 2; replaced in turns 0, 2 (twice) and 3
+  assert.deepEqual(listed(dialogue('刘洋发烧两天了', '孩子多大了？', '我儿子叫刘洋，刘洋今年5岁', '刘洋的体温多少？')), [
+    [0, 'content', 'name', '刘洋'],
+    [2, 'content', 'name', '刘洋'],
+    [2, 'content', 'name', '刘洋'],
+    [3, 'content', 'name', '刘洋'],
+  ]);
+  const preference: DatasetRow = {kind: 'preference', turns: [{role: 'user', content: '我叫陈静，失眠怎么办'}], chosen: '陈静你好，建议规律作息。', rejected: '陈静，吃安眠药。'};
+  const out = deidentifyRow(preference);
+  assert.equal(out.row.chosen, '〔姓名〕你好，建议规律作息。');
+  assert.equal(out.row.rejected, '〔姓名〕，吃安眠药。');
+  assert.deepEqual(
+    out.replacements.map((r) => [r.turnIndex, r.field, r.original]),
+    [
+      [0, 'content', '陈静'],
+      [-1, 'chosen', '陈静'],
+      [-1, 'rejected', '陈静'],
+    ],
+  );
+  // the same within one text; a surname alone (我姓王, 谢谢王医生) is not spread to every 王
+  assert.equal(deidentifyText('我叫张三，张三的血压高').text, '我叫〔姓名〕，〔姓名〕的血压高');
+  assert.deepEqual(listed(dialogue('我姓王，谢谢王医生', '王不留行10克，王老师说紧张时也会头痛')), [
+    [0, 'content', 'name', '王'],
+    [0, 'content', 'name', '王'],
+    [1, 'content', 'name', '王'],
+  ]);
 });
 
 test('placeholders replace the originals; undo restores one at a time or all', () => {

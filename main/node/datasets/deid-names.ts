@@ -7,7 +7,12 @@
 //               and 处方医生 are not names
 //   2. 某:       surname + 某/某某 (王某, 李某某), not 某些/某种/某天…
 //   3. strong:  我叫 / 名叫 / 姓名： / 名字是 / 儿子叫 … + surname + 1–2 chars
-//   4. weak:    患者 / 病人 / 患儿 / 家属 / 我是 / 本人 + surname + 1–2 common given-name characters
+//   4. weak:    患者 / 病人 / 患儿 / 家属 / 我是 / 本人 + surname + 1–2 common given-name characters;
+//               a relation word after 我/我的 (我妈妈 / 我爸爸 / 我母亲 / 我奶奶 / 我哥哥 …) likewise
+//               (我妈妈王秀英最近…); not where a stop word follows the cue (我妈妈最近, 我妈妈高兴)
+//   4b. 我是 / 本人: surname + ANY 1–2 characters when a self-introduction ends there — a
+//               punctuation mark, space, the end, 男/女 or an age (我是李四，男，45岁 / 我是李四。) —
+//               unless they end like a role or origin (我是江西人, 我是党员, 我是司机) or are a stop word
 //   5. 我姓X / 免贵姓X: the surname alone
 //
 // Given names are restricted to a list of common given-name characters from which characters
@@ -95,9 +100,33 @@ function givenAfterStrongCue(text: string, i: number): number {
   return givenLength(text, i, false);
 }
 
+/** 我是李四，… : any 1–2 Han characters after the surname where a self-introduction ends */
+function selfIntroduced(text: string, i: number): number {
+  const nameChar = (c: string | undefined) => c !== undefined && HAN.test(c) && !AFTER_NAME.has(c);
+  for (const n of [2, 1]) {
+    if (!nameChar(text[i]) || (n === 2 && !nameChar(text[i + 1]))) continue;
+    if (NOT_NAME_LAST.has(text[i + n - 1]!) || !SELF_INTRO_END.test(text.slice(i + n, i + n + 6))) continue;
+    return n;
+  }
+  return 0;
+}
+
 // not 叫做/名叫: 一种叫做宫外孕的病 names a thing, not a person
 const STRONG_CUE = /(?:我叫|名字叫|名字是|姓名[是为]?|联系人|(?:儿子|女儿|孩子|宝宝|老公|丈夫|爱人|妻子|老婆|爸爸|妈妈|父亲|母亲|哥哥|姐姐|弟弟|妹妹|他|她)叫)[：:\s]*/gu;
-const WEAK_CUE = /(?:患者|病人|病患|患儿|家属|病友|我是|本人是?|(?:我的?)?(?:老公|丈夫|爱人|妻子|老婆|儿子|女儿|父亲|母亲))[：:，,\s]*/gu;
+const WEAK_CUE =
+  /(?:患者|病人|病患|患儿|家属|病友|我是|本人是?|(?:我的?)?(?:老公|丈夫|爱人|妻子|老婆|儿子|女儿|父亲|母亲)|我的?(?:妈妈|爸爸|老妈|老爸|奶奶|爷爷|姥姥|姥爷|外婆|外公|姐姐|哥哥|弟弟|妹妹|婆婆|公公|岳母|岳父|孩子|闺女|媳妇|老伴|女朋友|男朋友|对象|朋友|同事))[：:，,\s]*/gu;
+/** not a name after a cue (我妈妈高兴, 我是党员, 我是江西的): the ones that matter begin with a
+ * surname character; 最近, 今天, 患者, 第一次 … begin with none and are listed to say so */
+const CUE_STOP_WORDS = [
+  '最近', '今天', '今年', '有', '得了', '患者', '病人', '医生', '第一次', '孕妇', '高兴', '安静', '宁愿', '宁可', '常常', '经常', '明天', '明年', '严重',
+  '单身', '党员', '白领', '农民', '司机', '文员', '全职', '江西', '江苏', '安徽', '吉林', '宁夏', '甘肃', '高一', '高二', '高三', '高中', '初中', '独生', '阳虚', '胡思', '胡乱', '左边', '左侧',
+];
+const isStopWord = (text: string, k: number) => CUE_STOP_WORDS.some((w) => text.startsWith(w, k));
+// the end of a self-introduction: punctuation, space, the end, a sex, an age
+const SELF_INTRO_END = /^(?:$|[，,、。．.！!？?；;：:\s~～（(]|[男女](?:性|[，,、\s0-9]|$)|[0-9]{1,3}岁)/u;
+// 我是江西人 / 党员 / 高中生 / 司机 / 孩子妈妈 …: a role or an origin, not a name
+// 我是毛囊炎 / 阳虚 / 左边疼 / 包工头: a complaint or a body part
+const NOT_NAME_LAST = new Set('人员者生族民机领工士师长户友妈爸姐哥弟妹儿女子孩娃胎州省市县区镇村乡的了着过吗呢吧啊呀哦嘛炎病症痛疼癌瘤虚热寒湿型血头脚手腿腰肚胃肝肾肺心脑眼耳鼻牙嘴疮痘斑痣皮肤'.split(''));
 // case-record heading: 张伟，男，45岁 / 李某 女 — a sex right after is a cue by itself
 const SEX_AFTER = /^[，,、\s]*[男女]性?(?:[，,、\s]|[0-9])/u;
 const SEPARATOR = new Set(['，', ',', '、', ' ', '\t', '\n', '\u3000']);
@@ -122,9 +151,9 @@ export function findNames(text: string): Candidate[] {
   for (const m of allMatches(WEAK_CUE, text)) {
     const k = m.index + m[0].length;
     const s = surnameAt(text, k, false);
-    if (!s) continue;
+    if (!s || isStopWord(text, k)) continue;
     const weakest = m[0].startsWith('我是') || m[0].startsWith('本人');
-    const g = givenLength(text, k + s, weakest);
+    const g = givenLength(text, k + s, weakest) || (weakest ? selfIntroduced(text, k + s) : 0);
     if (g) add(k, k + s + g);
   }
   for (const m of allMatches(SURNAME_CUE, text)) {

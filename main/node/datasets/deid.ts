@@ -5,7 +5,8 @@
 // COVERED
 //   id_card         18-digit resident ID with a valid GB 11643 check digit, a real province code
 //                   and a valid birth date inside (spaces/dashes between the 6-8-4 groups allowed);
-//                   15-digit first-generation IDs with a valid province code and date
+//                   15-digit first-generation IDs with a valid province code and date; right after
+//                   身份证/身份证号/身份证号码/证件号 any 18 digits (or 17 + X): a mistyped ID is still one
 //   phone           mobiles 1[3-9]x xxxx xxxx with optional +86/0086/86 and spaces or dashes;
 //                   landlines 0AA(A)-NNNNNNN(N) with a separator, parentheses or a phone word
 //                   before them (电话/座机/致电…), with 转/ext extensions; 400/800 numbers;
@@ -18,7 +19,10 @@
 //                   numerals) after 出生日期/出生年月/出生于/生于/生日/出生/DOB, or before 出生/
 //                   生人/出世; the keyword is kept
 //   address         see deid-address.ts (street-level addresses, anchored)
-//   name            see deid-names.ts (only where the context marks a name)
+//   name            see deid-names.ts (only where the context marks a name); a name of 2+ characters
+//                   found anywhere in a record is then replaced at every occurrence in every text of
+//                   that record (`deidentifyTexts`): the reply that greets 张三 leaks what the
+//                   question's 我叫张三 gave away
 // NOT COVERED
 //   ages, years of birth alone (1985年出生: kept, as HIPAA Safe Harbor keeps years), dates of
 //   illness, visits or surgery (not identifying by themselves), cities/provinces alone, hospital
@@ -84,6 +88,8 @@ const NB = '(?<![0-9A-Za-z])'; // not inside a longer number or word
 const NA = '(?![0-9A-Za-z])';
 const ID18 = new RegExp(`${NB}([1-8][0-9]{5})[ -]?((?:18|19|20)[0-9]{2})(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[ -]?([0-9]{3}[0-9Xx])${NA}`, 'g');
 const ID15 = new RegExp(`${NB}([1-8][0-9]{5})([0-9]{2})(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])([0-9]{3})${NA}`, 'g');
+// after an explicit ID keyword the check digit, province and date are not required
+const ID_CUE = new RegExp(`(?:身份证(?:号码|号)?|证件号码?)(?:是|为)?[：:\\s]*([0-9]{6}[ -]?[0-9]{8}[ -]?[0-9]{3}[0-9Xx])${NA}`, 'g');
 const BANK = new RegExp(`${NB}(?:[0-9]{4}[ -]){3}[0-9]{4}(?:[ -]?[0-9]{1,3})?${NA}|${NB}[0-9]{16,19}${NA}`, 'g');
 const MOBILE = new RegExp(`${NB}(?:(?:\\+|00)?86[ -]?|[(（]\\+?86[)）][ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}${NA}`, 'g');
 const AREA = '0(?:10|2[0-9]|[3-9][0-9]{2})';
@@ -106,6 +112,10 @@ function findNumbers(text: string, out: Found[]): void {
     const digits = m[1]! + m[2]! + m[3]! + m[4]! + m[5]!;
     if (PROVINCE_CODES.has(Number(digits.slice(0, 2))) && validDate(Number(m[2]), Number(m[3]), Number(m[4])) && idCardChecksumOk(digits))
       out.push({start: m.index, end: m.index + m[0].length, type: 'id_card'});
+  }
+  for (const m of matches(ID_CUE, text)) {
+    const start = m.index + m[0].length - m[1]!.length;
+    out.push({start, end: start + m[1]!.length, type: 'id_card'});
   }
   for (const m of matches(ID15, text))
     if (PROVINCE_CODES.has(Number(m[1]!.slice(0, 2))) && validDate(1900 + Number(m[2]), Number(m[3]), Number(m[4])))
@@ -158,6 +168,10 @@ function detect(text: string): Found[] {
   if (HAS_DIGIT_OR_AT.test(text)) findNumbers(text, found);
   for (const c of findAddresses(text)) found.push({...c, type: 'address'});
   for (const c of findNames(text)) found.push({...c, type: 'name'});
+  return resolveOverlaps(text, found);
+}
+
+function resolveOverlaps(text: string, found: Found[]): Found[] {
   if (found.length < 2) return found;
   // keep the most trusted, then the longest, of overlapping findings. The characters already
   // taken are marked, so each finding is checked against its own span only: comparing it with
@@ -175,8 +189,49 @@ function detect(text: string): Found[] {
   return kept.sort((a, b) => a.start - b.start);
 }
 
+/** Every occurrence of the record's names in `text`, longest first, in one pass (linear in the
+ * text: at most one Set lookup per name length at each position). */
+function nameOccurrences(text: string, names: Set<string>, firsts: Set<string>, lengths: number[]): Found[] {
+  const out: Found[] = [];
+  for (let i = 0; i < text.length; i++) {
+    if (!firsts.has(text[i]!)) continue;
+    for (const n of lengths)
+      if (names.has(text.slice(i, i + n))) {
+        out.push({start: i, end: i + n, type: 'name'});
+        i += n - 1;
+        break;
+      }
+  }
+  return out;
+}
+
+/** De-identifies the texts of ONE record (the turns of a dialogue, a preference pair, …) together.
+ * Each text is searched on its own; then a name of 2+ characters kept in any of them is replaced
+ * wherever it occurs in all of them (the same text included), each occurrence a span of its own
+ * so the review lists it and can undo it. A surname alone (我姓王, 王医生) is not spread: it
+ * would take every 王 of the record. */
+export function deidentifyTexts(texts: readonly string[]): {text: string; spans: PhiSpan[]}[] {
+  const found = texts.map(detect);
+  const names = new Set<string>();
+  found.forEach((list, i) => {
+    for (const f of list) if (f.type === 'name' && f.end - f.start >= 2) names.add(texts[i]!.slice(f.start, f.end));
+  });
+  if (names.size > 0) {
+    const firsts = new Set([...names].map((n) => n[0]!));
+    const lengths = [...new Set([...names].map((n) => n.length))].sort((a, b) => b - a);
+    found.forEach((list, i) => {
+      const more = nameOccurrences(texts[i]!, names, firsts, lengths);
+      if (more.length > 0) found[i] = resolveOverlaps(texts[i]!, [...list, ...more]);
+    });
+  }
+  return texts.map((text, i) => replaceFound(text, found[i]!));
+}
+
 export function deidentifyText(text: string): {text: string; spans: PhiSpan[]} {
-  const found = detect(text);
+  return deidentifyTexts([text])[0]!;
+}
+
+function replaceFound(text: string, found: Found[]): {text: string; spans: PhiSpan[]} {
   if (found.length === 0) return {text, spans: []};
   let out = '';
   let last = 0;

@@ -6,7 +6,7 @@
 
 import type {DatasetFormat, DatasetRow, ImportReport, PhiType, RejectedRow} from '../../common/datasets.js';
 import {AppError, type LocalisedText} from '../../common/errors.js';
-import {deidentifyText} from './deid.js';
+import {deidentifyTexts} from './deid.js';
 import {detectFormat, mapRecord} from './formats.js';
 import {nearDuplicateKey, rowHash, shortKey} from './hash.js';
 import {openRecords, type DatasetSource, type SourceRecord} from './records.js';
@@ -56,24 +56,32 @@ export type RowSink = (row: ImportedRow) => void | Promise<void>;
 const DETECT_WINDOW = 1000;
 
 export function deidentifyRow(row: DatasetRow): {row: DatasetRow; replacements: FoundReplacement[]} {
-  const replacements: FoundReplacement[] = [];
-  const apply = (text: string, field: FoundReplacement['field'], turnIndex: number): string => {
-    const result = deidentifyText(text);
-    for (const s of result.spans) replacements.push({turnIndex, field, ...s});
-    return result.text;
-  };
-  const out: DatasetRow = {...row, turns: row.turns.map((t, i) => ({role: t.role, content: apply(t.content, 'content', i)}))};
-  if (row.chosen !== undefined) out.chosen = apply(row.chosen, 'chosen', -1);
-  if (row.rejected !== undefined) out.rejected = apply(row.rejected, 'rejected', -1);
-  if (row.text !== undefined) out.text = apply(row.text, 'text', -1);
+  // All texts of the row are de-identified together (`deidentifyTexts`): a name found in one of
+  // them (我叫张三 in the question) is replaced in every other (张三您好 in the answer), and each
+  // occurrence is listed for review like any other finding.
+  const fields: [FoundReplacement['field'], number][] = row.turns.map((_, i) => ['content', i]);
+  const texts = row.turns.map((t) => t.content);
+  for (const field of ['chosen', 'rejected', 'text'] as const) {
+    const value = row[field];
+    if (value === undefined) continue;
+    fields.push([field, -1]);
+    texts.push(value);
+  }
+  const listed = texts.length;
   // A multiple-choice item repeats its question and options in `choice`; what is removed from the
   // turns must not survive there. Its spans are not listed: the review shows (and undoes) them in
   // the turn they also appear in, and an undo there leaves `choice` with the placeholder, which
   // keeps nothing identifying and does not change the gold letters.
+  if (row.choice !== undefined) texts.push(row.choice.question, ...row.choice.options.map((o) => o.text));
+  const results = deidentifyTexts(texts);
+  const replacements: FoundReplacement[] = [];
+  for (let i = 0; i < listed; i++) for (const s of results[i]!.spans) replacements.push({turnIndex: fields[i]![1], field: fields[i]![0], ...s});
+  const out: DatasetRow = {...row, turns: row.turns.map((t, i) => ({role: t.role, content: results[i]!.text}))};
+  for (let i = row.turns.length; i < listed; i++) out[fields[i]![0] as 'chosen' | 'rejected' | 'text'] = results[i]!.text;
   if (row.choice !== undefined)
     out.choice = {
-      question: deidentifyText(row.choice.question).text,
-      options: row.choice.options.map((o) => ({letter: o.letter, text: deidentifyText(o.text).text})),
+      question: results[listed]!.text,
+      options: row.choice.options.map((o, j) => ({letter: o.letter, text: results[listed + 1 + j]!.text})),
       answer: [...row.choice.answer],
     };
   return {row: out, replacements};

@@ -7,6 +7,6 @@ export {detectFormat, mapRecord, stripPromptWrapper} from './formats.js';
 export {validateRow, rowChars, checkChoice} from './validate.js';
 export {LIMITS} from './reasons.js';
 export {rowHash, versionContentHash, canonicalJson, nearDuplicateKey, normaliseForDuplicates} from './hash.js';
-export {deidentifyText, undoReplacement, undoReplacements, type PhiSpan} from './deid.js';
+export {deidentifyText, deidentifyTexts, undoReplacement, undoReplacements, type PhiSpan} from './deid.js';
 export {planMix, mixSize, type MixComponentInput, type MixPlanRecipe, type MixPlan, type MixPick, type RowShape} from './mix.js';
 export {exportRows, datasetInfoEntry, toShareGpt, toAlpaca, toPair, toText, type ExportFormat, type ExportResult, type ExportableRow} from './export.js';
