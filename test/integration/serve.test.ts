@@ -2,7 +2,9 @@
 // only, and a consultation driven over HTTP + WebSocket exactly as the browser UI does.
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
+import {statSync} from 'node:fs';
 import {request} from 'node:http';
+import {join} from 'node:path';
 import {connect} from 'node:net';
 import WebSocket from 'ws';
 import {methodNames, type ApiEvent} from '../../main/common/contract.js';
@@ -200,4 +202,24 @@ test('serve: a consultation over HTTP with the reply streamed on the WebSocket',
 
   const exported = await post(serve.base, 'consultations.export', {id, format: 'markdown'}, serve.token);
   assert.match(exported.body.result.content, /孩子发烧39度怎么办？/);
+});
+
+test('serve: the token is kept in the data directory (0600), so a restart keeps the URL; --new-token replaces it', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  const first = await startServe(['--data-dir', dir.path]);
+  // killed, as a crash would: the next start is still the same address for every open tab
+  first.child.kill('SIGKILL');
+  await new Promise((done) => first.child.once('exit', done));
+  const second = await startServe(['--data-dir', dir.path]);
+  assert.equal(second.token, first.token);
+  assert.equal((await post(second.base, 'app.info', {}, first.token)).status, 200);
+  await second.stop();
+  const file = join(dir.path, 'secrets', 'serve-token.key');
+  if (process.platform !== 'win32') assert.equal(statSync(file).mode & 0o777, 0o600);
+  const third = await startServe(['--data-dir', dir.path, '--new-token']);
+  t.after(() => third.stop());
+  assert.notEqual(third.token, first.token);
+  assert.equal((await post(third.base, 'app.info', {}, first.token)).status, 401, 'the old URL stops working');
+  assert.equal((await post(third.base, 'app.info', {}, third.token)).status, 200);
 });

@@ -6,7 +6,8 @@ import {createDispatch, createHandlers} from '../../node/api/handlers.js';
 import {forkEngine} from '../../node/engine/fork-engine.js';
 import {packageRoot} from '../../node/paths.js';
 import {Services} from '../../node/services/index.js';
-import {checkToken, startServer} from '../../serve/server.js';
+import {checkToken, newToken, startServer} from '../../serve/server.js';
+import {FileSecretStore} from '../../node/remote/secrets.js';
 import {openAiCompat} from '../../node/services/openai-compat.js';
 import {allowedFolder} from '../../node/path-policy.js';
 import {AppError} from '../../common/errors.js';
@@ -14,8 +15,12 @@ import {logError} from '../../node/log.js';
 import {resolveDataDir, say, usageError} from '../context.js';
 
 export const USAGE = {
-  zh: '用法：zhongjing serve [--data-dir 目录] [--port 端口] [--model 模型.gguf] [--allow-dir 目录]... [--open]',
-  en: 'usage: zhongjing serve [--data-dir DIR] [--port PORT] [--model MODEL.gguf] [--allow-dir DIR]... [--open]',
+  zh: `用法：zhongjing serve [--data-dir 目录] [--port 端口] [--model 模型.gguf] [--allow-dir 目录]... [--open] [--new-token]
+  令牌保存在 <数据目录>/secrets/（仅本用户可读），重启后网址不变，已打开的页面会自动重连；--new-token 换一个新令牌（旧网址随即失效）。
+  环境变量 ZHONGJING_TOKEN 可指定令牌。`,
+  en: `usage: zhongjing serve [--data-dir DIR] [--port PORT] [--model MODEL.gguf] [--allow-dir DIR]... [--open] [--new-token]
+  The token is kept in <data dir>/secrets/ (readable by this user only), so the URL stays the same across restarts and open
+  pages reconnect by themselves; --new-token makes a new one (the old URL stops working). ZHONGJING_TOKEN sets it instead.`,
 };
 export const DEFAULT_PORT = 8765;
 
@@ -25,20 +30,40 @@ function openBrowser(url: string): void {
   spawn(opener, [url], {stdio: 'ignore', detached: true}).on('error', () => undefined).unref();
 }
 
+/** The token of this data directory, kept between starts (a restart, a crash) so that the URL a
+ * person opened, and every open tab, keep working: made on first use or when asked anew, in a
+ * 0600 file beside the remote endpoints' keys. */
+function keptToken(secretsDir: string, renew: boolean): string {
+  const secrets = new FileSecretStore(secretsDir);
+  const kept = renew ? null : secrets.get('serve-token');
+  if (kept) {
+    try {
+      checkToken(kept);
+      return kept;
+    } catch {
+      // edited by hand into something weak: replaced below
+    }
+  }
+  const token = newToken();
+  secrets.set('serve-token', token);
+  return token;
+}
+
 export async function serveCommand(argv: string[]): Promise<void> {
   const {values} = parseArgs({
     args: argv,
-    options: {'data-dir': {type: 'string'}, port: {type: 'string'}, model: {type: 'string'}, 'allow-dir': {type: 'string', multiple: true}, open: {type: 'boolean'}},
+    options: {'data-dir': {type: 'string'}, port: {type: 'string'}, model: {type: 'string'}, 'allow-dir': {type: 'string', multiple: true}, open: {type: 'boolean'}, 'new-token': {type: 'boolean'}},
   });
   const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(USAGE);
   // a weak token is refused before anything starts (store, engine, port)
-  const token = process.env.ZHONGJING_TOKEN;
-  if (token !== undefined) checkToken(token);
+  const givenToken = process.env.ZHONGJING_TOKEN;
+  if (givenToken !== undefined) checkToken(givenToken);
 
   // folders named at the shell are trusted like the shell; each checked before anything starts
   const extraFolders = await Promise.all((values['allow-dir'] ?? []).map((dir) => allowedFolder(dir)));
   const services = new Services({dataDir: resolveDataDir(values['data-dir']), spawnEngine: forkEngine, lockKind: 'serve', confinePaths: {extraFolders}});
+  const token = givenToken ?? keptToken(join(services.paths.root, 'secrets'), values['new-token'] ?? false);
   if (values.model) {
     const model = services.models.list().find((m) => m.id === values.model || m.name === values.model) ?? (await services.models.add({path: values.model}));
     if (model.kind !== 'base') throw usageError({zh: '--model 需要基础模型，不是适配器。', en: '--model needs a base model, not an adapter.'});

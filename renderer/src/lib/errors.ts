@@ -7,6 +7,10 @@ import {pick} from './lang.svelte';
 
 export {AppError};
 
+/** The details of the error a call gets when serve cannot be reached at all (not an answer). */
+export const UNREACHABLE = 'unreachable';
+export const isUnreachable = (error: unknown): boolean => error instanceof AppError && error.details === UNREACHABLE;
+
 export function asAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const detail = error instanceof Error ? error.message : String(error);

@@ -266,10 +266,12 @@ const zh = {
 
   // client-side errors (the transport's own failures; service errors arrive localised)
   errUnreachable: '无法连接到仲景服务，请确认 zhongjing serve 仍在运行。',
+  connectionLost: '与仲景服务的连接已断开，正在自动重连……请确认 zhongjing serve 仍在运行（重启后本页会自动恢复，已保存的内容不会丢失）。',
   errBadResponse: '服务返回了无法识别的应答（HTTP {status}）。',
   errUnauthorized: '令牌无效或缺失，请打开 zhongjing serve 打印的地址。',
   errBridge: '与应用主进程通信失败：{detail}',
   errGeneric: '发生错误：{detail}',
+  fileNotUtf8: '文件「{name}」不是 UTF-8 编码（可能是 GBK）。请用编辑器另存为 UTF-8 后再导入。',
 
   ...datasetsZh,
   ...annotationZh,
@@ -520,10 +522,12 @@ const en: Record<MessageKey, string> = {
   none: '—',
 
   errUnreachable: 'Cannot reach the Zhongjing service; check that zhongjing serve is still running.',
+  connectionLost: 'The connection to the Zhongjing service was lost; reconnecting… Check that zhongjing serve is still running (after a restart this page recovers by itself; nothing saved is lost).',
   errBadResponse: 'The service sent an answer that could not be read (HTTP {status}).',
   errUnauthorized: 'Token missing or wrong: open the URL printed by zhongjing serve.',
   errBridge: 'Talking to the app’s main process failed: {detail}',
   errGeneric: 'Something went wrong: {detail}',
+  fileNotUtf8: 'The file "{name}" is not UTF-8 text (it may be GBK). Save it as UTF-8 and import again.',
 
   ...datasetsEn,
   ...annotationEn,

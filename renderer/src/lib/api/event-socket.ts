@@ -18,6 +18,8 @@ export class EventSocket {
     private readonly url: string,
     private readonly onEvent: (event: ApiEvent) => void,
     private readonly onResync: () => void,
+    /** the socket dropped (false) or came back (true): the page says so while it is down */
+    private readonly onConnection: (connected: boolean) => void = () => {},
   ) {
     // Coming back online is a good moment to try at once instead of waiting out the backoff.
     window.addEventListener('online', () => this.reconnectNow());
@@ -30,7 +32,10 @@ export class EventSocket {
     this.socket = socket;
     socket.onopen = () => {
       this.attempt = 0;
-      if (this.everOpened) this.onResync();
+      if (this.everOpened) {
+        this.onConnection(true);
+        this.onResync();
+      }
       this.everOpened = true;
     };
     socket.onmessage = (message) => {
@@ -47,7 +52,9 @@ export class EventSocket {
     };
     // 'error' is always followed by 'close', which does the rescheduling.
     socket.onclose = () => {
-      if (this.socket === socket) this.scheduleReconnect();
+      if (this.socket !== socket) return;
+      if (this.everOpened && this.attempt === 0 && !this.stopped) this.onConnection(false);
+      this.scheduleReconnect();
     };
   }
 

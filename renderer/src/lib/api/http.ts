@@ -4,6 +4,7 @@
 import type {ApiEvent, MethodInput, MethodName, MethodOutput} from '../../../../main/common/contract';
 import {AppError} from '../../../../main/common/errors';
 import {bothLanguages} from '../i18n';
+import {UNREACHABLE} from '../errors';
 import {unwrapEnvelope} from './envelope';
 import {EventSocket} from './event-socket';
 import type {RendererClient} from './types';
@@ -18,6 +19,7 @@ export interface HttpClientOptions {
 export function createHttpClient({token, onUnauthorized}: HttpClientOptions): RendererClient {
   const listeners = new Set<(event: ApiEvent) => void>();
   const resyncListeners = new Set<() => void>();
+  const connectionListeners = new Set<(connected: boolean) => void>();
 
   const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
   const eventsUrl = `${scheme}//${window.location.host}${HTTP_EVENTS_PATH}?token=${encodeURIComponent(token)}`;
@@ -28,6 +30,9 @@ export function createHttpClient({token, onUnauthorized}: HttpClientOptions): Re
     },
     () => {
       for (const listener of resyncListeners) listener();
+    },
+    (connected) => {
+      for (const listener of connectionListeners) listener(connected);
     },
   );
 
@@ -42,7 +47,7 @@ export function createHttpClient({token, onUnauthorized}: HttpClientOptions): Re
           cache: 'no-store',
         });
       } catch {
-        throw new AppError('io', bothLanguages('errUnreachable'));
+        throw new AppError('io', bothLanguages('errUnreachable'), UNREACHABLE);
       }
       if (response.status === 401) {
         socket.close();
@@ -64,6 +69,10 @@ export function createHttpClient({token, onUnauthorized}: HttpClientOptions): Re
     onResync(listener) {
       resyncListeners.add(listener);
       return () => void resyncListeners.delete(listener);
+    },
+    onConnection(listener) {
+      connectionListeners.add(listener);
+      return () => void connectionListeners.delete(listener);
     },
   };
 }

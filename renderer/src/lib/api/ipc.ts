@@ -22,5 +22,6 @@ export function createIpcClient(bridge: PreloadBridge): RendererClient {
     },
     onEvent: (listener) => bridge.onEvent(listener),
     onResync: () => () => {},
+    onConnection: () => () => {},
   };
 }

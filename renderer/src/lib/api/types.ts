@@ -5,4 +5,7 @@ import type {ApiClient} from '../../../../main/common/contract';
  * drop), so the screens re-read what they show. Over IPC no event is ever lost and it never fires. */
 export interface RendererClient extends ApiClient {
   onResync(listener: () => void): () => void;
+  /** false when the link to the services dropped (serve stopped or restarting), true when it is
+   * back; over IPC the services live in the app itself and it never fires. */
+  onConnection(listener: (connected: boolean) => void): () => void;
 }

@@ -21,6 +21,8 @@ function screenFromHash(): Screen {
 class AppState {
   phase = $state<'booting' | 'ready' | 'failed' | 'unauthorized'>('booting');
   bootError = $state<unknown>(null);
+  /** serve stopped or is restarting: the event socket is down and reconnecting */
+  connectionLost = $state(false);
   info = $state<AppInfo | null>(null);
   settings = $state<Settings | null>(null);
   engine = $state<EngineStatus | null>(null);

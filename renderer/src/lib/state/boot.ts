@@ -27,6 +27,7 @@ export async function boot(): Promise<void> {
     setClient(choice.client);
     choice.client.onEvent(route);
     choice.client.onResync(resync);
+    choice.client.onConnection((connected) => (app.connectionLost = !connected));
     started = true;
   }
   app.phase = 'booting';
