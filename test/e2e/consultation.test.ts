@@ -89,9 +89,13 @@ test('a consultation in Chinese: streamed, saved across reload, exported', async
   assert.equal(await page.getByRole('article', {name: '用户消息'}).first().innerText().then((s) => s.includes(question)), true);
   assert.equal(await input.inputValue(), '', 'the composer is cleared after a successful send');
 
-  // reload: the consultation and both messages are still there
+  // reload: the consultation and both messages are still there, and so is a half-typed message
+  const halfTyped = '草稿：患者女，32岁，孕12周，咳嗽';
+  await input.fill(halfTyped);
   await page.reload();
   await page.getByRole('article', {name: '用户消息'}).first().waitFor();
+  assert.equal(await input.inputValue(), halfTyped, 'the unsent draft survives a reload');
+  await input.fill('');
   assert.match(await page.getByRole('article', {name: '用户消息'}).first().innerText(), /头痛三天了/);
   const stored = await page.getByRole('article', {name: '仲景的回复'}).last().innerText();
   assert.ok(stored.trim().length > 0);

@@ -12,6 +12,7 @@ import {api} from './client';
 import type {SamplingDraft} from '../sampling';
 
 const LAST_OPEN_KEY = 'zhongjing.lastConsultation';
+const DRAFT_KEY = 'zhongjing.draft.';
 export interface SettingsDraft {
   systemPrompt: string;
   sampling: SamplingDraft;
@@ -25,8 +26,9 @@ class ChatState {
   openError = $state<unknown>(null);
   /** streamed text per assistant message id (any consultation), until its chat.finished */
   live = $state<Record<string, string>>({});
-  /** unsent composer text per consultation, so switching away loses nothing */
-  drafts = $state<Record<string, string>>({});
+  /** unsent composer text per consultation, so switching away loses nothing (read and written
+   * through draft / setDraft, which also keep it in the tab's sessionStorage: a reload keeps it) */
+  private drafts = $state<Record<string, string>>({});
   /** unsaved settings-drawer edits per consultation, kept when the drawer goes away with them
    * (another consultation or screen opened): the drawer shows them again when reopened */
   settingsDrafts = $state<Record<string, SettingsDraft>>({});
@@ -39,6 +41,29 @@ class ChatState {
 
   private openSeq = 0;
   private refetchTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /** Read inside templates and $derived, so it never writes state: before the first edit of this
+   * page the draft comes straight from the tab's storage. */
+  draft(consultationId: string): string {
+    if (consultationId in this.drafts) return this.drafts[consultationId]!;
+    try {
+      return sessionStorage.getItem(DRAFT_KEY + consultationId) ?? '';
+    } catch {
+      return ''; // storage can be disabled: the draft then lives as long as the page
+    }
+  }
+
+  setDraft(consultationId: string, text: string): void {
+    this.drafts[consultationId] = text;
+    try {
+      // per tab and gone with it (sessionStorage, not localStorage: a patient's words are not
+      // left in the browser profile), but it survives a reload or a crashed renderer
+      if (text) sessionStorage.setItem(DRAFT_KEY + consultationId, text);
+      else sessionStorage.removeItem(DRAFT_KEY + consultationId);
+    } catch {
+      // storage full or disabled: kept in memory only
+    }
+  }
 
   lastOpenedId(): string | null {
     try {
