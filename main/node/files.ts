@@ -11,6 +11,17 @@ const PSEUDO_FILE_SYSTEMS: Record<number, string> = {0x9fa0: '/proc', 0x62656572
 
 const MB = 1024 * 1024;
 
+/** Strict UTF-8: a byte sequence that is not UTF-8 (GBK from a Chinese Windows editor, binary)
+ * throws instead of turning into U+FFFD. The byte order mark is kept, as Buffer#toString keeps it:
+ * an export's CSV needs it, and an importer drops it itself. */
+const strictUtf8 = new TextDecoder('utf-8', {fatal: true, ignoreBOM: true});
+
+/** Why a file's text was refused when it is not UTF-8 (the caller names the file). */
+export const NOT_UTF8: LocalisedText = {
+  zh: '文件不是 UTF-8 编码（可能是 GBK）。请用编辑器另存为 UTF-8 后再导入。',
+  en: 'The file is not UTF-8 text (it may be GBK). Save it as UTF-8 and import again.',
+};
+
 /** The name of the Linux pseudo-file system `path` lies on ('/proc', '/sys' …), or null. */
 export async function pseudoFileSystemOf(path: string): Promise<string | null> {
   if (process.platform !== 'linux') return null;
@@ -60,7 +71,8 @@ export async function checkRegularFile(path: string, maxBytes = Infinity): Promi
 
 /** The whole file as UTF-8, after checkRegularFile. It is opened without blocking (a file swapped
  * for a FIFO after the check cannot hang the open), checked again through the handle, and read
- * no further than `maxBytes`, whatever size it claimed. */
+ * no further than `maxBytes`, whatever size it claimed. Bytes that are not UTF-8 are refused
+ * (NOT_UTF8), never replaced. */
 export async function readRegularTextFile(path: string, maxBytes: number): Promise<string> {
   const checked = await checkRegularFile(path, maxBytes);
   const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
@@ -82,7 +94,11 @@ export async function readRegularTextFile(path: string, maxBytes: number): Promi
       if (bytesRead === 0) break;
       length += bytesRead;
     }
-    return buffer.toString('utf8', 0, length);
+    try {
+      return strictUtf8.decode(buffer.subarray(0, length));
+    } catch {
+      throw refuse('validation', NOT_UTF8);
+    }
   } finally {
     await handle.close();
   }

@@ -188,6 +188,38 @@ test('in the browser: import a preference-pair file, twice, without duplicates',
   assert.equal(await page.getByRole('link', {name: /^导入 pairs\.jsonl/}).count(), 1, 'one imported project in the list');
 });
 
+test('in the browser: an annotation file that is not UTF-8 (GBK) is refused in the page and nothing is imported', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  // RLHF-Label-Tool's input_file.json as a Chinese Windows editor saves it: 你好 in GBK (C4E3 BAC3)
+  const input = join(dir.path, 'input_file.json');
+  const hello = Buffer.from([0xc4, 0xe3, 0xba, 0xc3]);
+  writeFileSync(input, Buffer.concat([Buffer.from('{"0": {"query": "'), hello, Buffer.from('", "history": [], "response_0": "'), hello, Buffer.from('1", "response_1": "'), hello, Buffer.from('2"}}')]));
+  const serve = await startServe(['--data-dir', dir.path], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+  });
+  const page = await (await browser.newContext({locale: 'zh-CN'})).newPage();
+  const sent: string[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname.endsWith('/annotation.import')) sent.push(request.url());
+  });
+  await page.goto(serve.url);
+  await page.getByRole('link', {name: '标注'}).click();
+  await page.getByText('导入标注文件').click();
+  const form = page.getByRole('form', {name: '导入标注文件'});
+  await form.getByLabel('从本机选择文件（可多选）').setInputFiles(input);
+  await form.getByRole('button', {name: '导入', exact: true}).click();
+  await page.getByRole('alert').filter({hasText: '文件「input_file.json」不是 UTF-8 编码（可能是 GBK）。请用编辑器另存为 UTF-8 后再导入。'}).waitFor();
+  assert.deepEqual(sent, [], 'nothing was sent to the services');
+  await page.goto(serve.url);
+  await page.getByRole('link', {name: '标注'}).click();
+  await page.getByText('还没有标注项目。').waitFor();
+  assert.equal(await page.getByRole('link', {name: /^导入 input_file\.json/}).count(), 0, 'no imported project');
+});
+
 test('in the browser at 1440×900: the ranking screen does not scroll the window, the ranking sits beside the answers', async (t) => {
   const dir = tempDir();
   t.after(() => dir.cleanup());

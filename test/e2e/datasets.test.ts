@@ -155,3 +155,50 @@ test('before the click: no preference pairs to export, no multi-turn rows for a 
   if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'ds-4-empty-mix.png'), fullPage: true});
   assert.deepEqual(errors, [], 'no errors in the page');
 });
+
+test('a file that is not UTF-8 (GBK, random bytes) is refused in the page, in both languages, and nothing is sent', async (t) => {
+  const dir = tempDir();
+  const serve = await startServe(['--data-dir', dir.path], {built: true});
+  const browser = await launchChromium();
+  t.after(async () => {
+    await browser.close();
+    await serve.stop();
+    dir.cleanup();
+  });
+  // 20 dialogues as a Chinese Windows editor saves them: 你好 in GBK (C4E3 BAC3), ASCII around it
+  const gbk = join(dir.path, 'gbk.jsonl');
+  const hello = Buffer.from([0xc4, 0xe3, 0xba, 0xc3]);
+  const line = (i: number) => Buffer.concat([Buffer.from(`{"conversation": [{"role": "user", "content": "`), hello, Buffer.from(`${i}"}, {"role": "assistant", "content": "`), hello, Buffer.from('"}]}\n')]);
+  writeFileSync(gbk, Buffer.concat(Array.from({length: 20}, (_, i) => line(i))));
+  const random = join(dir.path, 'random.json');
+  writeFileSync(random, Buffer.from([0x7b, 0xff, 0xfe, 0x00, 0x80, 0x81, 0xc0, 0xaf, 0x7d]));
+  const context = await browser.newContext({viewport: {width: 1280, height: 900}, locale: 'zh-CN'});
+  const page = await context.newPage();
+  const sent: string[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname.endsWith('/datasets.import')) sent.push(request.url());
+  });
+  await page.goto(serve.url);
+  await page.getByRole('link', {name: '数据集'}).click();
+  await page.getByRole('button', {name: '导入数据集'}).click();
+  // named in the UI's language, which the test switches below
+  const form = page.getByRole('form', {name: /^(导入数据集|Import dataset)$/});
+  await form.getByLabel('数据文件').setInputFiles(gbk);
+  await form.getByRole('button', {name: '开始导入'}).click();
+  await form.getByRole('alert').filter({hasText: '文件「gbk.jsonl」不是 UTF-8 编码（可能是 GBK）。请用编辑器另存为 UTF-8 后再导入。'}).waitFor();
+  await form.getByLabel('数据文件').setInputFiles(random);
+  await form.getByRole('button', {name: '开始导入'}).click();
+  const alert = form.getByRole('alert').filter({hasText: '文件「random.json」不是 UTF-8 编码'});
+  await alert.waitFor();
+  assert.doesNotMatch(await form.innerText(), /JSON 格式错误|�/, 'not a JSON error, no replacement characters');
+  // in English too
+  await page.getByRole('button', {name: /切换语言/}).click();
+  await form.getByRole('button', {name: 'Start import'}).click();
+  await form.getByRole('alert').filter({hasText: 'The file "random.json" is not UTF-8 text (it may be GBK). Save it as UTF-8 and import again.'}).waitFor();
+  assert.deepEqual(sent, [], 'nothing was sent to the services');
+  assert.equal(await page.getByRole('heading', {name: /导入报告|Import report/}).count(), 0, 'no import report');
+  await page.getByRole('button', {name: /切换语言/}).click();
+  await page.goto(serve.url);
+  await page.getByRole('link', {name: '数据集'}).click();
+  await page.getByText('还没有数据集。').waitFor();
+});

@@ -75,6 +75,12 @@ test('bad input: one clear line on stderr and a non-zero exit', async () => {
     const help = runCli(['--help'], {env: zh});
     assert.equal(help.status, 0);
     assert.match(help.stdout, /serve/);
+    // each command's own options, without running it (serve would start a server)
+    for (const [args, pattern] of [[['serve', '--help'], /--allow-dir/], [['train', '-h'], /--policy-init/], [['annotate', 'export', '--help'], /pairs-trl/]] as const) {
+      const own = runCli([...args], {env: zh});
+      assert.equal(own.status, 0, `${args.join(' ')}: ${own.stderr}`);
+      assert.match(own.stdout, pattern);
+    }
   } finally {
     dir.cleanup();
   }
@@ -105,6 +111,29 @@ test('data import: the rejected count always on stderr; --strict fails and keeps
     const clean = runCli(['data', 'import', file, '--strict', '--data-dir', dir.path], {env: {LANG: 'zh_CN.UTF-8'}});
     assert.equal(clean.status, 0, clean.stderr);
     assert.equal(clean.stderr, '拒绝 0 行（共读取 1 行）\n');
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('annotate import refuses a file that is not UTF-8 (GBK) and imports nothing; UTF-8 with a byte order mark is read', () => {
+  const dir = tempDir();
+  try {
+    const annotate = (path: string, lang: string) => runCli(['annotate', 'import', path, '--data-dir', dir.path], {env: {LANG: lang}});
+    // RLHF-Label-Tool's input_file.json as a Chinese Windows editor saves it: 你好 in GBK (C4E3 BAC3)
+    const gbk = join(dir.path, 'input_file.json');
+    const hello = Buffer.from([0xc4, 0xe3, 0xba, 0xc3]);
+    const ascii = (text: string) => Buffer.from(text, 'latin1');
+    writeFileSync(gbk, Buffer.concat([ascii('{"0": {"query": "'), hello, ascii('", "history": [], "response_0": "'), hello, ascii('1", "response_1": "'), hello, ascii('2"}}')]));
+    assertOneLineError(annotate(gbk, 'en_US.UTF-8'), /input_file\.json: The file is not UTF-8 text \(it may be GBK\)\. Save it as UTF-8 and import again\./);
+    assertOneLineError(annotate(gbk, 'zh_CN.UTF-8'), /input_file\.json：文件不是 UTF-8 编码（可能是 GBK）。请用编辑器另存为 UTF-8 后再导入。/);
+    const stats = runCli(['annotate', 'stats', '--data-dir', dir.path], {env: {LANG: 'en_US.UTF-8'}});
+    assert.match(stats.stderr, /No annotation projects yet/, 'nothing was imported');
+    // saved again as UTF-8 (Windows Notepad adds a byte order mark): imported
+    writeFileSync(gbk, `\uFEFF${JSON.stringify({'0': {query: '你好', history: [], response_0: '你好1', response_1: '你好2'}})}`);
+    const imported = annotate(gbk, 'en_US.UTF-8');
+    assert.equal(imported.status, 0, imported.stderr);
+    assert.match(imported.stdout, /1 items added/);
   } finally {
     dir.cleanup();
   }

@@ -48,10 +48,12 @@ const at = (where: string, reason: LocalisedText): LocalisedText => ({zh: `${whe
 const naming = (path: string, error: unknown): AppError =>
   error instanceof AppError ? new AppError(error.code, at(path, error.localised)) : new AppError('io', at(path, unreadable(error)));
 
-/** The file's text, or an error naming it: only regular files up to the limit are read. */
+/** The file's text, or an error naming it: only regular files up to the limit are read, only
+ * UTF-8 (GBK is refused, not read as U+FFFD); a byte order mark (Windows editors add one) is not
+ * data. */
 async function readAnnotationFile(path: string): Promise<string> {
   try {
-    return await readRegularTextFile(path, MAX_ANNOTATION_FILE_BYTES);
+    return (await readRegularTextFile(path, MAX_ANNOTATION_FILE_BYTES)).replace(/^\uFEFF/, '');
   } catch (error) {
     throw naming(path, error);
   }
