@@ -1,6 +1,6 @@
-// The Settings screen's cards in Chromium against the built `zhongjing serve`: a folder is allowed
-// and taken back (the list comes from the stored settings), a refused folder says why, and the
-// update server is saved and shown as saved.
+// The Settings screen's cards in Chromium against the built `zhongjing serve`: a folder allowed at
+// start (--allow-dir) is listed; a folder is allowed and taken back (the list comes from the stored
+// settings), a refused folder says why, and the update server is saved and shown as saved.
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {launchChromium} from '../helpers/browser.js';
@@ -10,18 +10,25 @@ import {tempDir} from '../helpers/tmp.js';
 test('in the browser: allowed folders added and removed, a refused one explained; the update server saved', async (t) => {
   const dir = tempDir();
   const folder = tempDir();
-  const serve = await startServe(['--data-dir', dir.path], {built: true});
+  const startFolder = tempDir();
+  const serve = await startServe(['--data-dir', dir.path, '--allow-dir', startFolder.path], {built: true});
   const browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     await serve.stop();
     folder.cleanup();
+    startFolder.cleanup();
     dir.cleanup();
   });
   const page = await (await browser.newContext({locale: 'zh-CN'})).newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(`${serve.url.split('#')[0]}#/settings`);
+
+  // a folder allowed at start (--allow-dir) is listed, and says how it came to be allowed
+  await page.getByText(startFolder.path).waitFor();
+  assert.match(await page.getByRole('listitem').filter({hasText: startFolder.path}).innerText(), /--allow-dir/);
+  assert.equal(await page.getByRole('button', {name: `移除 ${startFolder.path}`}).count(), 0, 'not removable from the page');
 
   await page.getByLabel('添加文件夹').fill(folder.path);
   await page.getByRole('button', {name: '添加文件夹'}).click();
