@@ -137,15 +137,12 @@ export function wilson(k: number, n: number, z = 1.96): Interval {
   return {value: p, low: Math.max(0, centre - half), high: Math.min(1, centre + half)};
 }
 
-/** (win + tie/2) / n with value ± z·√(var/n), var = (p_win + p_tie/4) − m², clamped to [0, 1]. */
+/** (win + tie/2) / n with the Wilson interval of win + tie/2 successes in n. Conservative: a
+ * score in [0, 1] with mean m varies at most m(1 − m), as a win/loss coin does; and unlike a
+ * normal approximation from the sample variance it never shrinks to a point (4 verdicts that all
+ * tie gave 50 % [50 %, 50 %]). */
 export function tieAwareWinRate(win: number, tie: number, n: number, z = 1.96): Interval {
-  if (!(n > 0)) return {value: 0, low: 0, high: 1};
-  const pw = win / n;
-  const pt = tie / n;
-  const m = pw + 0.5 * pt;
-  const variance = Math.max(0, pw + 0.25 * pt - m * m);
-  const half = z * Math.sqrt(variance / n);
-  return {value: m, low: Math.max(0, m - half), high: Math.min(1, m + half)};
+  return wilson(win + 0.5 * tie, n, z);
 }
 
 // ── Multiple choice ────────────────────────────────────────────────────────────────────────────

@@ -2,7 +2,7 @@ import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {ABILITIES} from '../../main/common/annotation.js';
 import type {AnswerFacts, EvalReport, PairTally, VerdictRecord} from '../../main/common/evaluation.js';
-import {buildReport, fleissKappa, parseChoiceLetters, raterAgreement, stackedBarsSvg, wilson} from '../../main/common/evaluation.js';
+import {buildReport, fleissKappa, parseChoiceLetters, raterAgreement, stackedBarsSvg, tieAwareWinRate, wilson} from '../../main/common/evaluation.js';
 import {DEFAULT_JUDGE_PROMPT, combineOrders, judgeJsonSchema, judgeUserMessage, parseJudgeReply} from '../../main/common/evaluation-judge.js';
 import {reportHtml, verdictsCsv} from '../../main/node/evaluation/report-files.js';
 
@@ -353,10 +353,15 @@ test('buildReport: overall tallies counted by hand', () => {
   assert.deepEqual(s.winRate, wilson(3, 5));
   assert.deepEqual(s.tieRate, wilson(1, 5));
   assert.deepEqual(s.lossRate, wilson(1, 5));
-  // (3 + 0.5) / 5 = 0.7; var = 0.6 + 0.05 − 0.49 = 0.16; half = 1.96·√(0.16/5) = 0.350615
+  // (3 + 0.5) / 5 = 0.7, with Wilson's interval for 3.5 of 5: centre (0.7 + 1.96²/10) / (1 + 1.96²/5)
+  // = 0.613100, half (1.96 / 1.76832)·√(0.21/5 + 1.96²/100) = 0.314318
   close(s.tieAwareWinRate.value, 0.7, 1e-12);
-  close(s.tieAwareWinRate.low, 0.7 - 0.350615, 1e-6);
-  assert.equal(s.tieAwareWinRate.high, 1);
+  close(s.tieAwareWinRate.low, 0.613100 - 0.314318, 1e-5);
+  close(s.tieAwareWinRate.high, 0.613100 + 0.314318, 1e-5);
+  // every verdict a tie: 50 %, and with 4 verdicts an interval that says how little that is
+  const ties = tieAwareWinRate(0, 4, 4);
+  assert.equal(ties.value, 0.5);
+  assert.ok(ties.high - ties.low > 0.5, `a wide interval, not a point (${ties.low}–${ties.high})`);
 
   assert.deepEqual(r.orderInconsistency, {inconsistent: 1, judged: 10});
 });
@@ -478,7 +483,7 @@ test('reportHtml: counts, both languages, nothing external, everything escaped',
   assert.match(html, /<td>Zhongjing vs Base<\/td><td class="n">3<\/td><td class="n">1<\/td><td class="n">1<\/td><td class="n">5<\/td>(?:<td(?: class="n")?>[^<]*<\/td>){4}<td class="n">1<\/td><td class="n">1<\/td>/);
   // the human quality row: 4 / 1 / 2, n 7
   assert.match(html, /<td>Zhongjing vs Base<\/td><td class="n">4<\/td><td class="n">1<\/td><td class="n">2<\/td><td class="n">7<\/td>/);
-  has(html, '70.0% [34.9%, 100.0%]', 'tie-aware win rate with its interval');
+  has(html, '70.0% [29.9%, 92.7%]', 'tie-aware win rate with its interval');
   for (const text of ['评审模型判定', '人工评审', '安全性', '专业性与流畅性', '按科室', '内科', '外科', '（未分科室）', '安全性子集', '选择题准确率', 'Fleiss κ', '10 个判定中有 1 个']) {
     has(html, text, text);
   }

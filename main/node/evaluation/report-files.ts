@@ -21,7 +21,7 @@ const TEXT = {
     choice: '选择题准确率', all: '全部', single: '单选', multi: '多选',
     agreement: '人工评审一致性', units: '多人评审的单元', percentAgreement: '一致率', kappa: 'Fleiss κ',
     orderInconsistency: '评审模型顺序一致性', inconsistentOf: (k: number, n: number) => `${n} 个判定中有 ${k} 个在交换顺序后不一致（计为平局）`,
-    none: '无', notes: '说明：区间为 95 % 置信区间（比率用 Wilson 区间；计平局胜率 = (胜 + 平局/2) / n，用正态近似）。未解析的判定不计入 n。',
+    none: '无', notes: '说明：区间为 95 % 置信区间（比率用 Wilson 区间；计平局胜率 = (胜 + 平局/2) / n，同样用 Wilson 区间，偏保守）。未解析的判定不计入 n。',
     winLegend: 'A 胜', tieLegend: '平局', lossLegend: 'A 负',
   },
   en: {
@@ -36,7 +36,7 @@ const TEXT = {
     choice: 'Multiple-choice accuracy', all: 'All', single: 'Single answer', multi: 'Multiple answers',
     agreement: 'Agreement between human raters', units: 'Units rated by ≥ 2 raters', percentAgreement: 'Percent agreement', kappa: "Fleiss' κ",
     orderInconsistency: "Judge's order consistency", inconsistentOf: (k: number, n: number) => `${k} of ${n} verdicts changed when the order was swapped (counted as ties)`,
-    none: 'none', notes: 'Intervals are 95 % confidence intervals (Wilson for rates; the tie-aware win rate (win + tie/2) / n uses a normal approximation). Unparsed verdicts are not in n.',
+    none: 'none', notes: 'Intervals are 95 % confidence intervals (Wilson for rates; the tie-aware win rate (win + tie/2) / n too, which is conservative). Unparsed verdicts are not in n.',
     winLegend: 'A wins', tieLegend: 'Tie', lossLegend: 'A loses',
   },
 } as const;
