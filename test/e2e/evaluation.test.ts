@@ -127,3 +127,34 @@ test('in the browser: side by side in a consultation, the clinician prefers one 
   await page.getByText('已生成偏好数据集（1 对）').waitFor();
   assert.deepEqual(errors, []);
 });
+
+test('in the browser: an evaluation of multiple-choice items only says no judge is needed, and the report shows accuracy', async (t) => {
+  const dir = tempDir();
+  t.after(() => dir.cleanup());
+  const file = join(dir.path, 'cmexam.csv');
+  const rows = [['高血压的诊断标准是', 'A 收缩压≥140 mmHg\\nB 收缩压≥120 mmHg\\nC 舒张压≥60 mmHg', 'A', '指南规定'], ['成人正常体温约为', 'A 35 ℃\\nB 37 ℃\\nC 39 ℃', 'B', '常识']];
+  writeFileSync(file, `Question,Options,Answer,Explanation\n${rows.map((r) => r.join(',')).join('\n')}\n`);
+  assert.equal(runCli(['data', 'import', file, '--name', '选择题', '--data-dir', dir.path]).status, 0);
+  assert.equal(runCli(['models', 'add', await tinyModelPath(), '--name', 'tiny', '--data-dir', dir.path]).status, 0);
+
+  const {page, errors} = await openApp(t, dir.path);
+  await page.getByRole('link', {name: '评测', exact: true}).click();
+  await page.getByRole('button', {name: '新建评测'}).click();
+  const form = page.getByRole('form', {name: '新建评测'});
+  await form.getByLabel('名称', {exact: true}).fill('选择题对比');
+  await form.getByLabel('评测集').selectOption({label: '选择题 (v1, 2)'});
+  for (const [n, name] of [[1, '甲'], [2, '乙']] as const) {
+    const contestant = form.getByRole('group', {name: `参评者 ${n}`});
+    await contestant.getByLabel('参评者名称').fill(name);
+    await contestant.getByLabel('最多生成 token 数').fill('16');
+  }
+  await form.getByRole('button', {name: '创建并开始生成回答'}).click();
+  await page.getByRole('progressbar', {name: '回答生成进度'}).and(page.locator('[aria-valuenow="4"]')).waitFor({timeout: 120_000});
+  // nothing for a judge to compare: said so, and the button cannot start an empty pass
+  await page.getByRole('status').filter({hasText: '本评测只有选择题'}).waitFor();
+  await page.getByLabel('裁判', {exact: true}).selectOption({label: 'tiny'});
+  assert.equal(await page.getByRole('button', {name: '开始评判'}).isDisabled(), true);
+  await page.getByRole('tab', {name: '报告'}).click();
+  await page.getByRole('status').filter({hasText: '选择题按答案字母计分'}).waitFor();
+  assert.deepEqual(errors, []);
+});
