@@ -110,6 +110,9 @@ export interface ImportReport {
   rejected: number;
   /** the first rejected rows with position and reason (all are counted above) */
   rejectedRows: RejectedRow[];
+  /** rows imported without their trailing user turn(s): dialogues that ended with the patient's
+   * turn and no reply (counted in rowsImported). Absent in reports stored before it existed. */
+  trailingTurnsDropped?: number;
   exactDuplicates: number;
   nearDuplicates: number;
   /** pairs of positions, first few, for the report */

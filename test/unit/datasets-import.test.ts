@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import {writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
-import type {DatasetFormat, ImportReport} from '../../main/common/datasets.js';
+import {DATASET_FORMATS, type DatasetFormat, type ImportReport} from '../../main/common/datasets.js';
 import {AppError} from '../../main/common/errors.js';
-import {importDataset, type ImportedRow, type ImportOptions, type DatasetSource} from '../../main/node/datasets/index.js';
+import {detectFormat, importDataset, type ImportedRow, type ImportOptions, type DatasetSource} from '../../main/node/datasets/index.js';
+import {FORMAT_LABEL} from '../../main/node/datasets/reasons.js';
+import {datasetsEn, datasetsZh} from '../../renderer/src/lib/i18n-datasets.js';
 import {tempDir} from '../helpers/tmp.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/datasets/', import.meta.url));
@@ -108,8 +110,15 @@ test('an explicit format overrides detection; records of another shape are rejec
   assert.equal(report.format, 'sharegpt');
   assert.equal(rows.length, 0);
   assert.equal(report.rejected, 2);
-  assert.match(report.rejectedRows[0]!.reason.en, /does not match the sharegpt format \(looks like disc\)/);
-  assert.match(report.rejectedRows[0]!.reason.zh, /sharegpt/);
+  // the format by the name the import screen gives it, the fields it needs, what the record looks like
+  assert.equal(
+    report.rejectedRows[0]!.reason.en,
+    'record does not match the ShareGPT format, which needs the fields conversations ([{from, value}…]) or messages ([{role, content}…]); this record looks like DISC-Med',
+  );
+  assert.equal(
+    report.rejectedRows[0]!.reason.zh,
+    '记录不符合「ShareGPT」格式，该格式需要字段：conversations（[{from, value}…]）或 messages（[{role, content}…]）；这条记录看起来像「DISC-Med」',
+  );
 });
 
 test('malformed JSONL rows are reported with their 1-based line and skipped; the rest import', async () => {
@@ -136,7 +145,7 @@ test('malformed JSONL rows are reported with their 1-based line and skipped; the
     const by = new Map(report.rejectedRows.map((r) => [r.position, r.reason.en]));
     assert.match(by.get(2)!, /incomplete JSON \(truncated\?\)/);
     assert.match(by.get(3)!, /field query has the wrong type: expected string, got number/);
-    assert.match(by.get(4)!, /turn 1 is empty/);
+    assert.match(by.get(4)!, /the question is empty \(turn 1, user\)/);
     assert.match(by.get(5)!, /turn 2 is too long \(1000001 characters, limit 100000\)/);
     assert.match(by.get(6)!, /not valid UTF-8/);
     assert.match(by.get(8)!, /expected a JSON object, got array/);
@@ -156,7 +165,7 @@ test('structural rules: alternation, leading system only, must end with the assi
       jsonl(
         conv(['human', '问'], ['gpt', '答']),
         conv(['human', '问'], ['human', '又问'], ['gpt', '答']),
-        conv(['human', '问'], ['gpt', '答'], ['human', '再问']),
+        conv(['human', '只问不答']),
         conv(['human', '问'], ['system', '系统'], ['gpt', '答']),
         conv(['observation', '工具结果'], ['gpt', '答']),
         {conversations: []},
@@ -241,4 +250,162 @@ test('the sink is awaited in order (backpressure); progress is reported; cancel 
     (e: unknown) => e instanceof AppError && e.localised.en === 'Import cancelled.',
   );
   assert.equal(count, 10);
+});
+
+// ───── formats and refusals met on the real public files (../shared/data) ─────
+
+const HAN = /\p{Script=Han}/u;
+
+test('{question, raw_anwser} (DISC CMD samples) and {question, answer} import as single-turn QA', async () => {
+  const cmd = {id: '0-36638', department: '儿科', raw_case: '新生儿科', question: '婴儿睾丸发红怎么回事？', raw_anwser: '可能是尿布皮炎，勤换尿布。'};
+  const {report, rows} = await run(text(JSON.stringify([cmd, {id: 7, question: '头痛怎么办？', answer: '多休息。'}]), 'cmd_samples.json'));
+  assert.deepEqual([report.format, report.rowsImported, report.rejected], ['single', 2, 0]);
+  const first = rows[0]!.row;
+  assert.deepEqual(first.turns, [
+    {role: 'user', content: '婴儿睾丸发红怎么回事？'},
+    {role: 'assistant', content: '可能是尿布皮炎，勤换尿布。'},
+  ]);
+  assert.deepEqual([first.department, first.subDepartment, first.sourceId, first.kind], ['儿科', '新生儿科', '0-36638', 'dialogue']);
+  assert.deepEqual([rows[1]!.row.turns[1]!.content, rows[1]!.row.sourceId, rows[1]!.row.department], ['多休息。', '7', undefined]);
+  // an empty answer is a rejected row that says so
+  const empty = await run(text(jsonl({question: '头痛怎么办？', raw_anwser: ' '})), {format: 'single'});
+  assert.equal(empty.report.rejectedRows[0]!.reason.en, 'the answer is empty (turn 2, assistant)');
+});
+
+test('question-answer detection does not steal other formats that have a question field', () => {
+  assert.equal(detectFormat({question: '能喝酒吗？', response_chosen: '不能。', response_rejected: '能。'}), 'pairs');
+  assert.equal(detectFormat({question: '能喝酒吗？', chosen: '不能。', rejected: '能。'}), 'pairs');
+  assert.equal(detectFormat({id: 1, title: 't', description: 'd', QA_pairs: [{question: 'q', answer: 'a'}]}), 'cmbclin');
+  assert.equal(detectFormat({question: 'q', options: 'A x\\nB y', answer: 'A'}), 'cmexam');
+  assert.equal(detectFormat({question: 'q', answer: 'a'}), 'single');
+  assert.equal(detectFormat({question: 'q', raw_anwser: 'a'}), 'single');
+  assert.equal(detectFormat({instruction: '问', input: '补充', output: '答'}), 'alpaca');
+  assert.equal(detectFormat({input: '问', target: '答'}), 'single');
+});
+
+test('a preference pair imported as single-turn QA is rejected as another format, not as a missing answer', async () => {
+  const {report} = await run(text(jsonl({question: '能喝酒吗？', response_chosen: '不能。', response_rejected: '能。'})), {format: 'single'});
+  assert.match(report.rejectedRows[0]!.reason.en, /Single-turn QA format.*looks like Preference pairs/);
+  assert.match(report.rejectedRows[0]!.reason.zh, /「单轮问答」.*「偏好对」/);
+});
+
+test('PromptCBLUE {input, target}: input is the question, target the answer; sample_id and task_dataset kept', async () => {
+  const record = (target: string, id: string) => ({
+    input: '找出句子中的疾病实体：\n患儿发热三天。\n答：',
+    target,
+    answer_choices: ['疾病'],
+    task_type: 'ner',
+    task_dataset: 'CMeEE-V2',
+    sample_id: id,
+  });
+  const {report, rows} = await run(text(jsonl(record('疾病：发热', 'train-1'), record('', 'test-2'))));
+  assert.deepEqual([report.format, report.rowsRead, report.rowsImported, report.rejected], ['single', 2, 1, 1]);
+  const row = rows[0]!.row;
+  assert.deepEqual(row.turns.map((t) => [t.role, t.content]), [
+    ['user', '找出句子中的疾病实体：\n患儿发热三天。\n答：'],
+    ['assistant', '疾病：发热'],
+  ]);
+  assert.deepEqual([row.sourceId, row.source], ['train-1', 'CMeEE-V2']);
+  // the test split has an empty target: each such row is rejected saying the answer is empty
+  assert.deepEqual(report.rejectedRows.map((r) => [r.position, r.reason.zh, r.reason.en]), [[2, '回答为空（第 2 轮，assistant）', 'the answer is empty (turn 2, assistant)']]);
+});
+
+test('a file of questions without answers (DISC CMID samples) is refused whole, saying so in both languages', async () => {
+  const cmid = (id: string, q: string) => ({id, source: 'CMID', dataset_info: {label_4class: '病症', label_36class: '病因'}, cate: '病症', question: q});
+  const refused = (e: unknown) =>
+    e instanceof AppError &&
+    e.localised.zh.startsWith('这些记录只有问题（question），没有回答，不能用作训练数据。') &&
+    /only a question \(question\) and no answer/.test(e.localised.en) &&
+    !HAN.test(e.localised.en);
+  await assert.rejects(run(text(JSON.stringify([cmid('1-6020', '小便疼痛怎么回事？'), cmid('1-11825', '吃什么药好？')]), 'cmid_samples.json')), refused);
+  assert.throws(() => detectFormat(cmid('1', '问')), refused);
+  // a record with an answer under a name no format reads is an unknown format, not "questions only"
+  await assert.rejects(run(text(jsonl({question: '问', reply: '答'}))), (e: unknown) => e instanceof AppError && /question, reply/.test(e.localised.en));
+  // chosen explicitly, the rows are rejected one by one, naming the answer fields
+  const {report} = await run(text(jsonl(cmid('1', '问'))), {format: 'single'});
+  assert.equal(report.rejectedRows[0]!.reason.en, 'missing the answer: expected one of the fields answer / raw_anwser / raw_answer');
+});
+
+test('RLHF-Label-Tool output_result.tsv is refused with a pointer to the annotation import; other TSVs too', async () => {
+  const tsv = ['id\tquery\thistory\trank1\trank2\trank3\trank4', "0\t谢谢医生\t[]\t不客气\t不客气。\t祝您健康\t再见", "2\t好的\t[['问', '答']]\ta\tb\tc\td"].join('\n') + '\n';
+  const toAnnotation = (e: unknown) =>
+    e instanceof AppError &&
+    /RLHF-Label-Tool 的排序结果文件/.test(e.localised.zh) &&
+    e.localised.zh.includes('「标注」→「导入标注文件」') &&
+    e.localised.zh.includes('input_file.json') &&
+    e.localised.en.includes('Annotation → Import annotation files') &&
+    !HAN.test(e.localised.en);
+  await assert.rejects(run(text(tsv, 'output_result.tsv')), toAnnotation);
+  // from a path (the stream is closed), with a BOM and CRLF line ends, whatever the format asked for
+  const dir = tempDir();
+  try {
+    const path = join(dir.path, 'output_result.tsv');
+    writeFileSync(path, `\uFEFF${tsv.replaceAll('\n', '\r\n')}`);
+    await assert.rejects(run({path}), toAnnotation);
+    await assert.rejects(run({path}, {format: 'pairs'}), toAnnotation);
+    await assert.rejects(run({path}, {format: 'text'}), toAnnotation);
+  } finally {
+    dir.cleanup();
+  }
+  await assert.rejects(run(text('question\tanswer\n头痛\t休息\n', 'qa.tsv')), (e: unknown) => e instanceof AppError && /制表符分隔/.test(e.localised.zh) && /tab-separated table \(TSV, header: question, answer\)/.test(e.localised.en));
+  // JSON Lines with tabs as whitespace is still JSON Lines
+  const {report} = await run(text('{"query":\t"问",\t"response": "答"}\n'));
+  assert.deepEqual([report.format, report.rowsImported], ['single', 1]);
+});
+
+test('a dialogue ending with the patient turn is imported without it and counted; one with no exchange left is rejected', async () => {
+  const disc = (...roles: string[]) => ({conversation: roles.map((role, i) => ({role, content: `${role}${i}`}))});
+  const {report, rows} = await run(
+    text(
+      jsonl(
+        disc('user', 'assistant', 'user'), // 1: shortened to one exchange
+        disc('user', 'assistant', 'user', 'assistant', 'user'), // 2: shortened to two
+        disc('user', 'assistant'), // 3: as it is
+        disc('user'), // 4: nothing left: rejected
+        {conversation: [{role: 'system', content: '你是医生'}, {role: 'user', content: '问'}]}, // 5: nothing left
+        disc('user', 'assistant', 'user', 'user'), // 6: both trailing patient turns go
+      ),
+    ),
+  );
+  assert.deepEqual(rows.map((r) => [r.position, r.row.turns.map((t) => t.role[0]).join('')]), [
+    [1, 'ua'],
+    [2, 'uaua'],
+    [3, 'ua'],
+    [6, 'ua'],
+  ]);
+  assert.equal(report.trailingTurnsDropped, 3);
+  assert.equal(report.turns, 5, 'the dropped turns are not counted as turns');
+  assert.deepEqual(report.rejectedRows.map((r) => [r.position, r.reason.en]), [
+    [4, 'a dialogue must end with an assistant turn'],
+    [5, 'a dialogue must end with an assistant turn'],
+  ]);
+  // the row as stored (and hashed) is the shortened one
+  assert.equal(rows[0]!.row.turns.at(-1)!.content, 'assistant1');
+  // nothing to drop: the count is 0; preference prompts end with the user on purpose
+  const pairs = await run(text(jsonl({question: '能喝酒吗？', response_chosen: '不能。', response_rejected: '能。'})));
+  assert.deepEqual([pairs.report.rowsImported, pairs.report.trailingTurnsDropped], [1, 0]);
+});
+
+test('JSON errors: zh says where and what in Chinese; the engine text stays in en', async () => {
+  const {report} = await run(text(['{"query": broken', '{"query": "问" "response": "答"}', '{"query": "问",\n'].join('\n')), {format: 'single'});
+  const [bad, misplaced] = report.rejectedRows;
+  assert.equal(bad!.reason.zh, 'JSON 格式错误：意外的字符 “b”，不是合法的 JSON');
+  assert.match(bad!.reason.en, /^invalid JSON: Unexpected token 'b'/);
+  assert.equal(misplaced!.reason.zh, 'JSON 格式错误（第 15 个字符处）：属性值后应为 “,” 或 “}”，不是合法的 JSON');
+  assert.match(misplaced!.reason.en, /^invalid JSON: Expected ',' or '\}' after property value/);
+  for (const r of report.rejectedRows) assert.doesNotMatch(r.reason.zh, /Unexpected|Expected|JSON input|is not valid/, r.reason.zh);
+  // an element of a pretty-printed array: the line inside the record
+  const array = await run(text('[\n  {\n    "query": "问",\n    "response" "答"\n  }\n]', 'x.json'), {format: 'single'});
+  assert.equal(array.report.rejectedRows[0]!.reason.zh, 'JSON 格式错误（记录内第 4 行第 16 个字符处）：意外的字符串（缺少 “:” 或 “,”？），不是合法的 JSON');
+  // text after the end of the record
+  const odd = await run(text('{"query": "问", "response": "答"}}'), {format: 'single'});
+  assert.equal(odd.report.rejectedRows[0]!.reason.zh, 'JSON 格式错误（第 32 个字符处）：JSON 结束后还有多余内容，不是合法的 JSON');
+});
+
+test('reasons name formats as the import screen does (the same labels as the renderer)', () => {
+  assert.deepEqual(Object.keys(FORMAT_LABEL).sort(), [...DATASET_FORMATS].sort());
+  for (const [format, label] of Object.entries(FORMAT_LABEL)) {
+    const key = `dsFmt${format[0]!.toUpperCase()}${format.slice(1)}` as keyof typeof datasetsZh;
+    assert.deepEqual(label, {zh: datasetsZh[key], en: datasetsEn[key]}, format);
+  }
 });

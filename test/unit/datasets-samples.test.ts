@@ -35,8 +35,9 @@ const CASES: [string, DatasetFormat, number, number[]][] = [
   ['chatmed_tcm/tcm_answers_1_sample500.jsonl', 'single', 500, []],
   ['medicalgpt/medical_sft_1K_format.jsonl', 'sharegpt', 998, []],
   ['medicalgpt/reward_test.json', 'pairs', 100, []],
-  // three DISC dialogues end with the patient's closing thanks and no reply: rejected, not trimmed
-  ['disc_medllm/test_examples.jsonl', 'disc', 150, [45, 78, 100]],
+  // three DISC dialogues (lines 45, 78, 100) end with the patient's turn and no reply: imported
+  // without it (trailingTurnsDropped, checked below)
+  ['disc_medllm/test_examples.jsonl', 'disc', 150, []],
 ];
 for (const [file, format, records, rejected] of CASES)
   sample(file, `sample ${file} imports as ${format}`, async (t) => {
@@ -64,7 +65,9 @@ sample('disc_medllm/test_examples.jsonl', 'DISC multi-turn: roles alternate and 
   const {rows} = await importSample('disc_medllm/test_examples.jsonl');
   const multi = rows.filter((r) => r.row.turns.filter((x) => x.role === 'user').length > 1).length;
   t.diagnostic(`${multi} of ${rows.length} dialogues are multi-turn`);
-  assert.equal(multi, 77); // 80 in the file, less the 3 rejected above
+  // 80 in the file have more than one patient turn; of the three that end with a patient turn,
+  // two (lines 78, 100) are [patient, doctor, patient] and become single-turn without it
+  assert.equal(multi, 78);
   assert.ok(rows.every((r) => r.row.source === 'meddial'));
 });
 
@@ -95,4 +98,55 @@ sample('disc_medllm/ranking', 'DISC ranking dialogues (JSON arrays, patient/doct
 
 sample('rlhf_label_tool/input_file.json', 'RLHF-Label-Tool input_file.json is recognised and refused as an annotation file', async () => {
   await assert.rejects(importSample('rlhf_label_tool/input_file.json'), (e: unknown) => e instanceof AppError && /RLHF-Label-Tool/.test(e.localised.en));
+});
+
+sample('disc_medllm/test_examples.jsonl', 'DISC: the three dialogues ending with a patient turn are imported without it, and counted', async () => {
+  const {report, rows} = await importSample('disc_medllm/test_examples.jsonl', false);
+  assert.equal(report.trailingTurnsDropped, 3);
+  const byLine = new Map(rows.map((r) => [r.position, r.row]));
+  for (const [line, turns] of [[45, 4], [78, 2], [100, 2]] as const) {
+    const row = byLine.get(line)!;
+    assert.equal(row.turns.length, turns, `line ${line}`);
+    assert.equal(row.turns.at(-1)!.role, 'assistant', `line ${line}`);
+  }
+});
+
+sample('disc_medllm/cmd_samples.json', 'DISC CMD samples {question, raw_anwser} import as single-turn QA with their departments', async (t) => {
+  const {report, rows} = await importSample('disc_medllm/cmd_samples.json', false);
+  t.diagnostic(summary(report));
+  assert.deepEqual([report.format, report.rowsRead, report.rowsImported, report.rejected], ['single', 120, 120, 0]);
+  assert.ok(rows.every((r) => r.row.turns.length === 2 && r.row.department && r.row.sourceId));
+  const departments = new Set(rows.map((r) => r.row.department));
+  assert.deepEqual([...departments].sort(), ['儿科', '内科', '外科', '妇产科', '男科', '肿瘤科']);
+  assert.equal(rows[0]!.row.sourceId, '0-36638');
+  assert.equal(rows[0]!.row.subDepartment, '新生儿科');
+  assert.match(rows[0]!.row.turns[1]!.content, /^你好,可能是尿布皮炎/);
+});
+
+for (const split of ['train', 'dev'])
+  sample(`promptcblue/${split}.json`, `PromptCBLUE ${split}.json {input, target} imports as single-turn QA`, async (t) => {
+    const {report, rows} = await importSample(`promptcblue/${split}.json`, false);
+    t.diagnostic(summary(report));
+    assert.deepEqual([report.format, report.rowsRead, report.rowsImported, report.rejected], ['single', 80, 80, 0]);
+    assert.ok(rows.every((r) => r.row.sourceId && r.row.source && r.row.turns[1]!.content.trim() !== ''));
+  });
+
+sample('promptcblue/test.json', 'PromptCBLUE test.json has empty targets: every row is rejected saying the answer is empty', async () => {
+  const {report} = await importSample('promptcblue/test.json', false);
+  assert.deepEqual([report.format, report.rowsRead, report.rowsImported, report.rejected], ['single', 80, 0, 80]);
+  assert.ok(report.rejectedRows.every((r) => r.reason.en === 'the answer is empty (turn 2, assistant)' && r.reason.zh === '回答为空（第 2 轮，assistant）'));
+});
+
+sample('disc_medllm/cmid_samples.json', 'DISC CMID samples (questions only) are refused whole, saying there are no answers', async () => {
+  await assert.rejects(
+    importSample('disc_medllm/cmid_samples.json'),
+    (e: unknown) => e instanceof AppError && e.localised.zh.startsWith('这些记录只有问题（question），没有回答') && /no answer/.test(e.localised.en),
+  );
+});
+
+sample('rlhf_label_tool/output_result.tsv', 'RLHF-Label-Tool output_result.tsv is refused with a pointer to the annotation import', async () => {
+  await assert.rejects(
+    importSample('rlhf_label_tool/output_result.tsv'),
+    (e: unknown) => e instanceof AppError && e.localised.zh.includes('「标注」→「导入标注文件」') && e.localised.en.includes('Annotation → Import annotation files'),
+  );
 });

@@ -7,6 +7,9 @@
 //   alpaca    {instruction, input, output, system?, history?}   (same mapper as cmtmedqa)
 //   single    {query, response} (ChatMed; the "<s>问：\n…\n答：\n" prompt wrapper is removed)
 //             {instruction: [q], output: [a]} (huatuo26M one-element lists) or plain strings
+//             {question, answer} and DISC's CMD samples {id, department, raw_case, question,
+//             raw_anwser} (sic: the source's spelling; raw_case is a finer department → subDepartment)
+//             {input, target, task_dataset, sample_id} (PromptCBLUE; task_dataset → source)
 //   disc      {_id, source, conversation: [{role: user|assistant|patient|doctor, content}]}
 //   sharegpt  {conversations: [{from: human|gpt|system|user|assistant, value}], system?}
 //             also OpenAI-style {messages: [{role, content}]}
@@ -21,6 +24,10 @@
 //             parsed item is kept in `choice` so an evaluation scores letters, not text
 //   cmbclin   {id, title, description, QA_pairs: [{question, answer}, …]} (CMB-Clin) → one dialogue
 //             per case: description + first question, answer, next question …; `askEachTurn`
+//
+// Files that are not training data are refused whole, saying why and where they belong:
+// RLHF-Label-Tool's input (rlhfAnnotationFile) and its ranking output TSV (records.ts calls
+// tsvFile), and question-only files such as DISC's CMID samples (questionsOnlyFile).
 //
 // Every format also reads back what our own export adds (export.ts): kind "safety", `choice`
 // (a JSON string) and `ask_each_turn`, so an export re-imports as the same rows.
@@ -43,9 +50,18 @@ const has = (o: Obj, k: string) => o[k] !== undefined;
 
 /** The format a record looks like, or null. Throws for files that are not training data at all. */
 export function detectFormat(value: unknown): DatasetFormat | null {
+  const format = recognise(value);
+  if (format === null && isObj(value)) {
+    const refusal = notTrainingData(value);
+    if (refusal) throw refusal.error;
+  }
+  return format;
+}
+
+function recognise(value: unknown): DatasetFormat | null {
   if (typeof value === 'string') return 'text';
   if (!isObj(value)) return null;
-  if (has(value, 'query') && has(value, 'response_0') && !has(value, 'response')) throw rlhfAnnotationFile();
+  if (isRlhfInput(value)) return null;
   // the benchmarks first: their field names are their own, and a CMB-Clin case has a `question`
   // inside QA_pairs only, so nothing below would claim either of them
   if (Array.isArray(value.QA_pairs)) return 'cmbclin';
@@ -57,8 +73,56 @@ export function detectFormat(value: unknown): DatasetFormat | null {
   if (has(value, 'instruction') && has(value, 'output'))
     return Array.isArray(value.instruction) || Array.isArray(value.output) ? 'single' : 'alpaca';
   if (has(value, 'query') && has(value, 'response')) return 'single';
+  // after pairs (question + response_chosen) and the benchmarks (CMB-Clin's question is inside
+  // QA_pairs, CMExam's lower-case question comes with options)
+  if (has(value, 'question') && answerField(value) !== undefined) return 'single';
+  // PromptCBLUE; alpaca's {instruction, input, output} was claimed above
+  if (has(value, 'input') && has(value, 'target')) return 'single';
   if (typeof value.text === 'string') return 'text';
   return null;
+}
+
+const isRlhfInput = (o: Obj) => has(o, 'query') && has(o, 'response_0') && !has(o, 'response');
+
+/** The answer field of a {question, …} record: DISC's CMD samples spell it raw_anwser. */
+const ANSWER_FIELDS = ['answer', 'raw_anwser', 'raw_answer'] as const;
+const answerField = (o: Obj) => ANSWER_FIELDS.find((f) => has(o, f));
+
+// a field that may hold an answer under a name we do not read: then the file is not refused as
+// "questions only", it is reported as an unknown format with its field names
+const ANSWER_LIKE = /answer|anwser|response|reply|output|target|chosen|回答|答案|回复/i;
+
+/** Why a record that no format claims is not training data at all, or null. */
+function notTrainingData(o: Obj): {error: AppError; what: LocalisedText} | null {
+  if (isRlhfInput(o)) return {error: rlhfAnnotationFile(), what: {zh: 'RLHF-Label-Tool 待标注文件', en: 'an RLHF-Label-Tool annotation input'}};
+  if (typeof o.question === 'string' && !Object.keys(o).some((k) => ANSWER_LIKE.test(k)))
+    return {error: questionsOnlyFile(), what: {zh: '只有问题、没有回答的记录', en: 'a question without an answer'}};
+  return null;
+}
+
+/** DISC's CMID samples {id, source, dataset_info, cate, question}, and any file of questions
+ * without answers: an evaluation prompt set, nothing a model could learn an answer from. */
+export function questionsOnlyFile(): AppError {
+  return new AppError('validation', {
+    zh: '这些记录只有问题（question），没有回答，不能用作训练数据。请导入带回答的数据（如 {question, answer}、{query, response}）；只含问题的评测集（如 DISC 的 CMID 样例）无法作为数据集导入。',
+    en: 'These records hold only a question (question) and no answer, so they cannot be used as training data. Import data with answers (such as {question, answer} or {query, response}); a question-only evaluation set (such as DISC’s CMID samples) cannot be imported as a dataset.',
+  });
+}
+
+/** A tab-separated file (records.ts sees its first line): RLHF-Label-Tool's ranking output
+ * (header `id query history rank1 … rankK`) belongs to the annotation import together with its
+ * input_file.json; any other TSV is not a container the dataset import reads. */
+export function tsvFile(header: string[]): AppError {
+  if (header.includes('query') && header.filter((h) => /^rank\d+$/.test(h)).length >= 2)
+    return new AppError('validation', {
+      zh: '这是 RLHF-Label-Tool 的排序结果文件（制表符分隔，表头 id、query、history、rank1…），不是数据集：它只记录回答的排序，回答本身在对应的 input_file.json 中。请在「标注」→「导入标注文件」中把它与 input_file.json 一起导入，排序结果会成为标注项目，之后可导出为偏好对（chosen/rejected）。',
+      en: 'This is an RLHF-Label-Tool ranking result (tab-separated, header id, query, history, rank1…), not a dataset: it only records how the responses were ranked, and the responses themselves are in the matching input_file.json. Import it together with input_file.json under Annotation → Import annotation files; the rankings become an annotation project that can be exported as preference pairs (chosen/rejected).',
+    });
+  const names = header.slice(0, 8).join(', ');
+  return new AppError('validation', {
+    zh: `这是制表符分隔的表格（TSV，表头：${names}），数据集导入不读取这种文件。请把它另存为 CSV（逗号分隔，带表头）或 JSON Lines 后再导入。`,
+    en: `This is a tab-separated table (TSV, header: ${names}), which the dataset import does not read. Save it as CSV (comma-separated, with a header) or JSON Lines and import that.`,
+  });
 }
 
 /** RLHF-Label-Tool's input_file.json holds K unranked model samples per query, waiting for an
@@ -134,7 +198,8 @@ function meta(o: Obj, row: DatasetRow): DatasetRow {
   const info = isObj(o.dataset_info) ? o.dataset_info : {};
   const department = optionalText(o, 'cate1') ?? optionalText(o, 'department') ?? optionalText(info, 'department');
   const subDepartment = optionalText(o, 'cate2');
-  const source = optionalText(o, 'source');
+  // PromptCBLUE names the CBLUE task a record comes from (CMeEE-V2, IMCS-V2-MRG …)
+  const source = optionalText(o, 'source') ?? optionalText(o, 'task_dataset');
   if (department !== undefined) row.department = department;
   if (subDepartment !== undefined && subDepartment !== department) row.subDepartment = subDepartment;
   if (source !== undefined) row.source = source;
@@ -159,10 +224,11 @@ function exportedChoice(o: Obj): ChoiceQuestion | undefined {
   let v = o.choice;
   if (typeof v === 'string') {
     if (!v.trimStart().startsWith('{')) return undefined;
+    const json = v;
     try {
-      v = JSON.parse(v);
+      v = JSON.parse(json);
     } catch (error) {
-      throw new Reject(reasons.invalidJson(`choice: ${error instanceof Error ? error.message : String(error)}`));
+      throw new Reject(reasons.invalidJson(error instanceof Error ? error.message : String(error), json, 'choice'));
     }
   }
   if (!isObj(v) || !has(v, 'options')) return undefined;
@@ -216,6 +282,25 @@ export function stripPromptWrapper(query: string): string {
 }
 
 function mapSingle(o: Obj): DatasetRow {
+  if (has(o, 'question') && !has(o, 'query')) {
+    const field = answerField(o);
+    if (field === undefined) {
+      // a preference pair ({question, response_chosen, …}) is another format, not a missing answer
+      const like = recognise(o);
+      throw new Reject(like !== null && like !== 'single' ? reasons.wrongFormat('single', like) : reasons.missingAnswer([...ANSWER_FIELDS]));
+    }
+    const turns = [...systemTurn(o), ...historyTurns(o), {role: 'user' as const, content: str(o, 'question')!}, {role: 'assistant' as const, content: str(o, field)!}];
+    const row = meta(o, {kind: 'dialogue', turns});
+    // DISC's CMD samples: raw_case is the finer department of the source (新生儿科 under 儿科)
+    const finer = optionalText(o, 'raw_case')?.trim();
+    if (row.subDepartment === undefined && finer !== undefined && finer.length <= LIMITS.department && finer !== row.department) row.subDepartment = finer;
+    return row;
+  }
+  if (has(o, 'target') && !has(o, 'output') && !has(o, 'response')) {
+    // PromptCBLUE: the prompt (with its options and 答：) is the question, target the answer
+    const turns = [...systemTurn(o), {role: 'user' as const, content: str(o, 'input')!}, {role: 'assistant' as const, content: str(o, 'target')!}];
+    return meta(o, {kind: 'dialogue', turns});
+  }
   if (has(o, 'query') || has(o, 'response')) {
     const turns = [
       ...systemTurn(o),
@@ -390,10 +475,6 @@ function mapText(value: unknown): DatasetRow {
   return meta(value, {kind: 'text', turns: [], text});
 }
 
-function guess(o: Obj): string | null {
-  try {
-    return detectFormat(o);
-  } catch {
-    return 'RLHF-Label-Tool';
-  }
+function guess(o: Obj): DatasetFormat | LocalisedText | null {
+  return recognise(o) ?? notTrainingData(o)?.what ?? null;
 }

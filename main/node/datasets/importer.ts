@@ -3,6 +3,11 @@
 // store holds the reader back (backpressure) instead of rows piling up in memory.
 //
 // Memory stays at about one record plus the duplicate indexes (two 16-character keys per row).
+//
+// The one repair the importer makes: a dialogue that ends with the patient's turn(s) and no reply
+// (a closing "谢谢医生" in MedDialog-derived data) loses those trailing user turns, when at least
+// one user → assistant exchange is left, and the report counts such rows (trailingTurnsDropped).
+// Anything else a row lacks is a rejection with a reason (validate.ts).
 
 import type {DatasetFormat, DatasetRow, ImportReport, PhiType, RejectedRow} from '../../common/datasets.js';
 import {AppError, type LocalisedText} from '../../common/errors.js';
@@ -123,7 +128,8 @@ export async function importDataset(source: DatasetSource, options: ImportOption
     }
 
     // ── the rows
-    const report: ImportReport = {
+    // a new report always has every count (trailingTurnsDropped is optional only for old ones)
+    const report: ImportReport & Required<Pick<ImportReport, 'trailingTurnsDropped'>> = {
       format,
       rowsRead: 0,
       rowsImported: 0,
@@ -131,6 +137,7 @@ export async function importDataset(source: DatasetSource, options: ImportOption
       turns: 0,
       rejected: 0,
       rejectedRows: [],
+      trailingTurnsDropped: 0,
       exactDuplicates: 0,
       nearDuplicates: 0,
       duplicateExamples: [],
@@ -158,8 +165,13 @@ export async function importDataset(source: DatasetSource, options: ImportOption
       if (!record.ok) return reject(record.position, record.error, record.excerpt);
       const mapped = mapRecord(format, record.value, record.key);
       if ('error' in mapped) return reject(record.position, mapped.error, excerptOfValue(record.value));
-      const problem = validateRow(mapped.row);
+      const trimmed = withoutTrailingUserTurns(mapped.row);
+      const problem = validateRow(trimmed ?? mapped.row);
       if (problem) return reject(record.position, problem, excerptOfValue(record.value));
+      if (trimmed) {
+        mapped.row = trimmed;
+        report.trailingTurnsDropped++;
+      }
       const {row, replacements} = options.deidentify ? deidentifyRow(mapped.row) : {row: mapped.row, replacements: []};
       for (const r of replacements) report.replacements[r.type] = (report.replacements[r.type] ?? 0) + 1;
       const hash = rowHash(row);
@@ -204,6 +216,16 @@ export async function importDataset(source: DatasetSource, options: ImportOption
   } finally {
     await records.return(undefined);
   }
+}
+
+/** A dialogue ending with user turn(s) without the trailing user turns, or null when there is
+ * nothing to drop or no assistant turn would be left (then validation rejects it as it is). */
+export function withoutTrailingUserTurns(row: DatasetRow): DatasetRow | null {
+  if (row.kind !== 'dialogue' && row.kind !== 'safety') return null;
+  let end = row.turns.length;
+  while (end > 0 && row.turns[end - 1]!.role === 'user') end--;
+  if (end === row.turns.length || end === 0 || row.turns[end - 1]!.role !== 'assistant') return null;
+  return {...row, turns: row.turns.slice(0, end)};
 }
 
 function describe(value: unknown): string[] {

@@ -93,7 +93,7 @@ export class JsonElementScanner {
           this.depth = 1;
           segStart = i + 1;
         } else {
-          out.push({position: 0, error: reasons.invalidJson('not a JSON array or object'), excerpt: chunk.subarray(i, i + 600)});
+          out.push({position: 0, error: reasons.notJsonDocument(), excerpt: chunk.subarray(i, i + 600)});
           this.phase = 'done';
           this.trailingReported = true;
         }
@@ -111,7 +111,7 @@ export class JsonElementScanner {
     if (this.phase !== 'inside') return [];
     const out: ScannedElement[] = [];
     const excerpt = Buffer.concat(this.parts).subarray(0, 600);
-    out.push({position: this.index, error: this.started ? reasons.truncatedJson('end of file inside this element') : reasons.fileNotClosed(), excerpt});
+    out.push({position: this.index, error: this.started ? reasons.endOfFileInRecord() : reasons.fileNotClosed(), excerpt});
     this.phase = 'done';
     this.parts = [];
     return out;

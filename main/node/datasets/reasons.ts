@@ -3,6 +3,7 @@
 // contract's (main/common/contract.ts) or stricter, so every imported row can later be edited
 // through `datasets.updateRow` without tripping its schema.
 
+import type {DatasetFormat} from '../../common/datasets.js';
 import type {LocalisedText} from '../../common/errors.js';
 
 export const LIMITS = {
@@ -23,11 +24,86 @@ export const LIMITS = {
 
 const t = (zh: string, en: string): LocalisedText => ({zh, en});
 
+/** The formats as the import screen names them (renderer/src/lib/i18n-datasets.ts, dsFmt*: a
+ * unit test keeps the two the same), so a reason never shows an internal id like `single`. */
+export const FORMAT_LABEL: Record<DatasetFormat, LocalisedText> = {
+  cmtmedqa: t('CMtMedQA', 'CMtMedQA'),
+  single: t('单轮问答', 'Single-turn QA'),
+  disc: t('DISC-Med', 'DISC-Med'),
+  sharegpt: t('ShareGPT', 'ShareGPT'),
+  alpaca: t('Alpaca', 'Alpaca'),
+  pairs: t('偏好对', 'Preference pairs'),
+  text: t('纯文本', 'Plain text'),
+  cmexam: t('CMExam 选择题 (CSV)', 'CMExam multiple choice (CSV)'),
+  cmbclin: t('CMB-Clin 临床病例', 'CMB-Clin clinical cases'),
+};
+
+/** The fields a record of each format needs, for "does not match the format" reasons. */
+const FORMAT_FIELDS: Record<DatasetFormat, LocalisedText> = {
+  cmtmedqa: t('instruction 和 output（安全性条目为 instruct 和 output）', 'instruction and output (instruct and output for safety items)'),
+  single: t(
+    'query 和 response（或 question 和 answer / raw_anwser，input 和 target，instruction 和 output）',
+    'query and response (or question and answer / raw_anwser, input and target, instruction and output)',
+  ),
+  disc: t('conversation（[{role, content}…]）', 'conversation ([{role, content}…])'),
+  sharegpt: t('conversations（[{from, value}…]）或 messages（[{role, content}…]）', 'conversations ([{from, value}…]) or messages ([{role, content}…])'),
+  alpaca: t('instruction 和 output', 'instruction and output'),
+  pairs: t('question、response_chosen 和 response_rejected（或 prompt、chosen 和 rejected）', 'question, response_chosen and response_rejected (or prompt, chosen and rejected)'),
+  text: t('text', 'text'),
+  cmexam: t('Question、Options 和 Answer', 'Question, Options and Answer'),
+  cmbclin: t('QA_pairs（[{question, answer}…]）', 'QA_pairs ([{question, answer}…])'),
+};
+
+/** Where in a record a JSON parse error is: the engine's "at position N", as a 1-based
+ * character (and line, for a record that spans lines). */
+function jsonErrorPlace(detail: string, text?: string): LocalisedText | null {
+  const m = /at position (\d+)/.exec(detail);
+  if (!m) return null;
+  const offset = Number(m[1]);
+  if (text === undefined || !text.slice(0, offset).includes('\n')) return t(`第 ${offset + 1} 个字符处`, `character ${offset + 1}`);
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  return t(`记录内第 ${line} 行第 ${column} 个字符处`, `line ${line}, character ${column} of the record`);
+}
+
+/** What V8's JSON.parse message says, in Chinese (the English text stays in the en reason). */
+function jsonErrorWhat(detail: string): string | null {
+  let m: RegExpExecArray | null;
+  if ((m = /^Unexpected token '(.+?)'/.exec(detail))) return `意外的字符 “${m[1]}”`;
+  if (/^Unexpected non-whitespace character after JSON/.test(detail)) return 'JSON 结束后还有多余内容';
+  if (/^Expected property name or '\}'/.test(detail)) return '此处应为属性名（带双引号）或 “}”';
+  if (/^Expected double-quoted property name/.test(detail)) return '此处应为带双引号的属性名（多余的逗号？）';
+  if (/^Expected ',' or '\}' after property value/.test(detail)) return '属性值后应为 “,” 或 “}”';
+  if (/^Expected ',' or '\]' after array element/.test(detail)) return '数组元素后应为 “,” 或 “]”';
+  if (/^Expected ':' after property name/.test(detail)) return '属性名后应为 “:”';
+  if (/^Bad control character in string literal/.test(detail)) return '字符串中有未转义的控制字符（如换行或制表符）';
+  if (/^Bad escaped character/.test(detail)) return '字符串中有无效的转义序列';
+  if (/^Bad Unicode escape/.test(detail)) return '字符串中有无效的 \\u 转义';
+  if (/^Unexpected string/.test(detail)) return '意外的字符串（缺少 “:” 或 “,”？）';
+  if (/^Unexpected number/.test(detail)) return '意外的数字（缺少 “:” 或 “,”？）';
+  if (/^(No number after minus sign|Exponent part is missing|Unterminated fractional number)/.test(detail)) return '数字格式无效';
+  return null;
+}
+
 export const reasons = {
   invalidUtf8: () => t('不是有效的 UTF-8 编码（含非法字节序列）', 'not valid UTF-8 (invalid byte sequence)'),
   loneSurrogate: (field: string) => t(`${field} 含无效的 Unicode 代理字符`, `${field} contains an invalid Unicode surrogate`),
-  truncatedJson: (detail: string) => t(`JSON 不完整（可能被截断）：${detail}`, `incomplete JSON (truncated?): ${detail}`),
-  invalidJson: (detail: string) => t(`JSON 格式错误：${detail}`, `invalid JSON: ${detail}`),
+  /** `detail` is the engine's English message (kept in en only); `text`, the record, places it */
+  truncatedJson: (detail: string, text?: string) => {
+    const place = jsonErrorPlace(detail, text);
+    return t(`JSON 不完整（可能被截断）${place ? `：在${place.zh}结束` : ''}`, `incomplete JSON (truncated?): ${detail}`);
+  },
+  /** zh says where and what in Chinese; the engine's English message stays in en. `field`: the
+   * field whose value is the JSON text (a nested JSON string), when it is not the record. */
+  invalidJson: (detail: string, text?: string, field?: string) => {
+    const place = jsonErrorPlace(detail, text);
+    const where = [field && `字段 ${field}`, place?.zh].filter(Boolean).join('，');
+    const what = jsonErrorWhat(detail);
+    return t(`JSON 格式错误${where ? `（${where}）` : ''}：${what ? `${what}，` : ''}不是合法的 JSON`, `invalid JSON${field ? ` in ${field}` : ''}: ${detail}`);
+  },
+  notJsonDocument: () => t('文件不是 JSON 数组或对象', 'invalid JSON: not a JSON array or object'),
+  endOfFileInRecord: () => t('JSON 不完整（可能被截断）：文件在这条记录中间结束', 'incomplete JSON (truncated?): end of file inside this element'),
   recordTooLarge: (bytes: number, limit: number = LIMITS.recordBytes) =>
     t(`记录过大（${bytes} 字节，上限 ${limit} 字节），未解析`, `record too large (${bytes} bytes, limit ${limit}); not parsed`),
   notAnObject: (got: string) => t(`应为 JSON 对象，实际为 ${got}`, `expected a JSON object, got ${got}`),
@@ -42,13 +118,23 @@ export const reasons = {
   badHistoryPair: (i: number) =>
     t(`history 第 ${i + 1} 项应为 [患者, 医生] 两个字符串`, `history item ${i + 1} should be a [user, assistant] pair of strings`),
   unknownRole: (role: string) => t(`未知角色 “${role}”`, `unknown role "${role}"`),
-  wrongFormat: (format: string, looksLike: string | null) =>
-    t(
-      `记录不符合 ${format} 格式${looksLike ? `（看起来像 ${looksLike}）` : ''}`,
-      `record does not match the ${format} format${looksLike ? ` (looks like ${looksLike})` : ''}`,
-    ),
+  /** `looksLike`: the format the record seems to be, or a description of it (RLHF-Label-Tool) */
+  wrongFormat: (format: DatasetFormat, looksLike: DatasetFormat | LocalisedText | null) => {
+    const like = typeof looksLike === 'string' ? FORMAT_LABEL[looksLike] : looksLike;
+    return t(
+      `记录不符合「${FORMAT_LABEL[format].zh}」格式，该格式需要字段：${FORMAT_FIELDS[format].zh}${like ? `；这条记录看起来像「${like.zh}」` : ''}`,
+      `record does not match the ${FORMAT_LABEL[format].en} format, which needs the fields ${FORMAT_FIELDS[format].en}${like ? `; this record looks like ${like.en}` : ''}`,
+    );
+  },
+  missingAnswer: (fields: string[]) =>
+    t(`缺少回答：需要 ${fields.join(' / ')} 字段之一`, `missing the answer: expected one of the fields ${fields.join(' / ')}`),
   emptyDialogue: () => t('对话为空', 'empty dialogue'),
-  emptyTurn: (i: number) => t(`第 ${i + 1} 轮内容为空`, `turn ${i + 1} is empty`),
+  emptyTurn: (i: number, role?: string) =>
+    role === 'assistant'
+      ? t(`回答为空（第 ${i + 1} 轮，assistant）`, `the answer is empty (turn ${i + 1}, assistant)`)
+      : role === 'user'
+        ? t(`问题为空（第 ${i + 1} 轮，user）`, `the question is empty (turn ${i + 1}, user)`)
+        : t(`第 ${i + 1} 轮内容为空`, `turn ${i + 1} is empty`),
   emptyField: (field: string) => t(`${field} 为空`, `${field} is empty`),
   turnTooLong: (i: number, chars: number) =>
     t(`第 ${i + 1} 轮过长（${chars} 字符，上限 ${LIMITS.turnChars}）`, `turn ${i + 1} is too long (${chars} characters, limit ${LIMITS.turnChars})`),

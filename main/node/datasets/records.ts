@@ -9,11 +9,14 @@
 // record's first line: a quoted field may span lines), 0-based element index for JSON arrays and
 // keyed objects. This module does not know dataset formats: a CSV record is an object keyed by
 // the header's names, all values strings, and formats.ts recognises it like any JSON object.
+// A tab-separated file (a first line of tab-separated names) is refused before any record is
+// read, with formats.ts's explanation (RLHF-Label-Tool's ranking output belongs to annotation).
 
 import {createReadStream, statSync} from 'node:fs';
 import {extname} from 'node:path';
 import type {LocalisedText} from '../../common/errors.js';
 import {AppError} from '../../common/errors.js';
+import {tsvFile} from './formats.js';
 import {JsonElementScanner, type ScannedElement} from './json-stream.js';
 import {LIMITS, reasons} from './reasons.js';
 
@@ -79,7 +82,7 @@ export function parseRecord(position: number, bytes: Buffer, wrap?: 'member'): S
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     const truncated = /end of (JSON )?input|Unterminated string|Unexpected end/i.test(detail);
-    return {ok: false, position, error: truncated ? reasons.truncatedJson(detail) : reasons.invalidJson(detail), excerpt: excerptOf(text)};
+    return {ok: false, position, error: truncated ? reasons.truncatedJson(detail, text) : reasons.invalidJson(detail, text), excerpt: excerptOf(text)};
   }
 }
 
@@ -104,6 +107,20 @@ export function sniffContainer(head: Buffer, fileName: string, wantText: boolean
   return firstLine.trim() === '{' && ext !== '.jsonl' ? 'document' : 'jsonl';
 }
 
+/** The names of a tab-separated header line, or null. Cheap: only the first line is looked at.
+ * It must not be JSON, must hold a tab, and must split into at least two short names with none
+ * of JSON's brackets or quotes — a JSON Lines record never looks like that. */
+export function tsvHeader(head: Buffer): string[] | null {
+  const text = head.toString('utf8').replace(/^\uFEFF/, '');
+  const newline = text.indexOf('\n');
+  const line = (newline >= 0 ? text.slice(0, newline) : text).replace(/\r$/, '');
+  if (!line.includes('\t')) return null;
+  const names = line.split('\t').map((name) => name.trim());
+  if (names.length < 2 || names.length > 200) return null;
+  if (names.some((name) => name === '' || name.length > 100 || /["{}[\]]/.test(name))) return null;
+  return names;
+}
+
 export async function openRecords(source: DatasetSource, options: {signal?: AbortSignal; wantText?: boolean} = {}): Promise<RecordStream> {
   const totalBytes = totalBytesOf(source);
   const chunks = chunksOf(source, options.signal);
@@ -117,7 +134,16 @@ export async function openRecords(source: DatasetSource, options: {signal?: Abor
     headSize += next.value.length;
     if (next.value.includes(0x0a)) break;
   }
-  const container = sniffContainer(Buffer.concat(head).subarray(0, 64 * 1024), sourceName(source), options.wantText ?? false);
+  const headBytes = Buffer.concat(head).subarray(0, 64 * 1024);
+  const container = sniffContainer(headBytes, sourceName(source), options.wantText ?? false);
+  // what would be read as JSON Lines (or, asked for text, a .tsv) but is a tab-separated table
+  if (container === 'jsonl' || (container === 'txt' && extname(sourceName(source)).toLowerCase() === '.tsv')) {
+    const header = tsvHeader(headBytes);
+    if (header !== null) {
+      await chunks.return(undefined);
+      throw tsvFile(header);
+    }
+  }
   let read = 0;
   async function* replay(): AsyncGenerator<Buffer> {
     for (const c of head) yield c;

@@ -1,6 +1,7 @@
 // Structural checks every imported (or edited) row must pass, whatever format it came from.
-// Returns the first problem as a zh + en reason, or null. Turns are never trimmed or repaired:
-// a row is taken as it is or rejected with a reason.
+// Returns the first problem as a zh + en reason, or null. Turns are never trimmed or repaired
+// here: a row is taken as it is or rejected with a reason. (The importer drops a dialogue's
+// trailing user turns before it asks: importer.ts, withoutTrailingUserTurns.)
 //
 //   dialogue / safety: [system] user assistant user assistant … ending with assistant
 //   preference:        [system] user assistant … user, plus non-empty chosen and rejected
@@ -29,7 +30,7 @@ function checkTurns(turns: Turn[], endsWith: 'assistant' | 'user'): LocalisedTex
   let expected: Turn['role'] = 'user';
   for (let i = 0; i < turns.length; i++) {
     const turn = turns[i]!;
-    if (turn.content.trim() === '') return reasons.emptyTurn(i);
+    if (turn.content.trim() === '') return reasons.emptyTurn(i, turn.role);
     if (turn.content.length > LIMITS.turnChars) return reasons.turnTooLong(i, turn.content.length);
     if (LONE_SURROGATE.test(turn.content)) return reasons.loneSurrogate(`turn ${i + 1}`);
     if (turn.role === 'system') {
