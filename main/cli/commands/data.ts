@@ -30,6 +30,8 @@ function reportLines(report: ImportReport): string {
     say({zh: `格式 ${report.format}；读取 ${report.rowsRead} 行，导入 ${report.rowsImported} 行（${report.dialogues} 段对话，${report.turns} 轮），拒绝 ${report.rejected} 行`, en: `format ${report.format}; read ${report.rowsRead} rows, imported ${report.rowsImported} (${report.dialogues} dialogues, ${report.turns} turns), rejected ${report.rejected}`}),
     say({zh: `完全重复 ${report.exactDuplicates}，近似重复 ${report.nearDuplicates}；去标识化替换：${replaced}`, en: `exact duplicates ${report.exactDuplicates}, near duplicates ${report.nearDuplicates}; de-identification replacements: ${replaced}`}),
   ];
+  if (report.trailingTurnsDropped)
+    lines.push(say({zh: `${report.trailingTurnsDropped} 段对话以患者发言结尾，已去掉末尾没有回答的发言后导入`, en: `${report.trailingTurnsDropped} dialogues ended with the patient's turn: imported without the unanswered trailing turn`}));
   lines.push(...rejectedRowLines(report));
   return lines.join('\n');
 }

@@ -39,7 +39,9 @@ function residentBytes(pid: number | null): number | null {
 }
 
 export class TrainingService {
-  private readonly jobs = new Map<string, {job: TrainingJob; cancelling: boolean; started: number; startStep: number; totalSteps: number; settled: Promise<void>}>();
+  /** `started` / `startStep`: the time and step of the first step this job reported (the ETA's
+   * clock starts there, not at the process start: loading and tokenising would inflate it) */
+  private readonly jobs = new Map<string, {job: TrainingJob; cancelling: boolean; started: number; startStep: number | null; totalSteps: number; settled: Promise<void>}>();
   private readonly jobListeners = new Map<string, Set<(event: TrainEvent) => void>>();
 
   constructor(
@@ -371,14 +373,14 @@ export class TrainingService {
 
   private follow(id: string, job: TrainingJob): void {
     let settle = () => {};
-    const entry = {job, cancelling: false, started: performance.now(), startStep: 0, totalSteps: 0, settled: new Promise<void>((r) => (settle = r))};
+    const entry = {job, cancelling: false, started: 0, startStep: null as number | null, totalSteps: 0, settled: new Promise<void>((r) => (settle = r))};
     this.jobs.set(id, entry);
     job.onEvent((event: TrainEvent) => {
       for (const listener of this.jobListeners.get(id) ?? []) listener(event);
       if (event.type === 'started') {
-        // the ETA counts from here: data preparation before the first step is not step time
-        entry.started = performance.now();
-        entry.startStep = event.resumedFrom ?? 0;
+        // the ETA's clock starts at the first step (below): data preparation and the first step's
+        // graph building and allocation are not what every later step costs
+        entry.startStep = null;
         entry.totalSteps = event.totalSteps;
         this.storage.write(`training:${id}:started`, () =>
           this.store.db.transaction(() => {
@@ -397,6 +399,11 @@ export class TrainingService {
             this.store.training.update(id, {step: event.step, lastLoss: event.loss});
           })(),
         );
+        // time per step since this job's first step (checks and checkpoints included, as they recur)
+        if (entry.startStep === null) {
+          entry.startStep = event.step;
+          entry.started = performance.now();
+        }
         const total = entry.totalSteps;
         const seconds = (performance.now() - entry.started) / 1000;
         const done = event.step - entry.startStep;
