@@ -129,4 +129,9 @@ test('the result is the best checkpoint by validation; the user can keep the las
   assert.ok(!models.some((m) => m.id === adapterBefore), 'the old registration is gone');
   const back = await s.call('training.useResult', {id: run.id, step: 'best'});
   assert.equal(back.result.step, 'best');
+
+  // a second run of the same model and data would have the same name: it is told apart
+  const again = await s.call('training.start', {kind: 'sft', modelId: model.id, datasets: [{datasetId}], config: {steps: 1, evalEvery: 0, checkpointEvery: 0, gradientAccumulation: 1, maxSequenceLength: 128}});
+  assert.equal(again.name, `${run.name} (2)`);
+  await waitFor(() => s.events.some((e) => e.type === 'training.state' && e.run.id === again.id && (e.run.state === 'completed' || e.run.state === 'failed')), 180_000, 'second run');
 });

@@ -200,7 +200,7 @@ export class TrainingService {
       ...annotated.map((a) => a.source),
       ...(reward ? [reward.source] : []),
     ];
-    const name = input.name ?? `${input.kind.toUpperCase()} ${model.name} · ${sources.filter((s) => s.type !== 'reward-model').map((s) => s.name).join('+')}`;
+    const name = this.unusedRunName(input.name ?? `${input.kind.toUpperCase()} ${model.name} · ${sources.filter((s) => s.type !== 'reward-model').map((s) => s.name).join('+')}`);
     const adaptersDir = join(this.paths.root, 'adapters');
     const job = startTrainingJob({
       runsDir: this.runsDir,
@@ -345,6 +345,17 @@ export class TrainingService {
       this.emitState(id);
     }
     return summaryOf(this.store.training.get(id)!);
+  }
+
+  /** A run's name as given, or with " (2)", " (3)" … when another run has it: the name labels the
+   * run's adapter in every picker (start from, compare, consultation), where two alike cannot be
+   * told apart. */
+  private unusedRunName(name: string): string {
+    const taken = new Set(this.store.training.list().map((run) => run.name));
+    if (!taken.has(name)) return name;
+    let n = 2;
+    while (taken.has(`${name} (${n})`)) n++;
+    return `${name} (${n})`;
   }
 
   /** One run at a time: each takes every core (or the GPU) it is given, so two at once would each
