@@ -517,6 +517,8 @@ export const methods = {
       format: z.enum(['auto', ...datasetFormats]).optional(),
       name: z.string().trim().min(1).max(120).optional(),
       deidentify: z.boolean().optional(),
+      /** leave out rows identical to an earlier row of the file (default false) */
+      dropExactDuplicates: z.boolean().optional(),
     }).refine((v) => (v.path === undefined) !== (v.content === undefined), {message: 'give either path or content'}),
     output: {} as {jobId: string},
   },

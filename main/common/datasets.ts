@@ -113,6 +113,9 @@ export interface ImportReport {
   /** rows imported without their trailing user turn(s): dialogues that ended with the patient's
    * turn and no reply (counted in rowsImported). Absent in reports stored before it existed. */
   trailingTurnsDropped?: number;
+  /** exact duplicates left out because the import was asked to (dropExactDuplicates); absent in
+   * reports from before the option */
+  duplicatesDropped?: number;
   exactDuplicates: number;
   nearDuplicates: number;
   /** pairs of positions, first few, for the report */

@@ -4,7 +4,7 @@
 // (preference pairs from dialogues, a 7:1 mix from single-turn rows only).
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {writeFileSync} from 'node:fs';
+import {appendFileSync, readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {launchChromium} from '../helpers/browser.js';
 import {runCli, startServe} from '../helpers/cli.js';
@@ -49,6 +49,7 @@ test('import through the file picker, review, browse, and a 7:1 mix', async (t) 
   page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
   const file = join(dir.path, '门诊对话.jsonl');
   writeDialogues(file);
+  appendFileSync(file, `\n${readFileSync(file, 'utf8').split('\n')[0]}\n`); // the first dialogue once more
 
   await page.goto(serve.url);
   await page.getByRole('link', {name: '数据集'}).click();
@@ -56,10 +57,12 @@ test('import through the file picker, review, browse, and a 7:1 mix', async (t) 
   const form = page.getByRole('form', {name: '导入数据集'});
   await form.getByLabel('数据文件').setInputFiles(file);
   assert.equal(await form.getByLabel('去标识化（推荐）').isChecked(), true, 'de-identification is on by default');
+  assert.equal(await form.getByLabel('去掉完全重复的行').isChecked(), true, 'exact duplicates are left out by default');
   await form.getByRole('button', {name: '开始导入'}).click();
   await page.getByRole('heading', {name: '导入报告'}).waitFor({timeout: 30_000});
   const report = await page.locator('main').innerText();
   assert.match(report, /24/, 'rows imported');
+  assert.match(report, /完全重复\s*1（未导入）/, 'the repeated first dialogue is counted and left out');
   assert.match(report, /#?25/, 'the broken line is reported by its position');
   if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'ds-1-report.png'), fullPage: true});
 

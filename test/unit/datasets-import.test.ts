@@ -211,6 +211,16 @@ test('exact and near duplicates are reported, not removed', async () => {
   ]);
 });
 
+test('asked to, exact duplicates are left out (the first stays), counted; near duplicates stay', async () => {
+  const r = (q: string, a: string) => ({query: q, response: a});
+  const file = text(jsonl(r('头痛怎么办？', '多休息。'), r('头痛怎么办？', '多休息。'), r('头痛 怎么办?', '多休息!'), r('头痛怎么办？', '多休息。'), r('发烧', '退热')));
+  const {report, rows} = await run(file, {dropExactDuplicates: true});
+  assert.deepEqual(rows.map((row) => row.position), [1, 3, 5]);
+  assert.deepEqual([report.rowsImported, report.exactDuplicates, report.duplicatesDropped, report.nearDuplicates], [3, 2, 2, 1]);
+  const kept = await run(file);
+  assert.deepEqual([kept.report.rowsImported, kept.report.duplicatesDropped], [5, 0], 'by default every row is imported');
+});
+
 test('auto-detection skips broken leading records; unknown shapes and empty files are errors', async () => {
   const {report} = await run(text(`{oops\n${jsonl({conversation: [{role: 'user', content: '问'}, {role: 'assistant', content: '答'}]})}`));
   assert.deepEqual([report.format, report.rowsImported, report.rejected], ['disc', 1, 1]);

@@ -11,13 +11,13 @@ import {resolveDataDir, say, usageError} from '../context.js';
 
 export const USAGE = {
   zh: `用法：
-  zhongjing data import 文件 [--format ${DATASET_FORMATS.join('|')}] [--name 名称] [--no-deid] [--strict] [--json]
+  zhongjing data import 文件 [--format ${DATASET_FORMATS.join('|')}] [--name 名称] [--no-deid] [--drop-duplicates] [--strict] [--json]
   zhongjing data list [--json]
   zhongjing data show 名称 [--version N] [--json]
   zhongjing data mix --name 名称 --from 数据集[:比例[:single|multi|any]] ... [--unit examples|tokens] [--total N] [--seed S] [--val 0.05]
   zhongjing data export 名称 --format sharegpt|alpaca|llamafactory|pairs 输出目录 [--version N] [--overwrite]`,
   en: `usage:
-  zhongjing data import FILE [--format ${DATASET_FORMATS.join('|')}] [--name N] [--no-deid] [--strict] [--json]
+  zhongjing data import FILE [--format ${DATASET_FORMATS.join('|')}] [--name N] [--no-deid] [--drop-duplicates] [--strict] [--json]
   zhongjing data list [--json]
   zhongjing data show NAME [--version N] [--json]
   zhongjing data mix --name N --from DATASET[:RATIO[:single|multi|any]] ... [--unit examples|tokens] [--total N] [--seed S] [--val 0.05]
@@ -28,7 +28,7 @@ function reportLines(report: ImportReport): string {
   const replaced = Object.entries(report.replacements).map(([type, n]) => `${type} ${n}`).join(', ') || '0';
   const lines = [
     say({zh: `格式 ${report.format}；读取 ${report.rowsRead} 行，导入 ${report.rowsImported} 行（${report.dialogues} 段对话，${report.turns} 轮），拒绝 ${report.rejected} 行`, en: `format ${report.format}; read ${report.rowsRead} rows, imported ${report.rowsImported} (${report.dialogues} dialogues, ${report.turns} turns), rejected ${report.rejected}`}),
-    say({zh: `完全重复 ${report.exactDuplicates}，近似重复 ${report.nearDuplicates}；去标识化替换：${replaced}`, en: `exact duplicates ${report.exactDuplicates}, near duplicates ${report.nearDuplicates}; de-identification replacements: ${replaced}`}),
+    say({zh: `完全重复 ${report.exactDuplicates}${report.duplicatesDropped ? '（未导入）' : ''}，近似重复 ${report.nearDuplicates}；去标识化替换：${replaced}`, en: `exact duplicates ${report.exactDuplicates}${report.duplicatesDropped ? ' (not imported)' : ''}, near duplicates ${report.nearDuplicates}; de-identification replacements: ${replaced}`}),
   ];
   if (report.trailingTurnsDropped)
     lines.push(say({zh: `${report.trailingTurnsDropped} 段对话以患者发言结尾，已去掉末尾没有回答的发言后导入`, en: `${report.trailingTurnsDropped} dialogues ended with the patient's turn: imported without the unanswered trailing turn`}));
@@ -52,6 +52,7 @@ export async function dataCommand(argv: string[]): Promise<void> {
       format: {type: 'string'},
       name: {type: 'string'},
       'no-deid': {type: 'boolean'},
+      'drop-duplicates': {type: 'boolean'},
       strict: {type: 'boolean'},
       json: {type: 'boolean'},
       version: {type: 'string'},
@@ -72,7 +73,7 @@ export async function dataCommand(argv: string[]): Promise<void> {
       const file = positionals[0];
       if (!file) throw usageError(USAGE);
       if (values.format && !DATASET_FORMATS.includes(values.format as DatasetFormat)) throw usageError(USAGE);
-      const input = parseInput(methods['datasets.import'].input, {path: resolve(file), format: values.format, name: values.name, deidentify: !values['no-deid']});
+      const input = parseInput(methods['datasets.import'].input, {path: resolve(file), format: values.format, name: values.name, deidentify: !values['no-deid'], dropExactDuplicates: values['drop-duplicates'] ?? false});
       const {datasetId, report} = await services.datasets.importNow(input);
       // always on stderr, whatever stdout holds (--json), so a script sees rejected rows
       process.stderr.write(`${say({zh: `拒绝 ${report.rejected} 行（共读取 ${report.rowsRead} 行）`, en: `rejected ${report.rejected} of ${report.rowsRead} rows`})}\n`);

@@ -46,6 +46,9 @@ export interface ImportOptions {
   format: DatasetFormat | 'auto';
   /** on by default in the product; the caller passes it explicitly */
   deidentify: boolean;
+  /** leave out a row identical to an earlier one (after de-identification); near duplicates are
+   * only reported: they may differ where it matters */
+  dropExactDuplicates?: boolean;
   signal?: AbortSignal;
   /** called at most every 200 ms, and once at the end */
   onProgress?: (p: ImportProgressInfo) => void;
@@ -129,7 +132,7 @@ export async function importDataset(source: DatasetSource, options: ImportOption
 
     // ── the rows
     // a new report always has every count (trailingTurnsDropped is optional only for old ones)
-    const report: ImportReport & Required<Pick<ImportReport, 'trailingTurnsDropped'>> = {
+    const report: ImportReport & Required<Pick<ImportReport, 'trailingTurnsDropped' | 'duplicatesDropped'>> = {
       format,
       rowsRead: 0,
       rowsImported: 0,
@@ -138,6 +141,7 @@ export async function importDataset(source: DatasetSource, options: ImportOption
       rejected: 0,
       rejectedRows: [],
       trailingTurnsDropped: 0,
+      duplicatesDropped: 0,
       exactDuplicates: 0,
       nearDuplicates: 0,
       duplicateExamples: [],
@@ -185,6 +189,10 @@ export async function importDataset(source: DatasetSource, options: ImportOption
         else report.exactDuplicates++;
         if (report.duplicateExamples.length < maxDupExamples)
           report.duplicateExamples.push({position: record.position, duplicateOf: (firstExact ?? firstNear)!, near: isNear});
+      }
+      if (firstExact !== undefined && options.dropExactDuplicates) {
+        report.duplicatesDropped++;
+        return;
       }
       if (firstExact === undefined) exact.set(exactKey, record.position);
       if (firstNear === undefined) near.set(nearKey, record.position);

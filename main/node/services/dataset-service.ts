@@ -148,6 +148,7 @@ export class DatasetService {
         {
           format,
           deidentify,
+          dropExactDuplicates: input.dropExactDuplicates ?? false,
           signal,
           onProgress: (p) => {
             const seconds = (performance.now() - started) / 1000;

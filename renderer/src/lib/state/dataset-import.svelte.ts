@@ -17,6 +17,7 @@ export interface ImportFormValues {
   format: NonNullable<MethodInput<'datasets.import'>['format']>;
   name: string;
   deidentify: boolean;
+  dropExactDuplicates: boolean;
 }
 type JobEvent = {type: 'progress'; progress: ImportProgress} | {type: 'imported'; event: ImportedEvent};
 
@@ -33,7 +34,7 @@ class DatasetImport {
   datasetId = $state<string | null>(null);
   error = $state<unknown>(null);
   cancelling = $state(false);
-  lastForm: ImportFormValues = {path: '', format: 'auto', name: '', deidentify: true};
+  lastForm: ImportFormValues = {path: '', format: 'auto', name: '', deidentify: true, dropExactDuplicates: true};
 
   busy = $derived(this.phase === 'starting' || this.phase === 'running');
 
@@ -43,7 +44,7 @@ class DatasetImport {
 
   async start(input: MethodInput<'datasets.import'>, fileName: string): Promise<void> {
     this.reset();
-    this.lastForm = {path: input.path ?? '', format: input.format ?? 'auto', name: input.name ?? '', deidentify: input.deidentify ?? true};
+    this.lastForm = {path: input.path ?? '', format: input.format ?? 'auto', name: input.name ?? '', deidentify: input.deidentify ?? true, dropExactDuplicates: input.dropExactDuplicates ?? false};
     this.phase = 'starting';
     this.fileName = fileName;
     try {
@@ -112,7 +113,7 @@ class DatasetImport {
     this.datasetId = datasetId;
     if (datasetId) {
       this.phase = 'done';
-      this.lastForm = {path: '', format: 'auto', name: '', deidentify: true}; // done: the next import starts afresh
+      this.lastForm = {path: '', format: 'auto', name: '', deidentify: true, dropExactDuplicates: true}; // done: the next import starts afresh
       datasets.scheduleRefresh(0);
     } else if (this.cancelRequested || (error === null && report === null)) {
       this.phase = 'cancelled';
