@@ -257,6 +257,28 @@ ggml_tensor * batch_view(ggml_context * ctx, const tr_session & s, ggml_tensor *
     return ggml_view_2d(ctx, store, n_embd, n_tokens, n_embd * sizeof(float), 0);
 }
 
+// The micro-batch as the loss piece takes it. The LM loss sums over target tokens, and its
+// logits, their softmax and its gradient are n_vocab values per target (3 × 152k floats per token
+// for Qwen2): with more targets than params.loss_chunk_targets it is computed over slices of them,
+// each a copy of the batch with the other targets masked (-1). Other heads take it whole.
+std::vector<tr_batch> loss_parts(const tr_session & s, const tr_batch & batch) {
+    const int64_t chunk = s.params.loss_chunk_targets > 0 ? s.params.loss_chunk_targets : 512;
+    if (std::strcmp(s.loss->name(), "lm") != 0 || batch.n_targets() <= chunk) return {batch};
+    std::vector<tr_batch> parts;
+    int64_t in_part = chunk;
+    for (size_t i = 0; i < batch.targets.size(); ++i) {
+        if (batch.targets[i] < 0) continue;
+        if (in_part == chunk) {
+            parts.push_back(batch);
+            std::fill(parts.back().targets.begin(), parts.back().targets.end(), -1);
+            in_part = 0;
+        }
+        parts.back().targets[i] = batch.targets[i];
+        in_part++;
+    }
+    return parts;
+}
+
 // A kept layer input is a parameter (its gradient is wanted) only in the graph that uses it.
 struct param_flag {
     ggml_tensor * t;
@@ -300,26 +322,28 @@ double accumulate_checkpointed(tr_session & s, const tr_batch & batch, const tr_
         tr_graph_set_inputs(inp, batch, gp, &host);
         graph_compute(s, gf);
     }
+    // The loss piece: its gradient to the last layer's output is added into grad[0], over one graph
+    // or, for the LM loss, one per slice of target tokens (each gradient adds onto the last).
     double value = 0.0;
-    {
+    ggml_backend_tensor_memset(ck.grad[0], 0, 0, (size_t) (s.model->hp.n_embd * N) * sizeof(float));
+    for (const tr_batch & part : loss_parts(s, batch)) {
         ctx_guard g{meta_ctx(s)};
         ggml_tensor * top = batch_view(g.ctx, s, ck.x[n_layer], N);
         ggml_tensor * top_grad = batch_view(g.ctx, s, ck.grad[0], N);
         param_flag flag(top);
-        ggml_backend_tensor_memset(ck.grad[0], 0, 0, ggml_nbytes(top_grad));
         tr_graph_inputs inp;
         tr_graph_span span;
         span.first = span.last = n_layer;
         span.input = top;
-        ggml_tensor * hidden = tr_graph_build(g.ctx, *s.model, s.train_set, batch, gp, inp, span);
+        ggml_tensor * hidden = tr_graph_build(g.ctx, *s.model, s.train_set, part, gp, inp, span);
         ggml_cgraph * gf = nullptr;
-        ggml_tensor * loss = loss_of(s, g.ctx, hidden, batch, &gf);
+        ggml_tensor * loss = loss_of(s, g.ctx, hidden, part, &gf);
         gf = with_backward(s, g.ctx, gf, loss, s.optim->loss_seed, top, top_grad, inp);
         graph_alloc(s, gf);
-        tr_graph_set_inputs(inp, batch, gp, &host);
-        s.loss->set_inputs(batch);
+        tr_graph_set_inputs(inp, part, gp, &host);
+        s.loss->set_inputs(part);
         graph_compute(s, gf);
-        value = read_loss(s, loss, scores);
+        value += read_loss(s, loss, scores);
     }
     for (int il = n_layer - 1; il >= 0; --il) {
         const bool below = il > 0;  // the first layer's input is the embeddings: no gradient wanted

@@ -45,6 +45,9 @@ struct tr_session_params {
     // intermediates to one layer's (plus n_layer inputs of [n_embd, N]) for about one more
     // forward pass of compute. What lets a 7B model train at a long context on a 24 GB card.
     bool              gradient_checkpointing = false;
+    // With gradient checkpointing, the LM loss is computed over slices of at most this many target
+    // tokens (0 = 512): its vocabulary-sized logits are then alive for one slice at a time.
+    int64_t           loss_chunk_targets = 0;
 };
 
 // Gradient checkpointing's memory, sized for the largest micro-batch so far (a graph views the

@@ -301,8 +301,9 @@ test('seeded and deterministic on CPU, dropout included', async (t) => {
 // Gradient checkpointing recomputes each layer from its kept input for the backward: the same
 // nodes, the same dropout masks, so the same gradients up to summation order — for every loss
 // head (the language model's and the scalar head's), a quantised base, and several micro-batches.
-for (const [arch, type, lossHead] of [['llama', 'f32', 'lm'], ['qwen2', 'q8_0', 'lm'], ['llama', 'q4_0', 'reward']] as const) {
-  test(`gradient checkpointing trains exactly as the whole graph does: ${arch} ${type} ${lossHead}`, async (t) => {
+// The LM loss may also run over slices of its target tokens (lossChunkTargets; 3 here, so several).
+for (const [arch, type, lossHead, slice] of [['llama', 'f32', 'lm', 0], ['qwen2', 'q8_0', 'lm', 0], ['llama', 'q4_0', 'reward', 0], ['qwen2', 'f32', 'lm', 3]] as const) {
+  test(`gradient checkpointing trains exactly as the whole graph does: ${arch} ${type} ${lossHead}${slice ? `, loss over slices of ${slice} targets` : ''}`, async (t) => {
     if (env.skip) return t.skip(env.skip);
     const path = await tinyModel(env.addon!, arch, type === 'f32' ? undefined : type);
     // three sequences (row 0 packs two): 0 is preferred to 1, 2 to 1
@@ -312,7 +313,7 @@ for (const [arch, type, lossHead] of [['llama', 'f32', 'lm'], ['qwen2', 'q8_0', 
       ? {lossHead, adapters: [{name: 'rm', trainable: true, head: true, lora: {rank: 4, alpha: 8, dropout: 0.1}}]}
       : {lora: {rank: 4, alpha: 8, dropout: 0.1}};
     const whole = await session(path, options);
-    const pieces = await session(path, {...options, gradientCheckpointing: true});
+    const pieces = await session(path, {...options, gradientCheckpointing: true, ...(slice ? {lossChunkTargets: slice} : {})});
     try {
       randomiseB(whole);
       randomiseB(pieces);

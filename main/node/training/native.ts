@@ -73,6 +73,9 @@ export interface SessionOptions {
   /** Keep only each layer's input from the forward and recompute each layer for its backward:
    * activation memory of one layer instead of all, for about one more forward pass of compute. */
   gradientCheckpointing?: boolean;
+  /** With gradient checkpointing, the LM loss over slices of at most this many target tokens
+   * (default 512), so its vocabulary-sized logits are alive for one slice at a time. */
+  lossChunkTargets?: number;
   /** 'lm': next-token NLL on target positions; 'reward' / 'dpo': preference loss over pairs. */
   lossHead?: LossHead;
   loss?: {beta?: number; labelSmoothing?: number; centerRewards?: number; clipRange?: number; clipRangeValue?: number; vfCoef?: number};
