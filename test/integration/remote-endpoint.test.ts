@@ -41,6 +41,7 @@ test('a consultation answered by zhongjing serve /v1 as a remote endpoint; the k
   const ok = await s.call('remotes.test', {id: endpoint.id});
   assert.equal(ok.ok, true);
   assert.equal(ok.models.length, 1, 'the tiny model');
+  assert.equal(ok.modelListed, true, 'another zhongjing serve answers to "default" (no warning that it is not listed)');
   assert.ok(ok.latencyMs >= 0);
   const wrong = await s.call('remotes.add', {name: 'wrong key', baseUrl: `${serve.base}/v1`, model: 'default', apiKey: 'x'.repeat(48)});
   const refused = await s.callRaw('remotes.test', {id: wrong.id});

@@ -101,8 +101,9 @@ function headers(key: string | null): Record<string, string> {
   return h;
 }
 
-/** GET {base}/models: the connection test. */
-export async function listModels(endpoint: EndpointRef, key: string | null, signal?: AbortSignal): Promise<string[]> {
+/** GET {base}/models: the connection test. `ids` as listed; `answersTo` every name a request's
+ * `model` may use (another workstation's `zhongjing serve` also takes a model's name and "default"). */
+export async function listModels(endpoint: EndpointRef, key: string | null, signal?: AbortSignal): Promise<{ids: string[]; answersTo: string[]}> {
   let response: Response;
   try {
     const timeout = AbortSignal.timeout(LIST_TIMEOUT_MS);
@@ -111,7 +112,7 @@ export async function listModels(endpoint: EndpointRef, key: string | null, sign
     throw unreachable(endpoint, error);
   }
   if (!response.ok) throw await httpError(endpoint, response);
-  let body: {data?: {id?: unknown}[]};
+  let body: {data?: {id?: unknown; name?: unknown; owned_by?: unknown}[]};
   try {
     body = (await response.json()) as typeof body;
   } catch {
@@ -120,7 +121,11 @@ export async function listModels(endpoint: EndpointRef, key: string | null, sign
       en: `The remote endpoint "${endpoint.name}" did not answer with an OpenAI-compatible model list. Check the base URL (usually ending in /v1).`,
     });
   }
-  return (body.data ?? []).map((m) => m.id).filter((id): id is string => typeof id === 'string');
+  const data = body.data ?? [];
+  const isText = (value: unknown): value is string => typeof value === 'string';
+  const ids = data.map((m) => m.id).filter(isText);
+  const zhongjing = data.some((m) => m.owned_by === 'zhongjing');
+  return {ids, answersTo: zhongjing ? [...ids, ...data.map((m) => m.name).filter(isText), 'default'] : ids};
 }
 
 interface StreamChunk {

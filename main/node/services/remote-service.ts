@@ -59,8 +59,8 @@ export class RemoteService {
   async test(id: string): Promise<{ok: true; models: string[]; latencyMs: number; modelListed: boolean}> {
     const endpoint = this.get(id);
     const started = Date.now();
-    const models = await listModels(endpoint, this.key(id));
-    return {ok: true, models, latencyMs: Date.now() - started, modelListed: models.includes(endpoint.model)};
+    const {ids, answersTo} = await listModels(endpoint, this.key(id));
+    return {ok: true, models: ids, latencyMs: Date.now() - started, modelListed: answersTo.includes(endpoint.model)};
   }
 
   remove(id: string): {removed: true} {
