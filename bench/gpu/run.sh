@@ -92,44 +92,47 @@ cmake --build "$build" -j "$jobs" --target zhongjing-train-bench >"$out/cmake-bu
 bench="$build/zhongjing-train-bench"
 log "built $bench"
 
-# 3. ours: every shape × base type, within the time budget; then the CUDA-vs-CPU logits check
+# 3. the CUDA-vs-CPU logits check and the backend of every op kind first: small and quick, and the
+#    correctness answer a GPU loan must bring back whatever else the budget allows
 results="$out/results.jsonl"
+ref="$out/reference.jsonl"
 : >"$results"
+: >"$ref"
 threads="$(nproc 2>/dev/null || echo 1)"
 [ "$mode" = cpu ] && threads=1
 gpu_flag=(); [ "$mode" = gpu ] && gpu_flag=(--gpu)
+if [ "$mode" = gpu ]; then
+  log "CUDA vs CPU logits (small shape) and the backend of every op kind"
+  "$bench" --shape small --type f16 --seq 64 --batch 1 --steps 2 --gpu --check --explain --threads "$threads" --model-dir "$work/models" \
+    >"$out/check.json" 2>"$out/check.log" || log "check failed: $(tail -1 "$out/check.log")"
+fi
+torch=no
+if [ "$mode" = gpu ] && python3 -c 'import torch, transformers, peft' 2>/dev/null; then torch=yes; else log "no PyTorch run ($mode mode or torch/transformers/peft missing)"; fi
+
+# 4. shape by shape, within the time budget: the PyTorch + PEFT reference (bf16, the same shapes,
+#    LoRA and batch), then ours on every base type and the --ckpt-types rows with gradient
+#    checkpointing; so a budget that runs out still leaves whole shapes with both sides
+over_budget() { [ $(( $(date +%s) - started )) -gt "$budget" ]; }
 for shape in $shapes; do
-  # every base type, then the --ckpt-types ones again with gradient checkpointing (the memory row)
+  if [ "$torch" = yes ]; then
+    if over_budget; then log "budget of ${budget}s spent: skipping PyTorch $shape"
+    else
+      log "PyTorch + PEFT: $shape"
+      python3 "$here/peft_reference.py" --shape "$shape" --seq "$seq" --batch "$batch" --steps "$steps" >>"$ref" 2>"$out/peft-$shape.log" \
+        || log "PyTorch failed on $shape: $(tail -1 "$out/peft-$shape.log")"
+    fi
+  fi
   for row in $types $(for t in $ckpt_types; do echo "$t+ckpt"; done); do
     type="${row%+ckpt}"
     ckpt=(); [ "$row" != "$type" ] && ckpt=(--checkpointing)
     name="$shape-$type${ckpt:+-ckpt}"
-    if [ $(( $(date +%s) - started )) -gt "$budget" ]; then log "budget of ${budget}s spent: skipping $name"; continue; fi
+    if over_budget; then log "budget of ${budget}s spent: skipping $name"; continue; fi
     log "ours: $name"
     if "$bench" --shape "$shape" --type "$type" --seq "$seq" --batch "$batch" --steps "$steps" --threads "$threads" \
          --model-dir "$work/models" "${gpu_flag[@]}" "${ckpt[@]}" $explain $profile >>"$results" 2>"$out/ours-$name.log"; then :
     else log "ours failed on $name: $(tail -1 "$out/ours-$name.log")"; fi
   done
 done
-if [ "$mode" = gpu ]; then
-  log "CUDA vs CPU logits (small shape) and the backend of every op kind"
-  "$bench" --shape small --type f16 --seq 64 --batch 1 --steps 2 --gpu --check --explain --threads "$threads" --model-dir "$work/models" \
-    >"$out/check.json" 2>"$out/check.log" || log "check failed: $(tail -1 "$out/check.log")"
-fi
-
-# 4. the reference: PyTorch + PEFT, bf16, the same shapes, LoRA and batch
-ref="$out/reference.jsonl"
-: >"$ref"
-if [ "$mode" = gpu ] && python3 -c 'import torch, transformers, peft' 2>/dev/null; then
-  for shape in $shapes; do
-    if [ $(( $(date +%s) - started )) -gt "$budget" ]; then log "budget spent: skipping PyTorch $shape"; continue; fi
-    log "PyTorch + PEFT: $shape"
-    python3 "$here/peft_reference.py" --shape "$shape" --seq "$seq" --batch "$batch" --steps "$steps" >>"$ref" 2>"$out/peft-$shape.log" \
-      || log "PyTorch failed on $shape: $(tail -1 "$out/peft-$shape.log")"
-  done
-else
-  log "no PyTorch run ($mode mode or torch/transformers/peft missing)"
-fi
 
 # 5. one table
 python3 "$here/table.py" "$results" "$ref" "$out/check.json" | tee "$out/table.txt"
