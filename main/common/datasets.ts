@@ -10,6 +10,18 @@ export type RowKind = 'dialogue' | 'safety' | 'preference' | 'text';
  * version like every other consumer does. */
 export type DatasetFormat = 'cmtmedqa' | 'single' | 'disc' | 'sharegpt' | 'alpaca' | 'pairs' | 'text' | 'cmexam' | 'cmbclin';
 export const DATASET_FORMATS: readonly DatasetFormat[] = ['cmtmedqa', 'single', 'disc', 'sharegpt', 'alpaca', 'pairs', 'text', 'cmexam', 'cmbclin'];
+/** Each format's name as people read it: the import screen and the import's reasons alike. */
+export const DATASET_FORMAT_LABELS: Readonly<Record<DatasetFormat, {zh: string; en: string}>> = {
+  cmtmedqa: {zh: 'CMtMedQA', en: 'CMtMedQA'},
+  single: {zh: '单轮问答', en: 'Single-turn QA'},
+  disc: {zh: 'DISC-Med', en: 'DISC-Med'},
+  sharegpt: {zh: 'ShareGPT', en: 'ShareGPT'},
+  alpaca: {zh: 'Alpaca', en: 'Alpaca'},
+  pairs: {zh: '偏好对', en: 'Preference pairs'},
+  text: {zh: '纯文本', en: 'Plain text'},
+  cmexam: {zh: 'CMExam 选择题 (CSV)', en: 'CMExam multiple choice (CSV)'},
+  cmbclin: {zh: 'CMB-Clin 临床病例', en: 'CMB-Clin clinical cases'},
+};
 
 export interface Turn {
   role: 'system' | 'user' | 'assistant';

@@ -7,11 +7,9 @@ import assert from 'node:assert/strict';
 import {writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {DATASET_FORMATS, type DatasetFormat, type ImportReport} from '../../main/common/datasets.js';
+import type {DatasetFormat, ImportReport} from '../../main/common/datasets.js';
 import {AppError} from '../../main/common/errors.js';
 import {detectFormat, importDataset, type ImportedRow, type ImportOptions, type DatasetSource} from '../../main/node/datasets/index.js';
-import {FORMAT_LABEL} from '../../main/node/datasets/reasons.js';
-import {datasetsEn, datasetsZh} from '../../renderer/src/lib/i18n-datasets.js';
 import {tempDir} from '../helpers/tmp.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/datasets/', import.meta.url));
@@ -412,10 +410,3 @@ test('JSON errors: zh says where and what in Chinese; the engine text stays in e
   assert.equal(odd.report.rejectedRows[0]!.reason.zh, 'JSON 格式错误（第 32 个字符处）：JSON 结束后还有多余内容，不是合法的 JSON');
 });
 
-test('reasons name formats as the import screen does (the same labels as the renderer)', () => {
-  assert.deepEqual(Object.keys(FORMAT_LABEL).sort(), [...DATASET_FORMATS].sort());
-  for (const [format, label] of Object.entries(FORMAT_LABEL)) {
-    const key = `dsFmt${format[0]!.toUpperCase()}${format.slice(1)}` as keyof typeof datasetsZh;
-    assert.deepEqual(label, {zh: datasetsZh[key], en: datasetsEn[key]}, format);
-  }
-});

@@ -3,7 +3,7 @@
 // contract's (main/common/contract.ts) or stricter, so every imported row can later be edited
 // through `datasets.updateRow` without tripping its schema.
 
-import type {DatasetFormat} from '../../common/datasets.js';
+import {DATASET_FORMAT_LABELS, type DatasetFormat} from '../../common/datasets.js';
 import type {LocalisedText} from '../../common/errors.js';
 
 export const LIMITS = {
@@ -24,19 +24,6 @@ export const LIMITS = {
 
 const t = (zh: string, en: string): LocalisedText => ({zh, en});
 
-/** The formats as the import screen names them (renderer/src/lib/i18n-datasets.ts, dsFmt*: a
- * unit test keeps the two the same), so a reason never shows an internal id like `single`. */
-export const FORMAT_LABEL: Record<DatasetFormat, LocalisedText> = {
-  cmtmedqa: t('CMtMedQA', 'CMtMedQA'),
-  single: t('单轮问答', 'Single-turn QA'),
-  disc: t('DISC-Med', 'DISC-Med'),
-  sharegpt: t('ShareGPT', 'ShareGPT'),
-  alpaca: t('Alpaca', 'Alpaca'),
-  pairs: t('偏好对', 'Preference pairs'),
-  text: t('纯文本', 'Plain text'),
-  cmexam: t('CMExam 选择题 (CSV)', 'CMExam multiple choice (CSV)'),
-  cmbclin: t('CMB-Clin 临床病例', 'CMB-Clin clinical cases'),
-};
 
 /** The fields a record of each format needs, for "does not match the format" reasons. */
 const FORMAT_FIELDS: Record<DatasetFormat, LocalisedText> = {
@@ -120,10 +107,10 @@ export const reasons = {
   unknownRole: (role: string) => t(`未知角色 “${role}”`, `unknown role "${role}"`),
   /** `looksLike`: the format the record seems to be, or a description of it (RLHF-Label-Tool) */
   wrongFormat: (format: DatasetFormat, looksLike: DatasetFormat | LocalisedText | null) => {
-    const like = typeof looksLike === 'string' ? FORMAT_LABEL[looksLike] : looksLike;
+    const like = typeof looksLike === 'string' ? DATASET_FORMAT_LABELS[looksLike] : looksLike;
     return t(
-      `记录不符合「${FORMAT_LABEL[format].zh}」格式，该格式需要字段：${FORMAT_FIELDS[format].zh}${like ? `；这条记录看起来像「${like.zh}」` : ''}`,
-      `record does not match the ${FORMAT_LABEL[format].en} format, which needs the fields ${FORMAT_FIELDS[format].en}${like ? `; this record looks like ${like.en}` : ''}`,
+      `记录不符合「${DATASET_FORMAT_LABELS[format].zh}」格式，该格式需要字段：${FORMAT_FIELDS[format].zh}${like ? `；这条记录看起来像「${like.zh}」` : ''}`,
+      `record does not match the ${DATASET_FORMAT_LABELS[format].en} format, which needs the fields ${FORMAT_FIELDS[format].en}${like ? `; this record looks like ${like.en}` : ''}`,
     );
   },
   missingAnswer: (fields: string[]) =>

@@ -1,9 +1,9 @@
 // Small pure helpers of the Datasets screen: labels for the domain's enums, the one-line
 // description of a version's origin, and the arithmetic of the mix preview. Kept out of the
 // components so each of them stays short and the maths can be read on its own.
-import type {DatasetFormat, DatasetOrigin, DatasetVersionInfo, MixComponent, PhiType, Replacement, RowKind} from '../../../main/common/datasets';
+import {DATASET_FORMAT_LABELS, type DatasetFormat, type DatasetOrigin, type DatasetVersionInfo, type MixComponent, type PhiType, type Replacement, type RowKind} from '../../../main/common/datasets';
 import type {MessageKey} from './i18n';
-import {t} from './lang.svelte';
+import {pick, t} from './lang.svelte';
 
 export const ROW_KINDS: readonly RowKind[] = ['dialogue', 'safety', 'preference', 'text'];
 
@@ -37,23 +37,23 @@ export const STATUS_LABEL: Record<Replacement['status'], MessageKey> = {
   undone: 'dsStatusUndone',
 };
 
-/** The import formats in the order the select shows them, each with its name and explanation. */
-export const IMPORT_FORMATS: readonly {value: 'auto' | DatasetFormat; name: MessageKey; hint: MessageKey}[] = [
-  {value: 'auto', name: 'dsFmtAuto', hint: 'dsFmtAutoHint'},
-  {value: 'cmtmedqa', name: 'dsFmtCmtmedqa', hint: 'dsFmtCmtmedqaHint'},
-  {value: 'single', name: 'dsFmtSingle', hint: 'dsFmtSingleHint'},
-  {value: 'disc', name: 'dsFmtDisc', hint: 'dsFmtDiscHint'},
-  {value: 'sharegpt', name: 'dsFmtSharegpt', hint: 'dsFmtSharegptHint'},
-  {value: 'alpaca', name: 'dsFmtAlpaca', hint: 'dsFmtAlpacaHint'},
-  {value: 'pairs', name: 'dsFmtPairs', hint: 'dsFmtPairsHint'},
-  {value: 'text', name: 'dsFmtText', hint: 'dsFmtTextHint'},
-  {value: 'cmexam', name: 'dsFmtCmexam', hint: 'dsFmtCmexamHint'},
-  {value: 'cmbclin', name: 'dsFmtCmbclin', hint: 'dsFmtCmbclinHint'},
+/** The import formats in the order the select shows them, each with its explanation (names come
+ * from DATASET_FORMAT_LABELS, which the import's reasons use too). */
+export const IMPORT_FORMATS: readonly {value: 'auto' | DatasetFormat; hint: MessageKey}[] = [
+  {value: 'auto', hint: 'dsFmtAutoHint'},
+  {value: 'cmtmedqa', hint: 'dsFmtCmtmedqaHint'},
+  {value: 'single', hint: 'dsFmtSingleHint'},
+  {value: 'disc', hint: 'dsFmtDiscHint'},
+  {value: 'sharegpt', hint: 'dsFmtSharegptHint'},
+  {value: 'alpaca', hint: 'dsFmtAlpacaHint'},
+  {value: 'pairs', hint: 'dsFmtPairsHint'},
+  {value: 'text', hint: 'dsFmtTextHint'},
+  {value: 'cmexam', hint: 'dsFmtCmexamHint'},
+  {value: 'cmbclin', hint: 'dsFmtCmbclinHint'},
 ];
 
-export function formatName(format: DatasetFormat): string {
-  const entry = IMPORT_FORMATS.find((item) => item.value === format);
-  return entry ? t(entry.name) : format;
+export function formatName(format: 'auto' | DatasetFormat): string {
+  return format === 'auto' ? t('dsFmtAuto') : pick(DATASET_FORMAT_LABELS[format]);
 }
 
 /** "对话 1,200 · 安全性 50" */
