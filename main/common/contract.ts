@@ -447,6 +447,9 @@ export const methods = {
       title: z.string().max(MAX_TITLE_CHARS).optional(),
       modelId: id.nullable().optional(),
       systemPrompt: z.string().max(MAX_SYSTEM_PROMPT_CHARS).optional(),
+      /** consultations this one replaces: each that is still untouched (no message, never changed
+       * since it was made) goes to the bin, as a delete does, so repeated 新建问诊 leaves one */
+      replaces: z.array(id).max(100).optional(),
     }),
     output: {} as Consultation,
   },

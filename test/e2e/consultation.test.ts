@@ -175,6 +175,31 @@ test('consultation list: rename, search, delete with undo; language switch; mode
   await page.getByRole('button', {name: '撤销'}).click();
   await list.getByRole('button', {name: '王女士 胃痛复诊', exact: true}).waitFor();
 
+  // 新建问诊 again and again leaves one empty consultation, not a pile: each unused one it made is
+  // replaced (the one made above too); one with half-typed text is in use and stays
+  const newest = async (than: string[]): Promise<string> => {
+    for (;;) {
+      // the service replaces in the same call that makes the new one: listed means replaced
+      const [top] = await serve.call('consultations.list', {});
+      if (top && !than.includes(top.id)) return top.id;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const opened: string[] = [(await serve.call('consultations.list', {}))[0]!.id];
+  for (let i = 0; i < 3; i++) {
+    await page.getByRole('button', {name: '新建问诊'}).click();
+    opened.push(await newest(opened));
+  }
+  let listed = await serve.call('consultations.list', {});
+  assert.deepEqual(listed.map((c) => c.id), [opened[3]!, ...listed.filter((c) => c.title === '王女士 胃痛复诊').map((c) => c.id)], 'one empty consultation left, the one on screen');
+  const input = page.getByRole('form', {name: '消息输入'}).getByLabel('输入消息');
+  await input.fill('我头痛三天了');
+  await page.getByRole('button', {name: '新建问诊'}).click();
+  opened.push(await newest(opened));
+  listed = await serve.call('consultations.list', {});
+  assert.equal(listed.length, 3, 'the consultation with a half-typed message stays');
+  assert.ok(listed.some((c) => c.id === opened[3]));
+
   // a file that is not a GGUF: a clear message, and nothing registered
   const junk = join(dir, 'notes.gguf');
   writeFileSync(junk, '这不是模型');

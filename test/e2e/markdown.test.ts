@@ -125,12 +125,8 @@ test('a hostile Markdown answer renders inert on the ranking card', async (t) =>
   assert.equal(runCli(['annotate', 'import', file, '--data-dir', dir.path]).status, 0, 'the pair is imported');
 
   const {serve, page, errors} = await open(t, dir.path);
-  const call = async (method: string, input: unknown) => {
-    const response = await fetch(`${serve.base}/api/${method}`, {method: 'POST', headers: {authorization: `Bearer ${serve.token}`, 'content-type': 'application/json'}, body: JSON.stringify(input)});
-    return ((await response.json()) as {result: unknown}).result;
-  };
-  await call('annotators.create', {name: '李医生', role: 'annotator'});
-  const [project] = (await call('annotation.projects', {})) as {id: string}[];
+  await serve.call('annotators.create', {name: '李医生', role: 'annotator'});
+  const [project] = await serve.call('annotation.projects', {});
   await page.goto(serve.url);
   await page.getByRole('link', {name: '标注'}).click();
   const who = page.getByLabel('当前标注员');

@@ -80,24 +80,15 @@ test('in the browser: the curated list with fit hints, a search of the mirror, a
     mirror.close();
     dir.cleanup();
   });
-  const call = async (method: string, input: unknown) => {
-    const response = await fetch(`${serve.base}/api/${method}`, {
-      method: 'POST',
-      headers: {authorization: `Bearer ${serve.token}`, 'content-type': 'application/json'},
-      body: JSON.stringify(input),
-    });
-    const envelope = (await response.json()) as {ok: boolean; result: unknown};
-    assert.ok(envelope.ok, `${method} answered ${JSON.stringify(envelope)}`);
-    return envelope.result as Record<string, unknown>;
-  };
+  const call = serve.call;
   await call('settings.update', {hfEndpoint: `http://127.0.0.1:${(mirror.address() as AddressInfo).port}`});
   // a reply loads the model into the engine
   const consultation = await call('consultations.create', {});
   await call('consultations.update', {id: consultation.id, sampling: {maxTokens: 4, temperature: 0, seed: 1}});
   const sent = await call('chat.send', {consultationId: consultation.id, text: '头痛'});
-  const replyId = (sent.assistantMessage as {id: string}).id;
+  const replyId = sent.assistantMessage.id;
   for (;;) {
-    const c = (await call('consultations.get', {id: consultation.id})) as {messages: {id: string; status: string}[]};
+    const c = await call('consultations.get', {id: consultation.id});
     if (c.messages.find((m) => m.id === replyId)?.status !== 'streaming') break;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -138,7 +129,7 @@ test('in the browser: the curated list with fit hints, a search of the mirror, a
   await loaded.getByText('已加载：tiny-llama-v1').waitFor();
   await loaded.getByRole('button', {name: /^卸载模型：tiny-llama-v1/}).click();
   await loaded.getByText('当前没有加载模型').waitFor();
-  const status = (await call('engine.status', {})) as {loadedModelId: string | null; pid: number | null};
+  const status = await call('engine.status', {});
   assert.equal(status.loadedModelId, null, 'the engine holds no model');
   assert.equal(status.pid, null, 'the engine process ended');
   if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'models-catalog.png'), fullPage: true});

@@ -1,5 +1,6 @@
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process';
 import {fileURLToPath} from 'node:url';
+import type {MethodInput, MethodName, MethodOutput} from '../../main/common/contract.js';
 
 const CLI_SOURCE = fileURLToPath(new URL('../../main/cli/run.ts', import.meta.url));
 const CLI_BUILT = fileURLToPath(new URL('../../bin/zhongjing.js', import.meta.url));
@@ -26,6 +27,8 @@ export interface ServeProcess {
   child: ChildProcess;
   /** ms from spawn to the printed URL */
   startedInMs: number;
+  /** One API call over HTTP with the token, as the UI makes it; an error answer throws. */
+  call<M extends MethodName>(method: M, input: MethodInput<M>): Promise<MethodOutput<M>>;
   stop(): Promise<void>;
 }
 
@@ -45,12 +48,24 @@ export function startServe(args: string[], options: {env?: NodeJS.ProcessEnv; bu
       if (!match) return;
       clearTimeout(timer);
       child.stdout!.off('data', onData);
+      const base = `http://127.0.0.1:${match[1]}`;
+      const token = match[2]!;
       resolve({
         url: match[0],
-        base: `http://127.0.0.1:${match[1]}`,
-        token: match[2]!,
+        base,
+        token,
         child,
         startedInMs: performance.now() - started,
+        call: async (method, input) => {
+          const response = await fetch(`${base}/api/${method}`, {
+            method: 'POST',
+            headers: {authorization: `Bearer ${token}`, 'content-type': 'application/json'},
+            body: JSON.stringify(input),
+          });
+          const envelope = (await response.json()) as {ok: boolean; result?: unknown; error?: unknown};
+          if (!envelope.ok) throw new Error(`${method} answered ${JSON.stringify(envelope.error)}`);
+          return envelope.result as never;
+        },
         stop: () =>
           new Promise((done) => {
             if (child.exitCode !== null) return done();

@@ -120,6 +120,31 @@ test('consultation message tree: branches, leaf, soft delete, restore, search', 
   store.close();
 });
 
+test('an unused consultation can be replaced; one renamed, changed or with a message cannot', () => {
+  const store = Store.open(':memory:');
+  const repo = store.consultations;
+  const make = () => repo.create({title: '新问诊', modelId: null, systemPrompt: '', sampling: DEFAULT_SAMPLING});
+  const later = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3); // past the clock's millisecond
+  const unused = make();
+  const renamed = make();
+  const changed = make();
+  const asked = make();
+  later();
+  repo.update(renamed, {title: '王女士'});
+  repo.update(changed, {sampling: {...DEFAULT_SAMPLING, temperature: 0.2}});
+  repo.addMessage(asked, {parentId: null, role: 'user', content: '我头痛', status: 'complete'});
+  // a message saved within the same millisecond as the consultation still counts as use
+  const askedAtOnce = make();
+  repo.addMessage(askedAtOnce, {parentId: null, role: 'user', content: '我发烧', status: 'complete'});
+  store.db.prepare('UPDATE consultations SET updated_at = created_at WHERE id = ?').run(askedAtOnce);
+
+  assert.deepEqual([unused, renamed, changed, asked, askedAtOnce].map((id) => repo.softDeleteIfUntouched(id)), [true, false, false, false, false]);
+  assert.equal(repo.get(unused), null, 'in the bin');
+  assert.equal(repo.restore(unused), true, 'and restorable like any delete');
+  assert.equal(repo.list().length, 5);
+  store.close();
+});
+
 test('replies left streaming by a dead process are marked interrupted', () => {
   const store = Store.open(':memory:');
   const id = store.consultations.create({title: 't', modelId: null, systemPrompt: '', sampling: DEFAULT_SAMPLING});

@@ -82,6 +82,11 @@ export class ConsultationService {
       sampling: saved ? {...DEFAULT_SAMPLING, ...saved.sampling} : DEFAULT_SAMPLING,
     });
     this.bus.emit({type: 'consultations.changed', id});
+    for (const replaced of input.replaces ?? []) {
+      if (replaced !== id && this.store.consultations.softDeleteIfUntouched(replaced)) {
+        this.bus.emit({type: 'consultations.changed', id: replaced});
+      }
+    }
     return this.get(id);
   }
 

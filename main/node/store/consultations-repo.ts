@@ -191,6 +191,18 @@ export class ConsultationsRepo {
     })();
   }
 
+  /** To the bin, as softDelete, but only if still untouched: never updated since it was made (a
+   * rename, a setting or a message all move updated_at) and without any message. Checked here,
+   * in one statement, because the caller's view of the list may be a moment old. */
+  softDeleteIfUntouched(id: string): boolean {
+    return this.db
+      .prepare(
+        `UPDATE consultations SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL AND updated_at = created_at
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.consultation_id = consultations.id)`,
+      )
+      .run(nowIso(), id).changes > 0;
+  }
+
   softDelete(id: string): boolean {
     return this.db.prepare('UPDATE consultations SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL').run(nowIso(), id)
       .changes > 0;

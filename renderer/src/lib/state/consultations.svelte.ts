@@ -1,4 +1,5 @@
 // The consultation list on the left: search, create, rename, delete with undo.
+import {tick} from 'svelte';
 import type {Consultation, ConsultationSummary} from '../../../../main/common/contract';
 import {t} from '../lang.svelte';
 import {app} from './app.svelte';
@@ -16,6 +17,9 @@ class ConsultationList {
   error = $state<unknown>(null);
 
   private seq = 0;
+  /** consultations this page made: only those are ever replaced, never one made in another tab
+   * (where someone may be typing into it) or through the API */
+  private madeHere = new Set<string>();
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   async refresh(): Promise<void> {
@@ -47,14 +51,22 @@ class ConsultationList {
   }
 
   /** Creates and opens a consultation. The one open now is put away at once (synchronously, on
-   * the click), so text typed right after the click cannot land in the old consultation's box. */
+   * the click), so text typed right after the click cannot land in the old consultation's box.
+   * Consultations this page made and nobody used are replaced by the new one (the service moves
+   * those still untouched to the bin), so pressing 新建问诊 again and again leaves one empty
+   * consultation in the list, not a pile of them — and the new one starts from today's defaults. */
   async create(): Promise<Consultation> {
     const modelId = modelForNewConsultation();
     const previous = chat.current?.id ?? null;
     chat.close();
     chat.opening = 'new';
     try {
-      const consultation = await api('consultations.create', modelId ? {modelId} : {});
+      await tick(); // a settings drawer closed by the click has kept its unsaved edits by now
+      const made = [...this.madeHere];
+      const replaces = made.filter((id) => !waitingInThisTab(id));
+      const consultation = await api('consultations.create', {...(modelId ? {modelId} : {}), ...(replaces.length ? {replaces} : {})});
+      // the ones not replaced were used (and stay so); those with something waiting may be later
+      this.madeHere = new Set([...made.filter(waitingInThisTab), consultation.id]);
       chat.show(consultation);
       this.query = ''; // a new consultation must be visible, whatever was searched
       void this.refresh();
@@ -97,6 +109,11 @@ class ConsultationList {
       },
     });
   }
+}
+
+/** Half-typed text or unsaved settings wait for this consultation in this tab: it is in use. */
+function waitingInThisTab(id: string): boolean {
+  return chat.draft(id) !== '' || id in chat.settingsDrafts;
 }
 
 /** The model a new consultation starts with: the one last chosen, else the one open now, else
