@@ -38,6 +38,8 @@ const consultation: Consultation = {
   title: '头痛/发热: 复诊?',
   modelId: null,
   remoteEndpointId: null,
+  compare: null,
+  preferences: [],
   createdAt: '2026-11-22T01:02:03.000Z',
   updatedAt: '2026-11-22T01:02:03.000Z',
   messageCount: messages.length,
