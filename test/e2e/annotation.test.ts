@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import type {Page} from 'playwright-core';
-import {launchChromium} from '../helpers/browser.js';
-import {runCli, startServe} from '../helpers/cli.js';
+import {openApp} from '../helpers/app.js';
+import {runCli} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
 
@@ -72,15 +72,7 @@ test('in the browser: two annotators rank by keyboard, the expert adjudicates, p
   assert.equal(runCli(['data', 'import', file, '--name', '儿科咳嗽', '--data-dir', dir.path]).status, 0);
   assert.equal(runCli(['models', 'add', await tinyModelPath(), '--name', 'tiny', '--data-dir', dir.path]).status, 0);
 
-  const serve = await startServe(['--data-dir', dir.path], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
-  });
-  const page = await (await browser.newContext({viewport: {width: 1366, height: 900}, locale: 'zh-CN', reducedMotion: 'reduce'})).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
+  const {serve, page, errors} = await openApp(t, dir.path, {viewport: {width: 1366, height: 900}, reducedMotion: true});
   await page.goto(serve.url);
   await page.getByRole('link', {name: '标注'}).click();
   await addAnnotator(page, '李医生', '标注员');
@@ -166,13 +158,7 @@ test('in the browser: import a preference-pair file, twice, without duplicates',
     JSON.stringify({question: '孕妇能吃布洛芬吗？', response_chosen: '孕晚期禁用，请先咨询医生。', response_rejected: '随便吃。'}),
     JSON.stringify({question: '感冒要吃抗生素吗？', response_chosen: '不需要。', response_rejected: '不需要。'}),
   ].join('\n'));
-  const serve = await startServe(['--data-dir', dir.path], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
-  });
-  const page = await (await browser.newContext({locale: 'zh-CN'})).newPage();
+  const {serve, page} = await openApp(t, dir.path);
   await page.goto(serve.url);
   await page.getByRole('link', {name: '标注'}).click();
   await page.getByText('导入标注文件').click();
@@ -195,13 +181,7 @@ test('in the browser: an annotation file that is not UTF-8 (GBK) is refused in t
   const input = join(dir.path, 'input_file.json');
   const hello = Buffer.from([0xc4, 0xe3, 0xba, 0xc3]);
   writeFileSync(input, Buffer.concat([Buffer.from('{"0": {"query": "'), hello, Buffer.from('", "history": [], "response_0": "'), hello, Buffer.from('1", "response_1": "'), hello, Buffer.from('2"}}')]));
-  const serve = await startServe(['--data-dir', dir.path], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
-  });
-  const page = await (await browser.newContext({locale: 'zh-CN'})).newPage();
+  const {serve, page} = await openApp(t, dir.path);
   const sent: string[] = [];
   page.on('request', (request) => {
     if (new URL(request.url()).pathname.endsWith('/annotation.import')) sent.push(request.url());
@@ -227,14 +207,8 @@ test('in the browser at 1440×900: the ranking screen does not scroll the window
   writeFileSync(file, JSON.stringify({conversation: [{role: 'user', content: '孩子咳嗽三天，晚上加重，有痰'}, {role: 'assistant', content: '有没有发热？'}]}));
   assert.equal(runCli(['data', 'import', file, '--name', '儿科咳嗽', '--data-dir', dir.path]).status, 0);
   assert.equal(runCli(['models', 'add', await tinyModelPath(), '--name', 'tiny', '--data-dir', dir.path]).status, 0);
-  const serve = await startServe(['--data-dir', dir.path], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
-  });
   const viewport = {width: 1440, height: 900};
-  const page = await (await browser.newContext({viewport, locale: 'zh-CN', reducedMotion: 'reduce'})).newPage();
+  const {serve, page} = await openApp(t, dir.path, {viewport, reducedMotion: true});
   await page.goto(serve.url);
   await page.getByRole('link', {name: '标注'}).click();
   await addAnnotator(page, '李医生', '标注员');
@@ -287,15 +261,7 @@ test('in the browser: the ability marks by keyboard, marking only what decides t
     JSON.stringify({question: '孕妇能吃布洛芬吗？', response_chosen: '孕晚期禁用，请先咨询医生。', response_rejected: '随便吃。'}),
   ].join('\n'));
   assert.equal(runCli(['annotate', 'import', pairs, '--data-dir', dir.path]).status, 0);
-  const serve = await startServe(['--data-dir', dir.path], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
-  });
-  const page = await (await browser.newContext({viewport: {width: 1440, height: 900}, locale: 'zh-CN', reducedMotion: 'reduce'})).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
+  const {serve, page, errors} = await openApp(t, dir.path, {viewport: {width: 1440, height: 900}, reducedMotion: true});
   await page.goto(serve.url);
   await page.getByRole('link', {name: '标注'}).click();
   await addAnnotator(page, '李医生', '标注员');
@@ -359,15 +325,7 @@ test('in the browser: unsaved ranking work survives 下一条/上一条, another
     JSON.stringify({question: '孕妇能吃布洛芬吗？', response_chosen: '孕晚期禁用，请先咨询医生。', response_rejected: '随便吃。'}),
   ].join('\n'));
   assert.equal(runCli(['annotate', 'import', pairs, '--data-dir', dir.path]).status, 0);
-  const serve = await startServe(['--data-dir', dir.path], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
-  });
-  const page = await (await browser.newContext({viewport: {width: 1440, height: 900}, locale: 'zh-CN', reducedMotion: 'reduce'})).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
+  const {serve, page, errors} = await openApp(t, dir.path, {viewport: {width: 1440, height: 900}, reducedMotion: true});
   await page.goto(serve.url);
   await page.getByRole('link', {name: '标注'}).click();
   await addAnnotator(page, '李医生', '标注员');

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import type {Browser, Page} from 'playwright-core';
-import {launchChromium} from '../helpers/browser.js';
-import {startServe, type ServeProcess} from '../helpers/cli.js';
+import {openApp} from '../helpers/app.js';
+import type {ServeProcess} from '../helpers/cli.js';
 import {replyHold, type ReplyHold} from '../helpers/hold.js';
 import {tempDir} from '../helpers/tmp.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
@@ -23,21 +23,15 @@ async function setUp(
 ): Promise<{serve: ServeProcess; browser: Browser; page: Page; dir: string; hold: ReplyHold}> {
   const dir = tempDir();
   const hold = replyHold(dir.path);
-  const serve = await startServe(['--data-dir', dir.path, '--model', await tinyModelPath()], {built: true, env: hold.env});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
-    dir.cleanup();
+  const {serve, browser, page, errors} = await openApp(t, dir.path, {
+    serveArgs: ['--model', await tinyModelPath()],
+    env: hold.env,
+    ...(options.viewport ? {viewport: options.viewport} : {}),
+    acceptDownloads: true,
+    consoleErrors: true,
   });
-  const context = await browser.newContext({acceptDownloads: true, viewport: options.viewport ?? {width: 1280, height: 800}, locale: 'zh-CN'});
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text());
-  });
-  const expected = (e: string) => /favicon/.test(e) || (options.expectUnauthorized === true && /status of 401|HTTP Authentication failed/.test(e));
+  t.after(() => dir.cleanup());
+  const expected = (e: string) => options.expectUnauthorized === true && /status of 401|HTTP Authentication failed/.test(e);
   t.after(() => assert.deepEqual(errors.filter((e) => !expected(e)), [], 'no errors in the page console'));
   return {serve, browser, page, dir: dir.path, hold};
 }

@@ -6,8 +6,8 @@ import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {appendFileSync, readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
-import {launchChromium} from '../helpers/browser.js';
-import {runCli, startServe} from '../helpers/cli.js';
+import {openApp} from '../helpers/app.js';
+import {runCli} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
 
 const SCREENSHOTS = process.env.ZHONGJING_SCREENSHOTS;
@@ -36,17 +36,8 @@ function writeDialogues(path: string): void {
 
 test('import through the file picker, review, browse, and a 7:1 mix', async (t) => {
   const dir = tempDir();
-  const serve = await startServe(['--data-dir', dir.path], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
-    dir.cleanup();
-  });
-  const page = await (await browser.newContext({viewport: {width: 1280, height: 900}, locale: 'zh-CN'})).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+  const {serve, page, errors} = await openApp(t, dir.path, {viewport: {width: 1280, height: 900}, consoleErrors: true});
+  t.after(() => dir.cleanup());
   const file = join(dir.path, '门诊对话.jsonl');
   writeDialogues(file);
   appendFileSync(file, `\n${readFileSync(file, 'utf8').split('\n')[0]}\n`); // the first dialogue once more
@@ -129,16 +120,8 @@ test('before the click: no preference pairs to export, no multi-turn rows for a 
   writeFileSync(file, Array.from({length: 14}, (_, i) => JSON.stringify({conversation: [{role: 'user', content: `咳嗽${i + 1}天了`}, {role: 'assistant', content: '有没有发热？'}]})).join('\n'));
   const imported = runCli(['data', 'import', file, '--name', '单轮问答', '--no-deid', '--data-dir', dir.path]);
   assert.equal(imported.status, 0, imported.stderr);
-  const serve = await startServe(['--data-dir', dir.path], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
-    dir.cleanup();
-  });
-  const page = await (await browser.newContext({viewport: {width: 1280, height: 900}, locale: 'zh-CN'})).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
+  const {serve, page, errors} = await openApp(t, dir.path, {viewport: {width: 1280, height: 900}});
+  t.after(() => dir.cleanup());
   await page.goto(serve.url);
   await page.getByRole('link', {name: '数据集'}).click();
   await page.getByRole('link', {name: '单轮问答'}).click();
@@ -161,13 +144,8 @@ test('before the click: no preference pairs to export, no multi-turn rows for a 
 
 test('a file that is not UTF-8 (GBK, random bytes) is refused in the page, in both languages, and nothing is sent', async (t) => {
   const dir = tempDir();
-  const serve = await startServe(['--data-dir', dir.path], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
-    dir.cleanup();
-  });
+  const {serve, page} = await openApp(t, dir.path, {viewport: {width: 1280, height: 900}});
+  t.after(() => dir.cleanup());
   // 20 dialogues as a Chinese Windows editor saves them: 你好 in GBK (C4E3 BAC3), ASCII around it
   const gbk = join(dir.path, 'gbk.jsonl');
   const hello = Buffer.from([0xc4, 0xe3, 0xba, 0xc3]);
@@ -175,8 +153,6 @@ test('a file that is not UTF-8 (GBK, random bytes) is refused in the page, in bo
   writeFileSync(gbk, Buffer.concat(Array.from({length: 20}, (_, i) => line(i))));
   const random = join(dir.path, 'random.json');
   writeFileSync(random, Buffer.from([0x7b, 0xff, 0xfe, 0x00, 0x80, 0x81, 0xc0, 0xaf, 0x7d]));
-  const context = await browser.newContext({viewport: {width: 1280, height: 900}, locale: 'zh-CN'});
-  const page = await context.newPage();
   const sent: string[] = [];
   page.on('request', (request) => {
     if (new URL(request.url()).pathname.endsWith('/datasets.import')) sent.push(request.url());

@@ -6,23 +6,14 @@ import {test, type TestContext} from 'node:test';
 import assert from 'node:assert/strict';
 import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
-import {launchChromium} from '../helpers/browser.js';
-import {runCli, startServe} from '../helpers/cli.js';
+import {openApp} from '../helpers/app.js';
+import {runCli} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
 
-/** A built `serve` on `dir` and a Chromium page on it (zh-CN); closed after the test. */
-async function openApp(t: TestContext, dir: string, serveArgs: string[] = []) {
-  const serve = await startServe(['--data-dir', dir, ...serveArgs], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
-  });
-  const context = await browser.newContext({viewport: {width: 1366, height: 900}, locale: 'zh-CN', reducedMotion: 'reduce', acceptDownloads: true});
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
+/** The app on `dir`, opened at its first screen. */
+async function openAt(t: TestContext, dir: string, serveArgs: string[] = []) {
+  const {serve, page, errors} = await openApp(t, dir, {serveArgs, viewport: {width: 1366, height: 900}, reducedMotion: true, acceptDownloads: true});
   await page.goto(serve.url);
   return {page, errors};
 }
@@ -38,7 +29,7 @@ test('in the browser: an evaluation is generated, judged, rated blind by keyboar
   assert.equal(runCli(['data', 'import', file, '--name', '单轮评测集', '--data-dir', dir.path]).status, 0);
   assert.equal(runCli(['models', 'add', await tinyModelPath(), '--name', 'tiny', '--data-dir', dir.path]).status, 0);
 
-  const {page, errors} = await openApp(t, dir.path);
+  const {page, errors} = await openAt(t, dir.path);
   await page.getByRole('link', {name: '评测', exact: true}).click();
 
   // the form: benchmark, items, two contestants differing in temperature
@@ -108,7 +99,7 @@ test('in the browser: side by side in a consultation, the clinician prefers one 
   const dir = tempDir();
   t.after(() => dir.cleanup());
   assert.equal(runCli(['models', 'add', await tinyModelPath('qwen2'), '--name', 'tiny-qwen2', '--data-dir', dir.path]).status, 0);
-  const {page, errors} = await openApp(t, dir.path, ['--model', await tinyModelPath()]);
+  const {page, errors} = await openAt(t, dir.path, ['--model', await tinyModelPath()]);
   await page.getByRole('button', {name: '新建问诊'}).click();
   await page.getByLabel('并排对比').selectOption({label: 'tiny-qwen2'});
   const composer = page.getByRole('form', {name: '消息输入'});
@@ -137,7 +128,7 @@ test('in the browser: an evaluation of multiple-choice items only says no judge 
   assert.equal(runCli(['data', 'import', file, '--name', '选择题', '--data-dir', dir.path]).status, 0);
   assert.equal(runCli(['models', 'add', await tinyModelPath(), '--name', 'tiny', '--data-dir', dir.path]).status, 0);
 
-  const {page, errors} = await openApp(t, dir.path);
+  const {page, errors} = await openAt(t, dir.path);
   await page.getByRole('link', {name: '评测', exact: true}).click();
   await page.getByRole('button', {name: '新建评测'}).click();
   const form = page.getByRole('form', {name: '新建评测'});

@@ -5,8 +5,7 @@ import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {join} from 'node:path';
 import type {Page} from 'playwright-core';
-import {launchChromium} from '../helpers/browser.js';
-import {startServe} from '../helpers/cli.js';
+import {openApp} from '../helpers/app.js';
 import {tempDir} from '../helpers/tmp.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
 
@@ -43,16 +42,8 @@ async function overflow(page: Page): Promise<{page: number; main: number; cutOff
 
 test('at 1024×700 the main screens fit their width, and a toast does not cover 发送', async (t) => {
   const dir = tempDir();
-  const serve = await startServe(['--data-dir', dir.path, '--model', await tinyModelPath()], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
-    dir.cleanup();
-  });
-  const page = await (await browser.newContext({viewport: {width: 1024, height: 700}, locale: 'zh-CN', reducedMotion: 'reduce'})).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
+  const {serve, page, errors} = await openApp(t, dir.path, {serveArgs: ['--model', await tinyModelPath()], viewport: {width: 1024, height: 700}, reducedMotion: true});
+  t.after(() => dir.cleanup());
   await page.goto(serve.url);
   await page.getByRole('button', {name: '新建问诊'}).waitFor();
 
@@ -83,6 +74,7 @@ test('at 1024×700 the main screens fit their width, and a toast does not cover 
   // delete a consultation: the undo toast appears, and 发送 is still what a click there reaches
   await page.getByRole('navigation').getByRole('link', {name: '问诊'}).click();
   await page.getByRole('button', {name: '新建问诊'}).click();
+  await page.getByLabel('输入消息').fill('复诊'); // in use: the next 新建问诊 keeps it
   await page.getByRole('button', {name: '新建问诊'}).click();
   const list = page.getByRole('complementary', {name: '问诊记录'});
   await list.getByRole('button', {name: /^删除：/}).nth(1).waitFor();

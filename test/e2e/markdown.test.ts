@@ -10,8 +10,8 @@ import {join} from 'node:path';
 import type {Page} from 'playwright-core';
 import {DEFAULT_SAMPLING} from '../../main/common/contract.js';
 import {Store} from '../../main/node/store/index.js';
-import {launchChromium} from '../helpers/browser.js';
-import {runCli, startServe, type ServeProcess} from '../helpers/cli.js';
+import {openApp, type OpenApp} from '../helpers/app.js';
+import {runCli} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
 
 const SCREENSHOTS = process.env.ZHONGJING_SCREENSHOTS; // a folder, to look at the UI by eye
@@ -71,24 +71,13 @@ async function checkInert(page: Page, scope: string): Promise<void> {
   assert.ok(facts.pageOverflow <= 0 && facts.mainOverflow <= 0, `the table scrolls inside, the page does not widen (${facts.pageOverflow}, ${facts.mainOverflow})`);
 }
 
-async function open(t: test.TestContext, dir: string): Promise<{serve: ServeProcess; page: Page; errors: string[]}> {
-  const serve = await startServe(['--data-dir', dir], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
+async function open(t: test.TestContext, dir: string): Promise<OpenApp> {
+  // a CSP refusal or a failed image load shows as a console error: nothing may even be attempted
+  const app = await openApp(t, dir, {consoleErrors: true});
+  app.page.on('request', (request) => {
+    if (!request.url().startsWith(app.serve.base)) app.errors.push(`request left the app: ${request.url()}`);
   });
-  const page = await (await browser.newContext({viewport: {width: 1280, height: 800}, locale: 'zh-CN'})).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => {
-    // a CSP refusal or a failed image load would show here: nothing may even be attempted
-    if (message.type() === 'error' && !/favicon/.test(message.text())) errors.push(message.text());
-  });
-  page.on('request', (request) => {
-    if (!request.url().startsWith(serve.base)) errors.push(`request left the app: ${request.url()}`);
-  });
-  return {serve, page, errors};
+  return app;
 }
 
 test('a hostile Markdown reply renders its Markdown and nothing else, in the consultation', async (t) => {

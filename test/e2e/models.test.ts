@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import {createServer} from 'node:http';
 import {dirname, join} from 'node:path';
 import type {AddressInfo} from 'node:net';
-import {launchChromium} from '../helpers/browser.js';
-import {startServe} from '../helpers/cli.js';
+import {openApp} from '../helpers/app.js';
 import {tempDir} from '../helpers/tmp.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
 
@@ -17,17 +16,11 @@ test('in the browser: adding a model twice, and a failed download that can be di
   const dir = tempDir();
   const mirror = createServer((_req, res) => res.writeHead(404).end());
   await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
-  const serve = await startServe(['--data-dir', dir.path, '--allow-dir', dirname(await tinyModelPath())], {built: true});
-  const browser = await launchChromium();
+  const {serve, page, errors} = await openApp(t, dir.path, {serveArgs: ['--allow-dir', dirname(await tinyModelPath())], viewport: {width: 1280, height: 900}});
   t.after(async () => {
-    await browser.close();
-    await serve.stop();
     mirror.close();
     dir.cleanup();
   });
-  const page = await (await browser.newContext({viewport: {width: 1280, height: 900}, locale: 'zh-CN'})).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(serve.url);
   await page.getByRole('link', {name: '模型'}).click();
 
@@ -72,11 +65,8 @@ test('in the browser: the curated list with fit hints, a search of the mirror, a
     res.end(JSON.stringify([{id: 'someone/Med-Chat-GGUF', downloads: 5, likes: 1, siblings: [{rfilename: 'med-chat.Q4_K_M.gguf'}]}]));
   });
   await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
-  const serve = await startServe(['--data-dir', dir.path, '--model', await tinyModelPath()], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
+  const {serve, page, errors} = await openApp(t, dir.path, {serveArgs: ['--model', await tinyModelPath()], viewport: {width: 1024, height: 700}});
+  t.after(() => {
     mirror.close();
     dir.cleanup();
   });
@@ -93,9 +83,6 @@ test('in the browser: the curated list with fit hints, a search of the mirror, a
     await new Promise((r) => setTimeout(r, 50));
   }
 
-  const page = await (await browser.newContext({viewport: {width: 1024, height: 700}, locale: 'zh-CN'})).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(serve.url);
   await page.getByRole('link', {name: '模型'}).click();
 

@@ -5,7 +5,7 @@
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {join} from 'node:path';
-import {launchChromium} from '../helpers/browser.js';
+import {openApp} from '../helpers/app.js';
 import {startServe} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
@@ -15,17 +15,11 @@ const SCREENSHOTS = process.env.ZHONGJING_SCREENSHOTS;
 test('in the browser: add a remote endpoint, test it, and chat with it from a consultation', async (t) => {
   const dir = tempDir();
   const remote = await startServe(['--data-dir', join(dir.path, 'remote'), '--model', await tinyModelPath()]);
-  const serve = await startServe(['--data-dir', join(dir.path, 'local')], {built: true});
-  const browser = await launchChromium();
+  const {serve, page, errors} = await openApp(t, join(dir.path, 'local'), {viewport: {width: 1280, height: 900}});
   t.after(async () => {
-    await browser.close();
-    await serve.stop();
     await remote.stop();
     dir.cleanup();
   });
-  const page = await (await browser.newContext({viewport: {width: 1280, height: 900}, locale: 'zh-CN'})).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(serve.url);
   await page.getByRole('link', {name: '模型'}).click();
 

@@ -3,26 +3,19 @@
 // settings), a refused folder says why, and the update server is saved and shown as saved.
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {launchChromium} from '../helpers/browser.js';
-import {startServe} from '../helpers/cli.js';
+import {openApp} from '../helpers/app.js';
 import {tempDir} from '../helpers/tmp.js';
 
 test('in the browser: allowed folders added and removed, a refused one explained; the update server saved', async (t) => {
   const dir = tempDir();
   const folder = tempDir();
   const startFolder = tempDir();
-  const serve = await startServe(['--data-dir', dir.path, '--allow-dir', startFolder.path], {built: true});
-  const browser = await launchChromium();
+  const {serve, page, errors} = await openApp(t, dir.path, {serveArgs: ['--allow-dir', startFolder.path]});
   t.after(async () => {
-    await browser.close();
-    await serve.stop();
     folder.cleanup();
     startFolder.cleanup();
     dir.cleanup();
   });
-  const page = await (await browser.newContext({locale: 'zh-CN'})).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(`${serve.url.split('#')[0]}#/settings`);
 
   // a folder allowed at start (--allow-dir) is listed, and says how it came to be allowed

@@ -5,8 +5,8 @@ import {test, type TestContext} from 'node:test';
 import assert from 'node:assert/strict';
 import {readFileSync, writeFileSync} from 'node:fs';
 import {dirname, join} from 'node:path';
-import {launchChromium} from '../helpers/browser.js';
-import {runCli, startServe} from '../helpers/cli.js';
+import {openApp} from '../helpers/app.js';
+import {runCli} from '../helpers/cli.js';
 import {tempDir} from '../helpers/tmp.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
 
@@ -22,15 +22,7 @@ async function openNewRunForm(t: TestContext, dataset: {name: string; rows: obje
   assert.equal(runCli(['data', 'import', file, '--name', dataset.name, '--data-dir', dir.path]).status, 0);
   assert.equal(runCli(['models', 'add', await tinyModelPath(), '--name', 'tiny', '--data-dir', dir.path]).status, 0);
   await before?.(dir.path);
-  const serve = await startServe(['--data-dir', dir.path], {built: true});
-  const browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await serve.stop();
-  });
-  const page = await (await browser.newContext({viewport: {width: 1366, height: 900}, locale: 'zh-CN'})).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
+  const {serve, page, errors} = await openApp(t, dir.path, {viewport: {width: 1366, height: 900}});
   await page.goto(serve.url);
   await page.getByRole('link', {name: '训练', exact: true}).click();
   await page.getByRole('button', {name: '新建训练'}).click();
