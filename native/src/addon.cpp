@@ -56,6 +56,7 @@ napi_value create_session(napi_env env, napi_callback_info info) {
         p.backend.use_gpu = napi_prop_bool(env, o, "gpu", false);
         p.gradient_checkpointing = napi_prop_bool(env, o, "gradientCheckpointing", false);
         p.loss_chunk_targets = (int64_t) napi_prop_double(env, o, "lossChunkTargets", 0);
+        p.backward_slice_values = (int64_t) napi_prop_double(env, o, "backwardSliceValues", 0);
         napi_value loss = napi_prop(env, o, "loss");
         if (!napi_is_undefined(env, loss)) {
             p.loss_params.beta            = (float) napi_prop_double(env, loss, "beta", p.loss_params.beta);

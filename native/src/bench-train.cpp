@@ -3,7 +3,8 @@
 // model of a real shape (Qwen2-0.5B/1.5B/7B, LLaMA-2-7B, or a small one) in the chosen base type,
 // trains `--steps` steps on random tokens and prints one JSON line: tokens/s (first step excluded:
 // it builds and allocates), peak memory (device memory on a GPU, peak RSS on the CPU), the loss.
-// `--checkpointing` trains with gradient checkpointing. `--explain` adds which backend ran each op kind; `--check` compares the GPU's logits with the
+// `--checkpointing` trains with gradient checkpointing; `--backward-slice-values N` sets how large
+// a frozen weight's transposed copy may be before it is sliced (0 = the trainer's default). `--explain` adds which backend ran each op kind; `--check` compares the GPU's logits with the
 // CPU backend's on the same weights (a small shape).
 #include "tr-backend.h"
 #include "tr-common.h"
@@ -49,13 +50,14 @@ struct options {
     std::string targets = "q,k,v,o,gate,up,down";
     bool gpu = false, explain = false, check = false, profile = false, checkpointing = false;
     std::string backward_type;  // empty: by backend
+    long long backward_slice_values = 0;
 };
 
 [[noreturn]] void usage(const char * why) {
     std::fprintf(stderr,
         "%s\nusage: zhongjing-train-bench [--shape tiny-ci|small|qwen2-0.5b|qwen2-1.5b|qwen2-7b|llama2-7b] [--type f32|f16|q8_0|q4_0|q4_K]\n"
         "       [--seq N] [--batch ROWS] [--steps N] [--rank R] [--alpha A] [--targets q,k,v,o,gate,up,down]\n"
-        "       [--gpu] [--threads N] [--explain] [--profile] [--backward-type f32|bf16] [--checkpointing] [--check] [--model-dir DIR] | --list-shapes\n", why);
+        "       [--gpu] [--threads N] [--explain] [--profile] [--backward-type f32|bf16] [--checkpointing] [--backward-slice-values N] [--check] [--model-dir DIR] | --list-shapes\n", why);
     std::exit(2);
 }
 
@@ -81,6 +83,7 @@ options parse(int argc, char ** argv) {
         else if (a == "--gpu") o.gpu = true;
         else if (a == "--explain") o.explain = true;
         else if (a == "--checkpointing") o.checkpointing = true;
+        else if (a == "--backward-slice-values") o.backward_slice_values = std::atoll(value().c_str());
         else if (a == "--profile") o.profile = true;
         else if (a == "--backward-type") {
             o.backward_type = value();
@@ -211,6 +214,7 @@ tr_session_params session_params(const options & o, const std::string & path, bo
     if (o.backward_type == "f32") sp.backward_type = GGML_TYPE_F32;
     if (o.backward_type == "bf16") sp.backward_type = GGML_TYPE_BF16;
     sp.gradient_checkpointing = o.checkpointing;
+    sp.backward_slice_values = o.backward_slice_values;
     return sp;
 }
 

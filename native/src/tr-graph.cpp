@@ -302,7 +302,8 @@ void become(ggml_tensor * node, ggml_op op, ggml_tensor * src0, ggml_tensor * sr
 } // namespace
 
 ggml_cgraph * tr_graph_backward_rewrite(ggml_context * ctx, ggml_cgraph * gf, size_t graph_size, ggml_type wt_type,
-                                        bool on_cpu, tr_graph_inputs & inp) {
+                                        bool on_cpu, int64_t slice_values, tr_graph_inputs & inp) {
+    if (slice_values <= 0) slice_values = TR_BACKWARD_SLICE_VALUES;
     const int n = ggml_graph_n_nodes(gf);
     int64_t max_rows = 0;
     bool any = false;
@@ -325,24 +326,47 @@ ggml_cgraph * tr_graph_backward_rewrite(ggml_context * ctx, ggml_cgraph * gf, si
     for (int i = 0; i < n; ++i) {
         ggml_tensor * node = ggml_graph_node(gf, i);
         if (is_input_gradient(node)) {
-            ggml_tensor * w = node->src[0];
-            // an F16/BF16 weight converts straight into a BF16 Wᵀ; anything else is dequantised
-            // to F32 first (get_rows is the one dequantising op every backend has for every type)
-            const bool direct = w->type == GGML_TYPE_F32 || (wt_type == GGML_TYPE_BF16 && (w->type == GGML_TYPE_F16 || w->type == GGML_TYPE_BF16));
-            if (!direct) {
-                if (!inp.row_index) {
-                    inp.row_index = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, max_rows);
-                    ggml_set_name(inp.row_index, "inp_row_index");
-                    ggml_set_input(inp.row_index);
-                }
-                w = ggml_get_rows(ctx, w, ggml_view_1d(ctx, inp.row_index, w->ne[1], 0));
-            }
-            ggml_tensor * wt = wt_type == GGML_TYPE_F32 ? ggml_cont(ctx, ggml_transpose(ctx, w))  // [n_out, n_in]
-                                                        : ggml_cpy(ctx, ggml_transpose(ctx, w), ggml_new_tensor_2d(ctx, wt_type, w->ne[1], w->ne[0]));
-            ggml_format_name(wt, "%s (transposed for backward)", node->src[0]->name);
+            ggml_tensor * w = node->src[0];                             // [n_in, n_out]
             ggml_tensor * g = node->src[1]->src[0];                     // [n_out, N]
             if (!ggml_is_contiguous(g)) g = ggml_cont(ctx, g);
-            become(node, GGML_OP_MUL_MAT, wt, g);
+            // Wᵀ rows [first, first + rows) times the same rows of g. A weight with many output
+            // rows (the LM head: 152k × n_embd for Qwen2, 2.2 GB of F32 Wᵀ at 7B) goes through in
+            // slices, dx = Σ W_sᵀ·g_s, so that only one slice's copies are held at a time.
+            auto product = [&](int64_t first, int64_t rows) {
+                // an F16/BF16 weight converts straight into a BF16 Wᵀ; anything else is dequantised
+                // to F32 first (get_rows is the one dequantising op every backend has for every type)
+                const bool direct = w->type == GGML_TYPE_F32 || (wt_type == GGML_TYPE_BF16 && (w->type == GGML_TYPE_F16 || w->type == GGML_TYPE_BF16));
+                ggml_tensor * ws = rows == w->ne[1] ? w : ggml_view_2d(ctx, w, w->ne[0], rows, w->nb[1], first * w->nb[1]);
+                if (!direct) {
+                    if (!inp.row_index) {
+                        inp.row_index = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, max_rows);
+                        ggml_set_name(inp.row_index, "inp_row_index");
+                        ggml_set_input(inp.row_index);
+                    }
+                    ws = ggml_get_rows(ctx, w, ggml_view_1d(ctx, inp.row_index, rows, first * sizeof(int32_t)));
+                }
+                ggml_tensor * wt = wt_type == GGML_TYPE_F32 ? ggml_cont(ctx, ggml_transpose(ctx, ws))  // [rows, n_in]
+                                                            : ggml_cpy(ctx, ggml_transpose(ctx, ws), ggml_new_tensor_2d(ctx, wt_type, rows, ws->ne[0]));
+                ggml_format_name(wt, "%s (transposed for backward)", w->name);
+                ggml_tensor * gs = rows == g->ne[0] ? g : ggml_cont(ctx, ggml_view_2d(ctx, g, rows, g->ne[1], g->nb[1], first * sizeof(float)));
+                return std::make_pair(wt, gs);
+            };
+            const int64_t n_out = w->ne[1];
+            const int64_t slice = std::max<int64_t>(1, slice_values / w->ne[0]);
+            if (n_out <= slice + slice / 2) {
+                auto [wt, gs] = product(0, n_out);
+                become(node, GGML_OP_MUL_MAT, wt, gs);
+            } else {
+                ggml_tensor * sum = nullptr;
+                int64_t first = 0;
+                for (; n_out - first > slice + slice / 2; first += slice) {
+                    auto [wt, gs] = product(first, slice);
+                    ggml_tensor * part = ggml_mul_mat(ctx, wt, gs);
+                    sum = sum ? ggml_add(ctx, sum, part) : part;
+                }
+                auto [wt, gs] = product(first, n_out - first);
+                become(node, GGML_OP_ADD, sum, ggml_mul_mat(ctx, wt, gs));
+            }
         } else if (is_short_row_product(node)) {
             // out_prod(b, a) runs along the long side; the node becomes its small transposed copy
             become(node, GGML_OP_CONT, ggml_transpose(ctx, ggml_out_prod(ctx, node->src[1], node->src[0])), nullptr);

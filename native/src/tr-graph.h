@@ -113,8 +113,14 @@ void tr_graph_set_inputs(const tr_graph_inputs & inp, const tr_batch & batch, co
 // on the CPU (exact), BF16 on a GPU (cuBLAS then multiplies in BF16 on tensor cores, with dy in
 // BF16 too: F32's range, the precision PyTorch's bf16 training has). `on_cpu`: LoRA B's forward,
 // whose contraction is only the rank long, also becomes multiply-adds along its long side.
+// `slice_values` (0 = TR_BACKWARD_SLICE_VALUES): a Wᵀ larger than this is made and multiplied in
+// slices of about this many values, dx = Σ W_sᵀ·dy_s, one slice's copies held at a time.
 ggml_cgraph * tr_graph_backward_rewrite(ggml_context * ctx, ggml_cgraph * gf, size_t graph_size, ggml_type wt_type,
-                                        bool on_cpu, tr_graph_inputs & inp);
+                                        bool on_cpu, int64_t slice_values, tr_graph_inputs & inp);
+
+// 2^25 values (128 MB as F32): for Qwen2 that slices the LM head (152k × n_embd; 2.2 GB of F32 at
+// 7B, 0.5 GB at 0.5B) and, at 7B, the FFN's widest weights in two; everything else stays whole.
+constexpr int64_t TR_BACKWARD_SLICE_VALUES = int64_t(1) << 25;
 
 // Nodes a graph of this model needs (forward + backward + optimizer), for sizing contexts.
 size_t tr_graph_size(const tr_model & model);

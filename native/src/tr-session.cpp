@@ -188,7 +188,7 @@ ggml_cgraph * with_backward(tr_session & s, ggml_context * ctx, ggml_cgraph * gf
         }
     }
     ggml_build_backward_expand(ctx, gf, grad_accs.data());
-    return tr_graph_backward_rewrite(ctx, gf, s.graph_size, backward_type(s), s.backend.gpu == nullptr, inp);
+    return tr_graph_backward_rewrite(ctx, gf, s.graph_size, backward_type(s), s.backend.gpu == nullptr, s.params.backward_slice_values, inp);
 }
 
 // The loss of the graph's last hidden states, as the objective's output, with its extra output.

@@ -48,6 +48,9 @@ struct tr_session_params {
     // With gradient checkpointing, the LM loss is computed over slices of at most this many target
     // tokens (0 = 512): its vocabulary-sized logits are then alive for one slice at a time.
     int64_t           loss_chunk_targets = 0;
+    // A frozen weight's transposed copy for the backward is made in slices of about this many
+    // values (0 = TR_BACKWARD_SLICE_VALUES); the tests set it small to check the slicing.
+    int64_t           backward_slice_values = 0;
 };
 
 // Gradient checkpointing's memory, sized for the largest micro-batch so far (a graph views the

@@ -298,6 +298,30 @@ test('seeded and deterministic on CPU, dropout included', async (t) => {
   assert.notDeepEqual(runs[0], runs[2]);
 });
 
+// The backward multiplies by each frozen weight's transposed copy; a large one (the LM head) is
+// made and multiplied in slices of rows, dx = Σ W_sᵀ·dy_s. Slices of ~1024 values here, so every
+// weight of the tiny model goes through many (directly for F32, dequantised by rows for Q8_0).
+for (const [arch, type] of [['llama', 'f32'], ['qwen2', 'q8_0']] as const) {
+  test(`the backward's transposed weights in slices give the same gradients: ${arch} ${type}`, async (t) => {
+    if (env.skip) return t.skip(env.skip);
+    const path = await tinyModel(env.addon!, arch, type === 'f32' ? undefined : type);
+    const whole = await session(path);
+    const sliced = await session(path, {backwardSliceValues: 1024});
+    try {
+      randomiseB(whole);
+      randomiseB(sliced);
+      await whole.accumulate([twoRowBatch(1)]);
+      await sliced.accumulate([twoRowBatch(1)]);
+      const rel = gradientDifference(sliced, whole);
+      t.diagnostic(`‖g_sliced − g‖/‖g‖ = ${rel.toExponential(2)}`);
+      assert.ok(rel < 1e-5, `relative gradient difference ${rel}`);
+    } finally {
+      whole.dispose();
+      sliced.dispose();
+    }
+  });
+}
+
 // Gradient checkpointing recomputes each layer from its kept input for the backward: the same
 // nodes, the same dropout masks, so the same gradients up to summation order — for every loss
 // head (the language model's and the scalar head's), a quantised base, and several micro-batches.

@@ -76,6 +76,9 @@ export interface SessionOptions {
   /** With gradient checkpointing, the LM loss over slices of at most this many target tokens
    * (default 512), so its vocabulary-sized logits are alive for one slice at a time. */
   lossChunkTargets?: number;
+  /** A frozen weight's transposed copy for the backward is made in slices of about this many
+   * values (default 2^25): the LM head's is never held whole. Tests set it small. */
+  backwardSliceValues?: number;
   /** 'lm': next-token NLL on target positions; 'reward' / 'dpo': preference loss over pairs. */
   lossHead?: LossHead;
   loss?: {beta?: number; labelSmoothing?: number; centerRewards?: number; clipRange?: number; clipRangeValue?: number; vfCoef?: number};
