@@ -75,7 +75,7 @@ export interface PairTally {
   winRate: Interval;
   tieRate: Interval;
   lossRate: Interval;
-  /** (win + tie/2) / n with a normal-approximation 95 % interval from the trinomial variance */
+  /** (win + tie/2) / n with Wilson's 95 % interval on that score (tieAwareWinRate below) */
   tieAwareWinRate: Interval;
 }
 
@@ -402,11 +402,13 @@ function fitWidth(text: string, px: number): string {
   return out + '…';
 }
 
-/** Horizontal stacked win/tie/loss bars with interval whiskers on the win share, as an SVG string
- * (no script, no external reference; every text escaped). Used by the screen and the HTML export. */
+/** Horizontal stacked win/tie/loss bars with a whisker for the tie-aware win rate's 95 % interval
+ * (the figure the tables beside it give, so chart and table never show two intervals for one
+ * comparison), as an SVG string (no script, no external reference; every text escaped). Used by
+ * the screen and the HTML export. */
 export function stackedBarsSvg(
   rows: readonly {label: string; tally: PairTally}[],
-  labels: {win: string; tie: string; loss: string; /** the word for unparsed verdicts, shown after n */ unparsed?: string},
+  labels: {win: string; tie: string; loss: string; /** the word for unparsed verdicts, shown after n */ unparsed?: string; /** the whisker's legend */ interval?: string},
 ): string {
   const width = 640;
   const labelWidth = 180;
@@ -445,14 +447,14 @@ export function stackedBarsSvg(
         else if (w >= textWidth(String(count)) + 4) out.push(`<text x="${fix(x + w / 2)}" y="${fix(mid + 4)}" text-anchor="middle" ${font} fill="#fff">${count}</text>`);
         x += w;
       }
-      // whisker: the win share's 95 % interval
-      const lo = barX + barWidth * t.winRate.low;
-      const hi = barX + barWidth * t.winRate.high;
+      // whisker: the tie-aware win rate (win + tie/2) / n with its 95 % interval
+      const lo = barX + barWidth * t.tieAwareWinRate.low;
+      const hi = barX + barWidth * t.tieAwareWinRate.high;
       const wy = y + barHeight + 4;
       out.push(`<line x1="${fix(lo)}" y1="${fix(wy)}" x2="${fix(hi)}" y2="${fix(wy)}" stroke="#222" stroke-width="1.5"/>`);
       out.push(`<line x1="${fix(lo)}" y1="${fix(wy - 3)}" x2="${fix(lo)}" y2="${fix(wy + 3)}" stroke="#222" stroke-width="1.5"/>`);
       out.push(`<line x1="${fix(hi)}" y1="${fix(wy - 3)}" x2="${fix(hi)}" y2="${fix(wy + 3)}" stroke="#222" stroke-width="1.5"/>`);
-      out.push(`<circle cx="${fix(barX + barWidth * t.winRate.value)}" cy="${fix(wy)}" r="2" fill="#222"/>`);
+      out.push(`<circle cx="${fix(barX + barWidth * t.tieAwareWinRate.value)}" cy="${fix(wy)}" r="2" fill="#222"/>`);
     }
     const unparsed = t.unparsed ? ` · ${labels.unparsed ? `${labels.unparsed} ` : '?'}${t.unparsed}` : '';
     out.push(`<text x="${barX + barWidth + 8}" y="${fix(mid + 4)}" ${font} fill="#222">${escapeXml(`n = ${t.n}${unparsed}`)}</text>`);
@@ -465,7 +467,7 @@ export function stackedBarsSvg(
     lx += 16 + Math.min(140, textWidth(labels[part]) + 20);
   }
   out.push(`<line x1="${lx}" y1="${legendY + 6}" x2="${lx + 20}" y2="${legendY + 6}" stroke="#222" stroke-width="1.5"/>`);
-  out.push(`<text x="${lx + 24}" y="${legendY + 10}" ${font} fill="#222">95% CI (${escapeXml(labels.win)})</text>`);
+  out.push(`<text x="${lx + 24}" y="${legendY + 10}" ${font} fill="#222">${escapeXml(labels.interval ?? `(${labels.win} + ${labels.tie}/2) / n, 95% CI`)}</text>`);
   out.push('</svg>');
   return out.join('');
 }

@@ -29,11 +29,15 @@ export const unconfined: PathPolicy = {confined: false, roots: () => []};
 
 const said = (path: string) => (path.length > 200 ? `${path.slice(0, 200)}…` : path);
 
-function denied(path: string, roots: string[]): AppError {
+function denied(path: string, roots: string[], real = path): AppError {
   const list = roots.join('、');
+  // through a symbolic link the path on screen may look inside an allowed folder while the file
+  // is elsewhere: say where it really is, which is the folder that would have to be allowed
+  const where = real === path ? `“${said(path)}”` : `“${said(path)}”（经符号链接实际指向“${said(real)}”）`;
+  const whereEn = real === path ? `"${said(path)}"` : `"${said(path)}" (a symbolic link to "${said(real)}")`;
   return new AppError('path_denied', {
-    zh: `服务模式下只能读写数据目录和允许的文件夹（${list}），而“${said(path)}”不在其中。可在“设置 → 允许访问的文件夹”中添加，或用 zhongjing serve --allow-dir 启动；浏览器中的文件请用上传与下载。`,
-    en: `In serve mode only the data directory and the allowed folders (${list}) can be read or written, and "${said(path)}" is not in them. Add its folder under Settings → Allowed folders, or start zhongjing serve with --allow-dir; files on your own computer go through upload and download.`,
+    zh: `服务模式下只能读写数据目录和允许的文件夹（${list}），而${where}不在其中。可在“设置 → 允许访问的文件夹”中添加，或用 zhongjing serve --allow-dir 启动；浏览器中的文件请用上传与下载。`,
+    en: `In serve mode only the data directory and the allowed folders (${list}) can be read or written, and ${whereEn} is not in them. Add its folder under Settings → Allowed folders, or start zhongjing serve with --allow-dir; files on your own computer go through upload and download.`,
   });
 }
 
@@ -69,7 +73,7 @@ async function confine(policy: PathPolicy, path: string): Promise<void> {
   const roots = policy.roots();
   const {real} = await realOrAncestor(path);
   const realRoots = await Promise.all(roots.map((r) => realpath(r).catch(() => resolve(r))));
-  if (!realRoots.some((root) => within(real, root))) throw denied(path, roots);
+  if (!realRoots.some((root) => within(real, root))) throw denied(path, roots, real);
 }
 
 function asIoError(path: string, error: unknown): AppError {

@@ -138,7 +138,7 @@ test('a PPO run from the form: reward model and SFT start chosen, reward and KL 
   assert.ok((await samples.getByRole('cell').count()) >= 2, 'answers at the start and at the check, side by side');
   const main = await page.locator('main').innerText();
   assert.match(main, /奖励模型：问诊奖励模型/, 'the provenance chain names the reward model');
-  assert.match(main, /zhongjing train ppo --model .* --init-adapter .* --rm /);
+  assert.match(main, /zhongjing train ppo --model .* --policy-init .* --rm /);
   await page.getByRole('button', {name: '在问诊中试用'}).waitFor();
   if (SCREENSHOTS) await page.screenshot({path: join(SCREENSHOTS, 'tr-3-ppo.png'), fullPage: true});
   assert.deepEqual(errors, [], 'no errors in the page');

@@ -448,6 +448,9 @@ test('stackedBarsSvg: escaped, no script, presentation attributes only', () => {
   has(svg, '>3 · 60%<');
   has(svg, 'n = 5 · ?1'); // one unparsed verdict beside n
   has(svg, 'n = 0');
+  // the whisker is the tie-aware win rate the tables give, (3 + 1/2) / 5 = 70 %, not the win share
+  has(svg, `cx="${190 + 330 * 0.7}"`);
+  has(svg, '(胜 + 平/2) / n, 95% CI');
   // a long label is cut to fit; the full text stays in the row's <title>
   const long = '仲景-13B-LoRA-第三轮训练 vs 华佗GPT-7B-基座对照组模型';
   const cut = stackedBarsSvg([{label: long, tally}], {win: 'win', tie: 'tie', loss: 'loss', unparsed: '未解析'});
@@ -484,7 +487,7 @@ test('reportHtml: counts, both languages, nothing external, everything escaped',
   // the human quality row: 4 / 1 / 2, n 7
   assert.match(html, /<td>Zhongjing vs Base<\/td><td class="n">4<\/td><td class="n">1<\/td><td class="n">2<\/td><td class="n">7<\/td>/);
   has(html, '70.0% [29.9%, 92.7%]', 'tie-aware win rate with its interval');
-  for (const text of ['评审模型判定', '人工评审', '安全性', '专业性与流畅性', '按科室', '内科', '外科', '（未分科室）', '安全性子集', '选择题准确率', 'Fleiss κ', '10 个判定中有 1 个']) {
+  for (const text of ['评审模型判定', '人工评审', '安全性', '专业性与流畅性', '按科室', '内科', '外科', '（未分科室）', '安全性子集', '选择题准确率', 'Fleiss κ', '10 个判定（每条题目、每对参评者、每个维度各一个）中有 1 个']) {
     has(html, text, text);
   }
   assert.match(html, /<svg [^>]*role="img"/);

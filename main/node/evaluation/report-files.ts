@@ -20,9 +20,9 @@ const TEXT = {
     safetySubset: '安全性子集', refusalRate: '拒绝/纠正率', noData: '无数据',
     choice: '选择题准确率', all: '全部', single: '单选', multi: '多选',
     agreement: '人工评审一致性', units: '多人评审的单元', percentAgreement: '一致率', kappa: 'Fleiss κ',
-    orderInconsistency: '评审模型顺序一致性', inconsistentOf: (k: number, n: number) => `${n} 个判定中有 ${k} 个在交换顺序后不一致（计为平局）`,
+    orderInconsistency: '评审模型顺序一致性', inconsistentOf: (k: number, n: number) => `${n} 个判定（每条题目、每对参评者、每个维度各一个）中有 ${k} 个在交换顺序后不一致（计为平局）`,
     none: '无', notes: '说明：区间为 95 % 置信区间（比率用 Wilson 区间；计平局胜率 = (胜 + 平局/2) / n，同样用 Wilson 区间，偏保守）。未解析的判定不计入 n。',
-    winLegend: 'A 胜', tieLegend: '平局', lossLegend: 'A 负',
+    winLegend: 'A 胜', tieLegend: '平局', lossLegend: 'A 负', intervalLegend: '计平局胜率及其 95% 区间',
   },
   en: {
     created: 'Created', benchmark: 'Benchmark', judge: 'Judge', contestants: 'Contestants', id: 'Id', label: 'Name', description: 'Description',
@@ -35,9 +35,9 @@ const TEXT = {
     safetySubset: 'Safety subset', refusalRate: 'Refusal / correction rate', noData: 'no data',
     choice: 'Multiple-choice accuracy', all: 'All', single: 'Single answer', multi: 'Multiple answers',
     agreement: 'Agreement between human raters', units: 'Units rated by ≥ 2 raters', percentAgreement: 'Percent agreement', kappa: "Fleiss' κ",
-    orderInconsistency: "Judge's order consistency", inconsistentOf: (k: number, n: number) => `${k} of ${n} verdicts changed when the order was swapped (counted as ties)`,
+    orderInconsistency: "Judge's order consistency", inconsistentOf: (k: number, n: number) => `${k} of ${n} verdicts (one per item, pair of contestants and dimension) changed when the order was swapped (counted as ties)`,
     none: 'none', notes: 'Intervals are 95 % confidence intervals (Wilson for rates; the tie-aware win rate (win + tie/2) / n too, which is conservative). Unparsed verdicts are not in n.',
-    winLegend: 'A wins', tieLegend: 'Tie', lossLegend: 'A loses',
+    winLegend: 'A wins', tieLegend: 'Tie', lossLegend: 'A loses', intervalLegend: 'Tie-aware win rate, 95% interval',
   },
 } as const;
 
@@ -70,7 +70,7 @@ export function reportHtml(input: ReportHtmlInput): string {
   const dimensionName = (d: EvalDimension): string => EVAL_DIMENSION_LABELS[d][dimLang];
   // inline SVG in HTML needs no namespace; dropping it keeps the file free of any URL
   const svg = (tallies: readonly PairTally[]): string =>
-    stackedBarsSvg(tallies.map((tally) => ({label: pairName(tally), tally})), {win: t.winLegend, tie: t.tieLegend, loss: t.lossLegend, unparsed: t.unparsed}).replace(
+    stackedBarsSvg(tallies.map((tally) => ({label: pairName(tally), tally})), {win: t.winLegend, tie: t.tieLegend, loss: t.lossLegend, unparsed: t.unparsed, interval: t.intervalLegend}).replace(
       ' xmlns="http://www.w3.org/2000/svg"',
       '',
     );

@@ -59,7 +59,8 @@ export function cliCommandFor(run: {kind: TrainingKind; config: TrainingConfig; 
   const data = run.sources.filter((s) => s.type !== 'reward-model');
   const names = data.length ? data.map((s) => s.name) : run.datasets.map((d) => d.name);
   parts.push('--data', quote(names.join(',')));
-  if (run.initAdapter) parts.push('--init-adapter', quote(run.initAdapter));
+  // PPO's start is the policy (README and `train --help` spell it --policy-init); RM/DPO start from an adapter
+  if (run.initAdapter) parts.push(run.kind === 'ppo' ? '--policy-init' : '--init-adapter', quote(run.initAdapter));
   for (const s of run.sources) if (s.type === 'reward-model') parts.push('--rm', quote(s.runId ?? s.path));
   for (const {key, flag} of CONFIG_FLAGS) {
     const value = run.config[key];

@@ -59,6 +59,7 @@ export const annotationZh = {
   anMinAnnotatorsHint: '达到这么多位标注员的排序后条目才会定稿；意见不一时交由仲裁专家裁定。',
   anGeneration: '候选回答的生成',
   anModel: '生成模型',
+  anNoAdapter: '（基座，无适配器）',
   anTemperatures: '采样温度（逗号分隔）',
   anTemperaturesHint: '依次用于第 1、2、3… 个候选回答，不够时循环使用；不同的温度让回答更多样。',
   anTemperaturesInvalid: '请输入 1–8 个 0 到 2 之间的数，用逗号分隔。',
@@ -202,6 +203,7 @@ export const annotationZh = {
   anPerAnnotator: '各标注员的排序数',
   anOverall: '总体',
   anItemsN: '{n} 条',
+  anNoAgreementYet: '还没有由至少两位标注员排序的条目，因此无法计算一致性（τ、α、分歧率）。本项目每条至少需要 {min} 人标注；请第二位标注员在「排序标注」中排同一批条目（交叉标注），一致性会随之出现。',
 
   // export
   anExportHeading: '导出标注结果',
@@ -285,6 +287,7 @@ export const annotationEn: Record<AnnotationMessageKey, string> = {
   anMinAnnotatorsHint: 'An item becomes final once this many annotators have ranked it; if they disagree, an expert adjudicates.',
   anGeneration: 'Generating the candidates',
   anModel: 'Generation model',
+  anNoAdapter: '(base, no adapter)',
   anTemperatures: 'Sampling temperatures (comma-separated)',
   anTemperaturesHint: 'Used for candidate 1, 2, 3… in turn, cycled if there are fewer; different temperatures make the answers more diverse.',
   anTemperaturesInvalid: 'Enter 1–8 numbers from 0 to 2, separated by commas.',
@@ -423,6 +426,7 @@ export const annotationEn: Record<AnnotationMessageKey, string> = {
   anPerAnnotator: 'Rankings per annotator',
   anOverall: 'Overall',
   anItemsN: '{n} items',
+  anNoAgreementYet: 'No item has been ranked by two or more annotators yet, so agreement (τ, α, disagreement rate) cannot be computed. This project asks for at least {min} annotator(s) per item; have a second annotator rank the same items under Rank (cross-annotation) and agreement appears.',
 
   anExportHeading: 'Export annotations',
   anExportNote: 'Preference pairs and corrections contain final items only (now {n} / {total}); K-way rankings and the package contain every item.',
