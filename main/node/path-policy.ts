@@ -23,6 +23,10 @@ export interface PathPolicy {
   readonly confined: boolean;
   /** the data directory first, then the allowed folders */
   roots(): string[];
+  /** the workstation's own files and folders (the store, its backups, the secrets): never read
+   * or written as a person's file, confined or not — an annotation export once replaced the live
+   * database with its JSONL, and an import's rejected-row excerpts would show a secret's text */
+  guarded?(): string[];
 }
 
 export const unconfined: PathPolicy = {confined: false, roots: () => []};
@@ -68,10 +72,23 @@ async function realOrAncestor(path: string): Promise<{real: string; existing: st
 
 const within = (path: string, root: string) => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 
+function guardedFile(path: string): AppError {
+  return new AppError('path_denied', {
+    zh: `“${said(path)}”是工作站自己的数据（数据库、备份或密钥），不能作为导入的来源或导出的目标。请选择数据目录中的 exports 文件夹或其他位置。`,
+    en: `"${said(path)}" is the workstation's own data (its database, backups or secrets) and cannot be imported from or exported to. Choose the exports folder in the data directory, or another place.`,
+  });
+}
+
 async function confine(policy: PathPolicy, path: string): Promise<void> {
+  const guarded = policy.guarded?.() ?? [];
+  if (!policy.confined && guarded.length === 0) return;
+  const {real} = await realOrAncestor(path);
+  if (guarded.length) {
+    const realGuarded = await Promise.all(guarded.map((g) => realOrAncestor(resolve(g)).then((r) => r.real)));
+    if (realGuarded.some((g) => within(real, g))) throw guardedFile(path);
+  }
   if (!policy.confined) return;
   const roots = policy.roots();
-  const {real} = await realOrAncestor(path);
   const realRoots = await Promise.all(roots.map((r) => realpath(r).catch(() => resolve(r))));
   if (!realRoots.some((root) => within(real, root))) throw denied(path, roots, real);
 }

@@ -35,7 +35,7 @@ export async function annotateCommand(argv: string[]): Promise<void> {
   try {
     if (sub === 'import') {
       if (!positionals.length) throw usageError(USAGE);
-      const result = await services.annotation.importFiles(positionals.map((p) => resolve(p)));
+      const result = await services.annotation.importFiles(positionals.map((p) => resolve(p)), services.pathPolicy);
       out(result, [
         say({zh: `新增 ${result.itemsAdded} 条，匹配已有 ${result.itemsMatched} 条，合并排序 ${result.rankingsMerged} 个`, en: `${result.itemsAdded} items added, ${result.itemsMatched} matched existing ones, ${result.rankingsMerged} rankings merged`}),
         ...result.warnings.map((w) => `  ${say(w)}`),
@@ -49,7 +49,7 @@ export async function annotateCommand(argv: string[]): Promise<void> {
     if (sub === 'export') {
       const format = FORMATS[values.format as keyof typeof FORMATS];
       if (!format || !positionals[0]) throw usageError(USAGE);
-      const result = await services.annotation.export({projectId: project.id, format, outPath: resolve(positionals[0]), overwrite: values.overwrite ?? false});
+      const result = await services.annotation.export({projectId: project.id, format, outPath: resolve(positionals[0]), overwrite: values.overwrite ?? false}, services.pathPolicy);
       out(result, `${project.name}: ${result.records} → ${result.path}`);
     } else {
       const d = services.annotation.dashboard(project.id);

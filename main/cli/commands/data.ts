@@ -126,7 +126,7 @@ export async function dataCommand(argv: string[]): Promise<void> {
       const [ref, outDir] = positionals;
       if (!ref || !outDir || !values.format) throw usageError(USAGE);
       const input = parseInput(methods['datasets.export'].input, {id: services.datasets.resolve(ref).id, format: values.format, outDir: resolve(outDir), overwrite: values.overwrite ?? false, ...(version ? {version} : {})});
-      const result = await services.datasets.export(input);
+      const result = await services.datasets.export(input, services.pathPolicy);
       out(result, `${result.rows} rows → ${result.files.join(', ')}`);
     }
   } finally {

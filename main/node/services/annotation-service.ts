@@ -503,13 +503,13 @@ export class AnnotationService {
         await writeFile(path, file.content, {flag: 'wx'});
         paths.push(path);
       }
-      return await this.importFiles(paths);
+      return await this.importFiles(paths, unconfined); // our own temporary files
     } finally {
       await rm(dir, {recursive: true, force: true});
     }
   }
 
-  async importFiles(paths: string[], policy: PathPolicy = unconfined): Promise<MethodOutput<'annotation.import'>> {
+  async importFiles(paths: string[], policy: PathPolicy): Promise<MethodOutput<'annotation.import'>> {
     const checked = await Promise.all(paths.map((p) => readablePath(policy, p)));
     const result = await importAnnotationFiles(this.store, checked);
     for (const projectId of new Set([...result.projectIds, ...this.store.annotation.projectIds()])) this.bus.emit({type: 'annotation.changed', projectId});
@@ -518,7 +518,7 @@ export class AnnotationService {
 
   // ───── export ─────
 
-  async export(input: MethodInput<'annotation.export'>, policy: PathPolicy = unconfined): Promise<MethodOutput<'annotation.export'>> {
+  async export(input: MethodInput<'annotation.export'>, policy: PathPolicy): Promise<MethodOutput<'annotation.export'>> {
     const project = this.summary(input.projectId);
     const items = this.store.annotation.items(project.id);
     const decisions = this.decisions(project.id, items);

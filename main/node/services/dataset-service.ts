@@ -9,7 +9,7 @@ import {MIX_MAX_ROWS, PHI_PLACEHOLDERS, mixTooLarge} from '../../common/datasets
 import {AppError, notFound, toAppError} from '../../common/errors.js';
 import {newId} from '../ids.js';
 import {checkRegularFile} from '../files.js';
-import {unconfined, writableFolder, type PathPolicy} from '../path-policy.js';
+import {writableFolder, type PathPolicy} from '../path-policy.js';
 import type {DataPaths} from '../paths.js';
 import type {Store} from '../store/index.js';
 import type {EventBus} from './event-bus.js';
@@ -391,7 +391,7 @@ export class DatasetService {
   /** An export a person asked for: a folder they named goes through the path policy (confined
    * under serve; this export's files already there are refused unless `overwrite`). The default
    * folder in <data dir>/exports holds a frozen version's export, the same bytes every time. */
-  async export(input: MethodInput<'datasets.export'>, policy: PathPolicy = unconfined): Promise<MethodOutput<'datasets.export'>> {
+  async export(input: MethodInput<'datasets.export'>, policy: PathPolicy): Promise<MethodOutput<'datasets.export'>> {
     let outDir = input.outDir;
     if (outDir !== undefined) {
       const prefix = `${this.resolve(input.id).name.replace(/[\\/:*?"<>|\s]+/g, '_')}_v${this.version(input.id, input.version).version}.`;

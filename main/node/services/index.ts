@@ -10,11 +10,11 @@ import {EngineHost, type SpawnEngine} from '../engine/engine-host.js';
 import type {CountTokensRequest} from '../engine/protocol.js';
 import {dataPaths, ensureDataDirs, packageRoot, type DataPaths} from '../paths.js';
 import {Store} from '../store/index.js';
-import {BackupSchedule, backupsDirFor} from '../store/health.js';
+import {BackupSchedule, backupsDirFor, damagedDirFor} from '../store/health.js';
 import {logError} from '../log.js';
-import {acquireDataLock, type DataLock, type LockKind} from '../data-lock.js';
+import {acquireDataLock, LOCK_FILE, type DataLock, type LockKind} from '../data-lock.js';
 import {defaultThreads} from '../threads.js';
-import {allowedFolder, readablePath, unconfined, type PathPolicy} from '../path-policy.js';
+import {allowedFolder, readablePath, type PathPolicy} from '../path-policy.js';
 import {readRegularTextFile} from '../files.js';
 
 /** An export file the browser may download whole (it travels as one JSON string). */
@@ -94,9 +94,11 @@ export class Services {
     this.evaluation = new EvaluationService(this.store, this.engine, this.datasets, this.remotes, this.bus);
     this.training = new TrainingService(this.store, this.paths, this.bus, this.datasets, this.models, this.annotation, this.threads, this.storage);
     const confine = options.confinePaths;
+    const db = this.paths.database;
+    const own = [db, `${db}-wal`, `${db}-shm`, `${db}-journal`, join(this.paths.root, LOCK_FILE), secretsDir, backupsDirFor(db), damagedDirFor(db)];
     this.pathPolicy = confine
-      ? {confined: true, roots: () => [this.paths.root, ...confine.extraFolders, ...this.store.settings.get().allowedFolders]}
-      : unconfined;
+      ? {confined: true, roots: () => [this.paths.root, ...confine.extraFolders, ...this.store.settings.get().allowedFolders], guarded: () => own}
+      : {confined: false, roots: () => [], guarded: () => own};
   }
 
   appInfo(): AppInfo {
