@@ -45,7 +45,7 @@ test("the workstation's own files are never an import source or an export target
     assert.match(refused.error.message.zh, /工作站自己的数据/);
   }
   assert.equal(readFileSync(database).subarray(0, 16).toString('latin1'), before, 'still an SQLite file');
-  assert.equal(s.services.store.annotation.items(projectId!).length, 1, 'and still readable');
+  assert.equal(s.services.store.annotation.items(projectId).length, 1, 'and still readable');
   const folder = await s.callRaw('datasets.export', {id: 'x', format: 'sharegpt', outDir: join(s.dataDir, 'secrets')});
   assert.ok(!folder.ok && ['path_denied', 'not_found'].includes(folder.error.code));
   // reading them as data is refused too (an import's rejected rows quote the lines they read)
