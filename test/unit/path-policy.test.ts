@@ -35,7 +35,7 @@ test("the workstation's own files are never an import source or an export target
   t.after(() => s.close());
   const pairs = join(s.dataDir, 'pairs.jsonl');
   writeFileSync(pairs, `${JSON.stringify({question: '感冒能喝酒吗？', response_chosen: '不建议。', response_rejected: '可以。'})}\n`);
-  const {projectIds: [projectId]} = await s.call('annotation.import', {paths: [pairs]});
+  const projectId = (await s.call('annotation.import', {paths: [pairs]})).projectIds[0]!;
   const database = join(s.dataDir, 'zhongjing.sqlite');
   const before = readFileSync(database).subarray(0, 16).toString('latin1');
   // an annotation export over the live database, "overwrite" ticked: refused, the store untouched
