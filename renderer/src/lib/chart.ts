@@ -7,14 +7,68 @@ export interface Point {
   y: number;
 }
 
+/** How a line is stroked. Colour alone cannot tell series apart (colour-blind readers, a
+ * grey-scale print), so each series of a chart has its own pattern, drawn alike in the legend. */
+export type LineStyle = 'solid' | 'dashed' | 'dotted' | 'dashdot';
+/** The mark on each point of a series measured only now and then (an evaluation every few steps). */
+export type MarkerShape = 'circle' | 'square';
+
 export interface ChartSeries {
   label: string;
   points: readonly Point[];
-  /** main: solid; faint: the raw line under a smoothed one; second: the other colour, dashed */
+  /** the colour: main; faint, the raw line under a smoothed one; second, the other colour */
   tone: 'main' | 'faint' | 'second';
-  markers?: boolean;
+  /** the stroke; without it, the tone's own (second: dashed, the others solid) */
+  line?: LineStyle;
+  marker?: MarkerShape;
   /** left out of the read-out (the smoothed line repeats the raw one) */
   quiet?: boolean;
+}
+
+/** What the plotted quantity can be at all: an accuracy or a fraction lies in [0, 1], a loss or a
+ * length is never below 0. The axis stops there, so it never offers room the value cannot take. */
+export interface ChartBounds {
+  min?: number;
+  max?: number;
+}
+
+export const FRACTION: ChartBounds = {min: 0, max: 1};
+export const NON_NEGATIVE: ChartBounds = {min: 0};
+
+/** The series' stroke pattern: its own, or its tone's (second: dashed, the others solid). */
+export function lineStyle(series: Pick<ChartSeries, 'tone' | 'line'>): LineStyle {
+  return series.line ?? (series.tone === 'second' ? 'dashed' : 'solid');
+}
+
+/** The series' stroke as SVG's stroke-dasharray (empty for solid), for the plot and the legend
+ * alike. The dotted one's near-zero dashes are drawn with round caps: dots. */
+export function dashArray(series: Pick<ChartSeries, 'tone' | 'line'>): string {
+  return {solid: '', dashed: '6 4', dotted: '0.1 4.5', dashdot: '9 3.5 1.5 3.5'}[lineStyle(series)];
+}
+
+/** The look of series `nth` (0, 1 …) of run `run` (0 = A, 1 = B) when two runs share a chart:
+ * the run is the colour and, for whoever cannot tell colours apart, solid lines against dashed
+ * ones; the series within a run differs by its pattern too (A: solid/dotted, B: dashed/dash-dot),
+ * and a series measured only now and then gets markers of the run's own shape. No two of the four
+ * lines look alike, in the plot or in the legend. */
+export function compareStyle(run: 0 | 1, nth: number, sparse: boolean): Pick<ChartSeries, 'tone' | 'line' | 'marker'> {
+  const lines: LineStyle[][] = [
+    ['solid', 'dotted'],
+    ['dashed', 'dashdot'],
+  ];
+  return {
+    tone: run === 0 ? 'main' : 'second',
+    line: lines[run]![nth % 2]!,
+    ...(sparse ? {marker: run === 0 ? 'circle' : 'square'} : {}),
+  };
+}
+
+/** The bounds two quantities share on one chart: the wider of each (none where either has none). */
+export function widestBounds(a: ChartBounds, b: ChartBounds): ChartBounds {
+  return {
+    ...(a.min !== undefined && b.min !== undefined ? {min: Math.min(a.min, b.min)} : {}),
+    ...(a.max !== undefined && b.max !== undefined ? {max: Math.max(a.max, b.max)} : {}),
+  };
 }
 
 /** About `count` round ticks (1, 2 or 5 × 10^k apart) covering [min, max], and how many decimals
@@ -29,12 +83,53 @@ export function niceTicks(min: number, max: number, count = 5): {ticks: number[]
   const raw = (max - min) / Math.max(1, count - 1);
   const magnitude = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? 10 * magnitude;
-  const start = Math.floor(min / step) * step;
-  const end = Math.ceil(max / step) * step;
+  // + 0 turns the −0 of rounding a small negative up into 0
+  const start = Math.floor(min / step) * step + 0;
+  const end = Math.ceil(max / step) * step + 0;
   const ticks: number[] = [];
-  for (let value = start; value <= end + step / 2; value += step) ticks.push(Number(value.toPrecision(12)));
+  for (let value = start; value <= end + step / 2; value += step) ticks.push(Number(value.toPrecision(12)) + 0);
   const decimals = Math.max(0, -Math.floor(Math.log10(step)));
   return {ticks, decimals, min: start, max: end};
+}
+
+export interface Axis {
+  ticks: number[];
+  decimals: number;
+  min: number;
+  max: number;
+}
+
+/** The y axis for `values`: round ticks over the data, ending where the data ends when that is a
+ * round number (an accuracy peaking at 1.0 gets an axis ending at 1.0, not at 1.5 for the sake
+ * of a few per cent of air), and never past `bounds`: a flat 0 % clip fraction gets 0–1, not
+ * −1–1. A series that never goes below 0 gets no negative axis either, declared or not. Values
+ * beyond a declared bound (the bound was wrong) cancel it rather than being cut off. */
+export function yAxis(values: readonly number[], bounds: ChartBounds = {}, count = 5): Axis {
+  const finite = values.filter((v) => Number.isFinite(v));
+  if (finite.length === 0) return niceTicks(bounds.min ?? 0, bounds.max ?? (bounds.min ?? 0) + 1, count);
+  let low = Math.min(...finite);
+  let high = Math.max(...finite);
+  const floor = bounds.min !== undefined && bounds.min <= low ? bounds.min : low >= 0 ? 0 : -Infinity;
+  const ceiling = bounds.max !== undefined && bounds.max >= high ? bounds.max : Infinity;
+  if (low === high) {
+    // a flat series still needs a band around it; a band at a bound opens away from it
+    const pad = Math.abs(low) * 0.1 || 1;
+    low = Math.max(floor, low - pad);
+    high = Math.min(ceiling, high + pad);
+    if (low === high) high = low + 1;
+  }
+  const axis = niceTicks(low, high, count);
+  // rounding outward to a whole step may cross a bound that is no multiple of the step
+  const min = Math.max(axis.min, floor);
+  const max = Math.min(axis.max, ceiling);
+  const eps = (axis.max - axis.min) * 1e-9;
+  return {...axis, min, max, ticks: axis.ticks.filter((tick) => tick >= min - eps && tick <= max + eps)};
+}
+
+/** A tick of a chart of fractions read out in per cent: 0.25 → "25%", with the decimals the
+ * tick spacing needs (`decimals` is those of the fraction, as niceTicks gives them). */
+export function percentTick(value: number, decimals: number): string {
+  return `${(value * 100).toFixed(Math.max(0, decimals - 2))}%`;
 }
 
 /** At most `limit` points, evenly picked, always keeping the first and the last: thousands of

@@ -8,6 +8,7 @@
 // else into the bundle.
 import {DEFAULT_TRAINING_CONFIG, defaultTrainingConfig, LORA_TARGETS, PPO_SETTING_KEYS, TRAINING_KINDS, type LoraTarget, type TrainingConfig, type TrainingKind, type TrainingMetric, type TrainingState} from '../../../main/common/training';
 import type {TrainingPreset} from '../../../main/common/contract';
+import {FRACTION, NON_NEGATIVE, type ChartBounds} from './chart';
 import type {MessageKey} from './i18n';
 
 export type NumericKey = Exclude<keyof TrainingConfig, 'targets'>;
@@ -218,31 +219,42 @@ export function estimateSteps(rows: number, config: TrainingConfig): number | nu
 
 export const KIND_LABEL: Record<TrainingKind, MessageKey> = {sft: 'trKindSft', pt: 'trKindPt', rm: 'trKindRm', dpo: 'trKindDpo', ppo: 'trKindPpo'};
 
-/** The objective's own curves: which metrics, how to label them, and whether they are rates. */
+/** The objective's own curves: which metrics, how to label them, whether they are rates (read
+ * out, axis included, in per cent) and what values they can take at all, so that the axis never
+ * offers impossible ones. Only true bounds are declared: a reward, a margin or PPO's KL (the k1
+ * estimate, a mean log-ratio, goes below 0 on a sample) can be negative; the log-probability of
+ * a sequence never exceeds 0. */
 export interface ObjectiveChart {
   title: MessageKey;
   series: {key: string; label: MessageKey; tone: 'main' | 'second' | 'faint'}[];
   percent?: boolean;
+  bounds?: ChartBounds;
 }
 
 export const OBJECTIVE_CHARTS: Partial<Record<TrainingKind, ObjectiveChart[]>> = {
   rm: [
-    {title: 'trChartAccuracy', percent: true, series: [{key: 'accuracy', label: 'trSeriesTrain', tone: 'main'}, {key: 'eval/accuracy', label: 'trSeriesHeldOut', tone: 'second'}]},
+    {title: 'trChartAccuracy', percent: true, bounds: FRACTION, series: [{key: 'accuracy', label: 'trSeriesTrain', tone: 'main'}, {key: 'eval/accuracy', label: 'trSeriesHeldOut', tone: 'second'}]},
     {title: 'trChartMargin', series: [{key: 'margin', label: 'trSeriesTrain', tone: 'main'}, {key: 'eval/margin', label: 'trSeriesHeldOut', tone: 'second'}]},
   ],
   dpo: [
     {title: 'trChartRewardMargin', series: [{key: 'rewards/margins', label: 'trSeriesTrain', tone: 'main'}, {key: 'eval/rewards/margins', label: 'trSeriesHeldOut', tone: 'second'}]},
-    {title: 'trChartAccuracy', percent: true, series: [{key: 'rewards/accuracies', label: 'trSeriesTrain', tone: 'main'}, {key: 'eval/rewards/accuracies', label: 'trSeriesHeldOut', tone: 'second'}]},
-    {title: 'trChartLogps', series: [{key: 'logps/chosen', label: 'trSeriesChosen', tone: 'main'}, {key: 'logps/rejected', label: 'trSeriesRejected', tone: 'second'}]},
+    {title: 'trChartAccuracy', percent: true, bounds: FRACTION, series: [{key: 'rewards/accuracies', label: 'trSeriesTrain', tone: 'main'}, {key: 'eval/rewards/accuracies', label: 'trSeriesHeldOut', tone: 'second'}]},
+    {title: 'trChartLogps', bounds: {max: 0}, series: [{key: 'logps/chosen', label: 'trSeriesChosen', tone: 'main'}, {key: 'logps/rejected', label: 'trSeriesRejected', tone: 'second'}]},
   ],
   ppo: [
     {title: 'trChartReward', series: [{key: 'objective/scores', label: 'trSeriesRollouts', tone: 'main'}, {key: 'eval/reward', label: 'trSeriesHeldOut', tone: 'second'}]},
     {title: 'trChartKl', series: [{key: 'objective/kl', label: 'trSeriesRollouts', tone: 'main'}, {key: 'eval/kl', label: 'trSeriesHeldOut', tone: 'second'}]},
-    {title: 'trChartClipfrac', percent: true, series: [{key: 'policy/clipfrac_avg', label: 'trSeriesPolicy', tone: 'main'}, {key: 'val/clipfrac_avg', label: 'trSeriesValue', tone: 'second'}]},
-    {title: 'trChartValueLoss', series: [{key: 'loss/value_avg', label: 'trSeriesValue', tone: 'main'}]},
-    {title: 'trChartLength', series: [{key: 'response_length', label: 'trSeriesRollouts', tone: 'main'}, {key: 'eval/response_length', label: 'trSeriesHeldOut', tone: 'second'}]},
+    {title: 'trChartClipfrac', percent: true, bounds: FRACTION, series: [{key: 'policy/clipfrac_avg', label: 'trSeriesPolicy', tone: 'main'}, {key: 'val/clipfrac_avg', label: 'trSeriesValue', tone: 'second'}]},
+    {title: 'trChartValueLoss', bounds: NON_NEGATIVE, series: [{key: 'loss/value_avg', label: 'trSeriesValue', tone: 'main'}]},
+    {title: 'trChartLength', bounds: NON_NEGATIVE, series: [{key: 'response_length', label: 'trSeriesRollouts', tone: 'main'}, {key: 'eval/response_length', label: 'trSeriesHeldOut', tone: 'second'}]},
   ],
 };
+
+/** What each objective's training (and eval) loss can be: a cross-entropy, the reward model's
+ * −log σ(margin) (plus its squared centring term) and DPO's −log σ (smoothed or not) are never
+ * below 0; PPO's is the clipped policy loss plus the value loss, and the policy part is negative
+ * whenever the advantages are. */
+export const LOSS_BOUNDS: Record<TrainingKind, ChartBounds> = {sft: NON_NEGATIVE, pt: NON_NEGATIVE, rm: NON_NEGATIVE, dpo: NON_NEGATIVE, ppo: {}};
 
 export const STATE_LABEL: Record<TrainingState, MessageKey> = {
   queued: 'trStateQueued',
