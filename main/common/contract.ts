@@ -34,6 +34,13 @@ export const MAX_SYSTEM_PROMPT_CHARS = 20_000;
 export const MAX_TITLE_CHARS = 200;
 
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'invalid id');
+
+/** A name or title a person gives: trimmed, 1–max characters, and something visible in it — one
+ * made only of zero-width or other format characters (U+200B, U+2060, U+FEFF…) would be a blank
+ * entry in every list that nobody can tell apart or click on. */
+const hasVisible = (text: string) => /[^\s\p{Cf}\p{Cc}]/u.test(text);
+const INVISIBLE_NAME = {localised: {zh: '名称不能只由空白或不可见字符组成。', en: 'A name cannot consist only of blank or invisible characters.'}};
+const visibleName = (max: number) => z.string().trim().min(1).max(max).refine(hasVisible, {params: INVISIBLE_NAME});
 /** https anywhere, http only on a private address (update-server.ts); stored normalised. */
 const updateServerUrl = z.string().max(1000).transform((value, ctx) => {
   const checked = checkUpdateServerUrl(value);
@@ -324,7 +331,7 @@ export const trainingConfigSchema = z.strictObject({
   minDistinct2: z.number().min(0).max(1),
 });
 const trainingPresetSchema = z.strictObject({
-  name: z.string().trim().min(1).max(80),
+  name: visibleName(80),
   savedAt: z.string().max(40),
   kind: z.enum(TRAINING_KINDS as unknown as ['sft', 'pt', 'rm', 'dpo', 'ppo']),
   modelId: id.nullable(),
@@ -429,7 +436,7 @@ export const methods = {
   /** The key goes to the SecretStore (keychain or 0600 file), never to SQLite. */
   'remotes.add': {
     input: z.strictObject({
-      name: z.string().trim().min(1).max(200),
+      name: visibleName(200),
       baseUrl: remoteBaseUrl,
       model: z.string().trim().min(1).max(300),
       apiKey: z.string().trim().max(4096).optional(),
@@ -444,7 +451,8 @@ export const methods = {
   'consultations.list': {input: z.strictObject({query: z.string().max(200).optional()}), output: [] as ConsultationSummary[]},
   'consultations.create': {
     input: z.strictObject({
-      title: z.string().max(MAX_TITLE_CHARS).optional(),
+      /** blank: the default title */
+      title: z.string().max(MAX_TITLE_CHARS).refine((text) => text.trim() === '' || hasVisible(text), {params: INVISIBLE_NAME}).optional(),
       modelId: id.nullable().optional(),
       systemPrompt: z.string().max(MAX_SYSTEM_PROMPT_CHARS).optional(),
       /** consultations this one replaces: each that is still untouched (no message, never changed
@@ -457,7 +465,7 @@ export const methods = {
   'consultations.update': {
     input: z.strictObject({
       id,
-      title: z.string().trim().min(1).max(MAX_TITLE_CHARS).optional(),
+      title: visibleName(MAX_TITLE_CHARS).optional(),
       systemPrompt: z.string().max(MAX_SYSTEM_PROMPT_CHARS).optional(),
       modelId: id.nullable().optional(),
       /** replies from this remote endpoint (remotes.list); null = the local model again */
@@ -498,7 +506,7 @@ export const methods = {
    * model's training data) and that answer's branch becomes the one the consultation goes on from. */
   'chat.prefer': {input: z.strictObject({consultationId: id, chosenId: id}), output: {} as Consultation},
   /** Every clinician choice so far as a dataset of preference pairs (for the reward model). */
-  'chat.preferencesToDataset': {input: z.strictObject({name: z.string().trim().min(1).max(120).optional()}), output: {} as {datasetId: string | null; pairs: number}},
+  'chat.preferencesToDataset': {input: z.strictObject({name: visibleName(120).optional()}), output: {} as {datasetId: string | null; pairs: number}},
   'chat.regenerate': {input: z.strictObject({consultationId: id, messageId: id}), output: {} as {assistantMessage: Message}},
   'chat.stop': {input: z.strictObject({consultationId: id}), output: {} as {stopped: boolean}},
 
@@ -518,7 +526,7 @@ export const methods = {
       content: z.string().max(6 * 1024 * 1024).optional(),
       fileName: z.string().min(1).max(255).optional(),
       format: z.enum(['auto', ...datasetFormats]).optional(),
-      name: z.string().trim().min(1).max(120).optional(),
+      name: visibleName(120).optional(),
       deidentify: z.boolean().optional(),
       /** leave out rows identical to an earlier row of the file (default false) */
       dropExactDuplicates: z.boolean().optional(),
@@ -550,7 +558,7 @@ export const methods = {
   },
   'datasets.deleteRow': {input: z.strictObject({id, position: z.number().int().min(0)}), output: {} as {version: number}},
   'datasets.update': {
-    input: z.strictObject({id, name: z.string().trim().min(1).max(120).optional(), description: z.string().max(2000).optional()}),
+    input: z.strictObject({id, name: visibleName(120).optional(), description: z.string().max(2000).optional()}),
     output: {} as DatasetSummary,
   },
   'datasets.delete': {input: byId, output: {} as {deleted: true}},
@@ -577,7 +585,7 @@ export const methods = {
   'datasets.mix': {
     input: z
       .strictObject({
-        name: z.string().trim().min(1).max(120),
+        name: visibleName(120),
         components: z
           .array(
             z.strictObject({
@@ -618,7 +626,7 @@ export const methods = {
   // ───────────── expert annotation ─────────────
   'annotators.list': {input: empty, output: [] as Annotator[]},
   'annotators.create': {
-    input: z.strictObject({name: z.string().trim().min(1).max(60), role: z.enum(['annotator', 'expert'])}),
+    input: z.strictObject({name: visibleName(60), role: z.enum(['annotator', 'expert'])}),
     output: {} as Annotator,
   },
   'annotation.projects': {input: empty, output: [] as AnnotationProjectSummary[]},
@@ -626,7 +634,7 @@ export const methods = {
    * candidates are generated afterwards with `annotation.generate`. */
   'annotation.createProject': {
     input: z.strictObject({
-      name: z.string().trim().min(1).max(120),
+      name: visibleName(120),
       datasetId: id,
       version: z.number().int().min(1).optional(),
       maxItems: z.number().int().min(1).max(100_000).default(200),
@@ -717,7 +725,7 @@ export const methods = {
       .strictObject({
         kind: z.enum(TRAINING_KINDS as unknown as ['sft', 'pt', 'rm', 'dpo', 'ppo']),
         modelId: id,
-        name: z.string().trim().min(1).max(120).optional(),
+        name: visibleName(120).optional(),
         datasets: z.array(z.strictObject({datasetId: id, version: z.number().int().min(1).optional()})).max(16).default([]),
         annotationProjects: z.array(id).max(16).default([]),
         /** an adapter (registered model id) to start from: DPO's / PPO's policy and reference, or an RM initialised from SFT */
@@ -768,7 +776,7 @@ export const methods = {
    * dialogue, every question of a clinical case, multiple-choice items); answers come with eval.generate. */
   'eval.create': {
     input: z.strictObject({
-      name: z.string().trim().min(1).max(120),
+      name: visibleName(120),
       datasetId: id,
       version: z.number().int().min(1).optional(),
       maxItems: z.number().int().min(1).max(EVAL_MAX_ITEMS).default(100),

@@ -88,6 +88,12 @@ const UNAUTHORIZED = new AppError('unauthorized', {
   en: 'Missing or wrong token: open the URL printed by zhongjing serve.',
 });
 
+// a page of another site calling in with a stolen or right token: say that, not "wrong token"
+const FOREIGN_ORIGIN = new AppError('unauthorized', {
+  zh: '拒绝来自其他网站（Origin）的请求：只有 zhongjing serve 自己的页面可以调用此接口。',
+  en: 'Refused a request from another site (Origin): only zhongjing serve’s own page may call this interface.',
+});
+
 function sendJson(res: ServerResponse, status: number, body: CallEnvelope | object, headers: Record<string, string> = {}): void {
   const data = JSON.stringify(body);
   res.writeHead(status, {
@@ -211,6 +217,7 @@ async function serveOpenAi(req: IncomingMessage, res: ServerResponse, path: stri
     let model = '';
     const answer = await openai.complete(raw, {
       signal: abort.signal,
+      onModel: (name) => (model = name), // every chunk names the model, the first ones too
       onDelta: streaming
         ? (text) => {
             if (!started) {
@@ -267,8 +274,8 @@ export function startServer(options: ServeOptions): Promise<RunningServer> {
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, {error: 'method not allowed'});
       return serveStatic(res, options.staticDir, url.pathname);
     }
-    if (!tokensMatch(bearer(req), token) || !originAllowed(req, port))
-      return sendJson(res, 401, {ok: false, error: UNAUTHORIZED.toPayload()});
+    if (!tokensMatch(bearer(req), token)) return sendJson(res, 401, {ok: false, error: UNAUTHORIZED.toPayload()});
+    if (!originAllowed(req, port)) return sendJson(res, 401, {ok: false, error: FOREIGN_ORIGIN.toPayload()});
     if (req.method !== 'POST') return sendJson(res, 405, {ok: false, error: {code: 'validation', message: {zh: '只接受 POST。', en: 'Only POST is accepted.'}}});
     const method = url.pathname.slice(HTTP_API_PREFIX.length);
     let body: Body;

@@ -31,14 +31,17 @@ test('the openai client lists models, gets a whole and a streamed answer, and cl
   let text = '';
   let chunks = 0;
   let finish: string | null = null;
+  const named = new Set<string>();
   for await (const chunk of stream) {
     chunks++;
+    named.add(chunk.model);
     text += chunk.choices[0]?.delta?.content ?? '';
     finish = chunk.choices[0]?.finish_reason ?? finish;
   }
   t.diagnostic(`whole: ${JSON.stringify(whole.choices[0]!.message.content)}; streamed in ${chunks} chunks: ${JSON.stringify(text)}`);
   assert.equal(text, whole.choices[0]!.message.content, 'the same greedy answer, streamed');
   assert.ok(chunks >= 2, 'more than one chunk');
+  assert.deepEqual([...named], [whole.model], 'every chunk names the model, the first ones too');
   assert.ok(finish === 'stop' || finish === 'length', 'a final chunk with the finish reason');
 
   const wrongKey = new OpenAI({baseURL: `${serve.base}/v1`, apiKey: 'x'.repeat(48), maxRetries: 0});

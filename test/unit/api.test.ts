@@ -20,6 +20,14 @@ test('unknown methods, wrong types and extra keys are refused with localised err
 
     const extraKey = await s.callRaw('consultations.list', {query: 'x', sql: 'DROP TABLE messages'});
     assert.equal(!extraKey.ok && extraKey.error.code, 'validation');
+    // said in Chinese, not in the schema library's English
+    assert.equal(!extraKey.ok && extraKey.error.message.zh, '输入无效：不认识的字段 sql');
+    const longTitle = await s.callRaw('consultations.create', {title: '头'.repeat(201)});
+    assert.equal(!longTitle.ok && longTitle.error.message.zh, '输入无效：title：最多 200 个字符');
+    // a title of zero-width spaces would be a blank, unclickable entry in the list
+    const invisible = await s.callRaw('consultations.create', {title: '\u200b\u2060\ufeff'});
+    assert.equal(!invisible.ok && invisible.error.message.zh, '名称不能只由空白或不可见字符组成。');
+    assert.equal((await s.call('consultations.create', {title: '  '})).title, '新问诊', 'blank still means the default title');
 
     const badId = await s.callRaw('consultations.get', {id: '../../etc/passwd'});
     assert.equal(!badId.ok && badId.error.code, 'validation');

@@ -273,6 +273,17 @@ describe('inspectGguf', () => {
     }
   });
 
+  test('an impossible tensor count is a damaged header, not an interrupted download', async () => {
+    const crafted = Buffer.alloc(64);
+    crafted.write('GGUF', 0);
+    crafted.writeUInt32LE(3, 4);
+    crafted.writeBigUInt64LE(1n << 62n, 8); // tensors: what a flipped bit in the header reads as
+    crafted.writeBigUInt64LE(0n, 16);
+    const path = join(dir, 'garbled.gguf');
+    await writeFile(path, crafted);
+    await assertInspectFails(path, 'model_invalid', /corrupt/);
+  });
+
   test('valid GGUF without general.architecture → model_invalid', async () => {
     const path = join(dir, 'no-arch.gguf');
     await writeGguf(path, {metadata: [['general.name', gguf.string('x')]], tensors: []});

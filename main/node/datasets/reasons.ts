@@ -76,6 +76,7 @@ function jsonErrorWhat(detail: string): string | null {
 export const reasons = {
   invalidUtf8: () => t('不是有效的 UTF-8 编码（含非法字节序列）', 'not valid UTF-8 (invalid byte sequence)'),
   loneSurrogate: (field: string) => t(`${field} 含无效的 Unicode 代理字符`, `${field} contains an invalid Unicode surrogate`),
+  turnLoneSurrogate: (i: number) => t(`第 ${i + 1} 轮含无效的 Unicode 代理字符`, `turn ${i + 1} contains an invalid Unicode surrogate`),
   /** `detail` is the engine's English message (kept in en only); `text`, the record, places it */
   truncatedJson: (detail: string, text?: string) => {
     const place = jsonErrorPlace(detail, text);

@@ -32,7 +32,7 @@ function checkTurns(turns: Turn[], endsWith: 'assistant' | 'user'): LocalisedTex
     const turn = turns[i]!;
     if (turn.content.trim() === '') return reasons.emptyTurn(i, turn.role);
     if (turn.content.length > LIMITS.turnChars) return reasons.turnTooLong(i, turn.content.length);
-    if (LONE_SURROGATE.test(turn.content)) return reasons.loneSurrogate(`turn ${i + 1}`);
+    if (LONE_SURROGATE.test(turn.content)) return reasons.turnLoneSurrogate(i);
     if (turn.role === 'system') {
       if (i !== 0) return reasons.systemNotFirst(i);
       continue;

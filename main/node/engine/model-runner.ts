@@ -192,9 +192,11 @@ export class ModelRunner {
         const model = await llama.loadModel({modelPath: request.modelPath, gpuLayers: request.gpuLayers});
         this.loadedModel = {key: modelKey, model};
       } catch (error) {
+        // llama.cpp says only "Failed to load model": name the usual causes in the person's language
+        const detail = (error as Error).message;
         throw new AppError('model_invalid', {
-          zh: `无法加载模型 ${request.modelPath}：${(error as Error).message}`,
-          en: `Cannot load the model ${request.modelPath}: ${(error as Error).message}`,
+          zh: `推理引擎（llama.cpp）无法加载模型 ${request.modelPath}。常见原因：模型架构不受此版本的 llama.cpp 支持、文件已损坏，或内存不足。请换用其他模型，或在「模型」中查看此文件的架构。（llama.cpp：${detail}）`,
+          en: `The inference engine (llama.cpp) cannot load the model ${request.modelPath}. Usual causes: its architecture is not supported by this llama.cpp version, the file is damaged, or memory is short. Use another model, or check the file's architecture under Models. (llama.cpp: ${detail})`,
         });
       }
     }

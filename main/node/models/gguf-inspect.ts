@@ -276,6 +276,8 @@ class BoundedReader {
    * hold means the file was cut short (or is garbage), and is refused before any loop runs. */
   async count(what: string, minBytes: number): Promise<number> {
     const n = await this.u64();
+    // no real model has anywhere near this many tensors or keys: a garbled header, not a short file
+    if (n > 10_000_000n) throw corrupt(this.path, `${what} = ${n}`);
     const needed = BigInt(this.position) + n * BigInt(minBytes);
     if (needed > BigInt(this.size)) throw this.truncated(needed, `${what} ${n}`);
     return Number(n);

@@ -50,7 +50,7 @@ export class OpenAiError extends Error {
 export interface OpenAiCompat {
   models(): object;
   /** Parses and answers; `onDelta` (streaming) receives the text as it is generated. */
-  complete(raw: unknown, hooks: {onDelta?: (text: string) => void; signal?: AbortSignal}): Promise<{request: ChatCompletionRequest; modelName: string; result: GenerateResult}>;
+  complete(raw: unknown, hooks: {onDelta?: (text: string) => void; /** the model id answering, before any delta */ onModel?: (modelName: string) => void; signal?: AbortSignal}): Promise<{request: ChatCompletionRequest; modelName: string; result: GenerateResult}>;
 }
 
 export function openAiCompat(services: Services): OpenAiCompat {
@@ -76,6 +76,7 @@ export function openAiCompat(services: Services): OpenAiCompat {
       const request = parsed.data;
       const model = resolve(request.model, 'base');
       const adapters = (request.adapters ?? []).map((a) => resolve(a, 'adapter'));
+      hooks.onModel?.(model.id);
       const system = request.messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => m.content ?? '').join('\n');
       const turns: ChatTurn[] = [];
       for (const m of request.messages) {

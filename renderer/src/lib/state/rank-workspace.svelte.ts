@@ -150,6 +150,15 @@ export class RankWorkspace {
     });
   }
 
+  /** The counts beside the item on screen, read again (generation adds items while a person
+   * ranks); the item and the work on it stay as they are. */
+  async refreshProgress(): Promise<void> {
+    const current = this.item;
+    if (!current || this.busy) return;
+    const fresh = await this.fetch({direction: 'exact', position: current.position}).catch(() => null);
+    if (fresh && this.item?.id === fresh.id) this.item = {...this.item, progress: fresh.progress};
+  }
+
   /** A position past either end is "no item", whether the services answer null or not_found. */
   private async fetch(where: Pick<MethodInput<'annotation.item'>, 'direction' | 'position'>): Promise<ItemView | null> {
     try {
