@@ -666,7 +666,10 @@ export const methods = {
     output: {} as ItemView | null,
   },
   /** Durable (WAL, synchronous=FULL) before it answers. */
-  'annotation.save': {input: rankingInput, output: {} as {savedAt: string}},
+  /** `basedOn`: the savedAt of this annotator's ranking the screen started from (null: none yet).
+   * When another window has saved the item since, the save is refused ('conflict'), so two tabs
+   * never silently replace each other's work; a second save based on the newer one replaces it. */
+  'annotation.save': {input: rankingInput.extend({basedOn: z.string().max(40).nullable().optional()}), output: {} as {savedAt: string}},
   'annotation.undo': {input: z.strictObject({itemId: id, annotatorId: id}), output: {} as {restored: boolean}},
   /** Unsaved work on an item, kept durably as the annotator works and when she leaves it; the item
    * view brings it back. Same shape and checks as a save, but never part of any result. */

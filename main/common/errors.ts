@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'remote_error' // the endpoint answered with an error (wrong key, unknown model, server error)
   | 'path_denied' // serve: a path outside the data directory and the allowed folders
   | 'file_exists' // an export would replace an existing file; ask again with overwrite
+  | 'conflict' // saved from another window since this one read it; ask again to replace it
   | 'io'
   | 'internal';
 

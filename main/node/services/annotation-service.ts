@@ -290,6 +290,17 @@ export class AnnotationService {
   save(input: MethodInput<'annotation.save'>): {savedAt: string} {
     this.annotator(input.annotatorId);
     const {item} = this.checkRanking(input.itemId, input.ranking, input.marks as AnswerMarks[]);
+    if (input.basedOn !== undefined) {
+      const stored = this.store.annotation.ranking(input.itemId, input.annotatorId, 'ranking')?.savedAt ?? null;
+      if (stored !== input.basedOn) {
+        const at = stored ? new Date(stored) : null;
+        const time = at ? at.toLocaleTimeString('zh-CN', {hour12: false}) : '';
+        throw new AppError('conflict', {
+          zh: `第 ${item.position + 1} 条已在另一个窗口中保存过${time ? `（${time}）` : ''}，与此处开始时不同。此处的排序尚未保存；再按一次保存将以此处的排序替换它，或在另一个窗口中继续。`,
+          en: `Item ${item.position + 1} was saved from another window${at ? ` (${at.toLocaleTimeString('en-GB')})` : ''} since this one opened it. The ranking here is not saved yet; save again to replace that one with this, or go on in the other window.`,
+        }, {savedAt: stored});
+      }
+    }
     const savedAt = this.store.annotation.saveRanking({
       itemId: input.itemId,
       annotatorId: input.annotatorId,

@@ -62,9 +62,15 @@ export class RankWorkspace {
     await this.run(async () => {
       this.status = {kind: 'saving'};
       try {
-        await api('annotation.save', {itemId: item.id, annotatorId: this.annotatorId, ...draft.payload()});
+        // based on the save this screen showed: one made meanwhile in another window is not replaced unasked
+        await api('annotation.save', {itemId: item.id, annotatorId: this.annotatorId, ...draft.payload(), basedOn: item.mine?.savedAt ?? null});
       } catch (error) {
         this.status = null;
+        if (error instanceof AppError && error.code === 'conflict') {
+          // the message says a second save replaces the other window's; let it, keeping this draft
+          const fresh = await this.fetch({direction: 'exact', position: item.position}).catch(() => null);
+          if (fresh && this.item?.id === fresh.id) this.item = {...this.item, mine: fresh.mine, progress: fresh.progress};
+        }
         throw error;
       }
       // Durable once the call answered: only now may the screen say so.
