@@ -48,6 +48,9 @@ test('structured identifiers', () => {
 
 test('addresses and names where the context marks them', () => {
   assert.deepEqual(found('我家住在浙江省杭州市西湖区文三路90号东部软件园3栋2单元501室。'), [['address', '浙江省杭州市西湖区文三路90号东部软件园3栋2单元501室']]);
+  // a road named after a place: 中关村 is a 村 to the pattern, 大街 follows it bare (it was left behind)
+  assert.deepEqual(found('住址：北京市海淀区中关村大街27号'), [['address', '北京市海淀区中关村大街27号']]);
+  assert.deepEqual(found('走在大街上头晕'), []);
   assert.deepEqual(found('户籍地：河南省周口市太康县李家村'), [['address', '河南省周口市太康县李家村']]);
   assert.deepEqual(found('我叫张三，谢谢王医生，患者李某某，男，45岁。'), [
     ['name', '张三'],

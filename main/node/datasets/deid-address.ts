@@ -35,7 +35,8 @@ const ADDRESS = new RegExp(
     `(?<V>${N}{1,4}?村)?`,
     // names are short (2–4 characters): a longer run means the start is not at the name
     // at least two characters: 走路, 尿路, 思路, 一路 are not roads
-    `(?<R>(?:${N}|[0-9]){2,5}?(?:大街|大道|街|路|巷|弄|胡同)(?:[东西南北中]?段)?)?`,
+    // or a bare 大街/大道 right after a place that named it (中关村|大街: 村 took the place's name)
+    `(?<R>(?:(?:${N}|[0-9]){2,5}?(?:大街|大道|街|路|巷|弄|胡同)|大街|大道)(?:[东西南北中]?段)?)?`,
     `(?<No>${NUM}+(?:-${NUM}+)?号(?!楼)院?)?`,
     `(?<Cm>(?:${N}|[0-9]){1,8}?(?:小区|花园|公寓|大厦|家园|新村|社区|苑))?`,
     // 软件园, 万达广场: part of an address once one is established, never enough to make one
