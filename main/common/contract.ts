@@ -455,6 +455,8 @@ export const methods = {
       title: z.string().max(MAX_TITLE_CHARS).refine((text) => text.trim() === '' || hasVisible(text), {params: INVISIBLE_NAME}).optional(),
       modelId: id.nullable().optional(),
       systemPrompt: z.string().max(MAX_SYSTEM_PROMPT_CHARS).optional(),
+      /** the asking page's language, for the default title and system prompt (else Settings') */
+      language: language.optional(),
       /** consultations this one replaces: each that is still untouched (no message, never changed
        * since it was made) goes to the bin, as a delete does, so repeated 新建问诊 leaves one */
       replaces: z.array(id).max(100).optional(),

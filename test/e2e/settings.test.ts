@@ -1,6 +1,7 @@
 // The Settings screen's cards in Chromium against the built `zhongjing serve`: a folder allowed at
 // start (--allow-dir) is listed; a folder is allowed and taken back (the list comes from the stored
-// settings), a refused folder says why, and the update server is saved and shown as saved.
+// settings), a refused folder says why, and the update server is saved and shown as saved. The
+// language is each browser's own: another person switching to English leaves this page in Chinese.
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {openApp} from '../helpers/app.js';
@@ -10,7 +11,7 @@ test('in the browser: allowed folders added and removed, a refused one explained
   const dir = tempDir();
   const folder = tempDir();
   const startFolder = tempDir();
-  const {serve, page, errors} = await openApp(t, dir.path, {serveArgs: ['--allow-dir', startFolder.path]});
+  const {serve, browser, page, errors} = await openApp(t, dir.path, {serveArgs: ['--allow-dir', startFolder.path]});
   t.after(async () => {
     folder.cleanup();
     startFolder.cleanup();
@@ -23,14 +24,20 @@ test('in the browser: allowed folders added and removed, a refused one explained
   assert.match(await page.getByRole('listitem').filter({hasText: startFolder.path}).innerText(), /--allow-dir/);
   assert.equal(await page.getByRole('button', {name: `移除 ${startFolder.path}`}).count(), 0, 'not removable from the page');
 
+  // someone else, in another browser on the same serve, switches to English
+  const other = await (await browser.newContext({locale: 'zh-CN'})).newPage();
+  await other.goto(serve.url);
+  await other.getByRole('button', {name: /切换语言/}).click();
+  await other.getByRole('link', {name: 'Models'}).waitFor();
+
   await page.getByLabel('添加文件夹').fill(folder.path);
   await page.getByRole('button', {name: '添加文件夹'}).click();
   const remove = page.getByRole('button', {name: `移除 ${folder.path}`});
   await remove.waitFor();
-  const settings = async () => {
-    const response = await fetch(`${serve.base}/api/settings.get`, {method: 'POST', headers: {authorization: `Bearer ${serve.token}`, 'content-type': 'application/json'}, body: '{}'});
-    return ((await response.json()) as {result: {allowedFolders: string[]; updateServerUrl: string | null}}).result;
-  };
+  // this page has just applied the stored settings (whose language is now English) and stays Chinese
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
+  await page.getByRole('link', {name: '模型'}).waitFor();
+  const settings = () => serve.call('settings.get', {});
   const stored = async () => (await settings()).allowedFolders;
   assert.deepEqual(await stored(), [folder.path]);
   await remove.click();

@@ -74,9 +74,10 @@ export class ConsultationService {
     if (modelId) this.requireModel(modelId);
     // the defaults saved from a settings drawer, else the app's own
     const saved = settings.consultationDefaults;
-    const defaultPrompt = saved?.systemPrompt ?? (settings.language === 'en' ? DEFAULT_SYSTEM_PROMPT.en : DEFAULT_SYSTEM_PROMPT.zh);
+    const lang = input.language ?? settings.language; // people sharing one serve may read different languages
+    const defaultPrompt = saved?.systemPrompt ?? (lang === 'en' ? DEFAULT_SYSTEM_PROMPT.en : DEFAULT_SYSTEM_PROMPT.zh);
     const id = this.store.consultations.create({
-      title: input.title?.trim() || (settings.language === 'en' ? UNTITLED.en : UNTITLED.zh),
+      title: input.title?.trim() || (lang === 'en' ? UNTITLED.en : UNTITLED.zh),
       modelId: modelId && this.store.models.get(modelId) ? modelId : null,
       systemPrompt: input.systemPrompt ?? defaultPrompt,
       sampling: saved ? {...DEFAULT_SAMPLING, ...saved.sampling} : DEFAULT_SAMPLING,

@@ -3,7 +3,7 @@
 // which screen is showing, and whether the token was refused.
 import type {AppInfo, ConsultationDefaults, EngineStatus, ModelInfo, RemoteEndpoint, Settings} from '../../../../main/common/contract';
 import type {Language} from '../i18n';
-import {setUiLanguage} from '../lang.svelte';
+import {chooseLanguage, pageLanguage, setUiLanguage} from '../lang.svelte';
 import {api} from './client';
 import {toasts} from './toasts.svelte';
 
@@ -45,7 +45,7 @@ class AppState {
 
   applySettings(settings: Settings): void {
     this.settings = settings;
-    setUiLanguage(settings.language);
+    setUiLanguage(pageLanguage(settings.language));
   }
 
   async reloadModels(): Promise<void> {
@@ -72,15 +72,14 @@ class AppState {
     }
   }
 
-  /** Switches at once and persists; if saving fails the switch is undone and the error shown. */
+  /** Switches this browser at once (its own choice, kept in its storage) and makes it the default
+   * for browsers that have not chosen and for the desktop app's menu; other open pages keep theirs. */
   async setLanguage(language: Language): Promise<void> {
-    const previous = this.settings?.language ?? 'zh-CN';
-    setUiLanguage(language);
+    chooseLanguage(language);
     try {
       this.applySettings(await api('settings.update', {language}));
     } catch (error) {
-      setUiLanguage(previous);
-      toasts.error(error);
+      toasts.error(error); // this page has switched anyway; only the default was not saved
     }
   }
 
