@@ -769,6 +769,10 @@ export const methods = {
   'training.pause': {input: byId, output: {} as {pausing: boolean}},
   'training.resume': {input: byId, output: {} as TrainingRunSummary},
   'training.cancel': {input: byId, output: {} as TrainingRunSummary},
+  /** Ends a running or paused run after its current (next) step and keeps its result — the best
+   * checkpoint by validation, else that step — as a completed run stopped early: a run that is
+   * good enough before its last step is not thrown away by a cancel. */
+  'training.finish': {input: byId, output: {} as TrainingRunSummary},
 
   // ───────────── evaluation studio ─────────────
   /** A file of an export under <data dir>/exports, for the browser to download (serve's disk is

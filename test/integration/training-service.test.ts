@@ -78,6 +78,41 @@ test('an SFT run from a store dataset: metrics, pause and resume, adapter used i
   assert.deepEqual(reply.meta.adapterIds, [adapter.id]);
 });
 
+test('finish now: a running run, and a paused one, end after one more step with their adapter kept', async (t) => {
+  const s = startServices();
+  t.after(() => s.close());
+  const file = join(s.dataDir, 'fever.jsonl');
+  writeDialogues(file, 12);
+  const {datasetId} = await s.services.datasets.importNow({path: file, deidentify: false});
+  const model = await s.call('models.add', {path: await tinyModelPath()});
+  const config = {steps: 500, checkpointEvery: 2, evalEvery: 0, gradientAccumulation: 1, maxSequenceLength: 128, warmupSteps: 0, validationFraction: 0.25};
+  const ended = (id: string) => waitFor(() => s.events.some((e) => e.type === 'training.state' && e.run.id === id && ['completed', 'failed', 'cancelled'].includes(e.run.state)), 180_000, 'ended');
+
+  const running = await s.call('training.start', {kind: 'sft', modelId: model.id, datasets: [{datasetId}], config});
+  await waitFor(() => s.events.some((e) => e.type === 'training.metric' && e.runId === running.id && e.metric.step >= 2), 120_000, 'first steps');
+  await s.call('training.finish', {id: running.id});
+  await ended(running.id);
+  const done = await s.call('training.get', {id: running.id});
+  assert.equal(done.state, 'completed', JSON.stringify(done.error));
+  assert.ok(done.step >= 2 && done.step < 500, `ended early, at step ${done.step}`);
+  assert.equal(done.stopped?.reason.zh, '按要求提前结束');
+  assert.ok(done.metrics.some((m) => m.step === done.step && m.evalLoss !== null), 'evaluated at the step it ended, so the best is chosen with it');
+  assert.ok(done.adapterModelId && existsSync(done.adapterPath!), 'its adapter is kept and registered');
+
+  const paused = await s.call('training.start', {kind: 'sft', modelId: model.id, datasets: [{datasetId}], config});
+  await waitFor(() => s.events.some((e) => e.type === 'training.metric' && e.runId === paused.id && e.metric.step >= 2), 120_000, 'first steps');
+  await s.call('training.pause', {id: paused.id});
+  await waitFor(() => s.events.some((e) => e.type === 'training.state' && e.run.id === paused.id && e.run.state === 'paused'), 60_000, 'paused');
+  const pausedAt = (await s.call('training.get', {id: paused.id})).step;
+  await s.call('training.finish', {id: paused.id});
+  await ended(paused.id);
+  const after = await s.call('training.get', {id: paused.id});
+  assert.equal(after.state, 'completed', JSON.stringify(after.error));
+  assert.equal(after.step, pausedAt + 1, 'one step from its checkpoint, then the result');
+  assert.ok(after.adapterModelId);
+  await assert.rejects(s.call('training.finish', {id: paused.id}), (error: AppError) => error.code === 'validation');
+});
+
 test('CLI: train sft --data <dataset name> --json prints steps and the adapter', async (t) => {
   const dir = tempDir();
   t.after(() => dir.cleanup());

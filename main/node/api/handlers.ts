@@ -127,6 +127,7 @@ export function createHandlers(s: Services): Handlers {
     'training.pause': (input) => s.training.pause(input.id),
     'training.resume': (input) => s.training.resume(input.id),
     'training.cancel': (input) => s.training.cancel(input.id),
+    'training.finish': (input) => s.training.finish(input.id),
 
     'eval.list': () => s.evaluation.list(),
     'eval.get': (input) => s.evaluation.summary(input.runId),

@@ -320,17 +320,31 @@ export class TrainingService {
     return {pausing: running !== undefined};
   }
 
-  resume(id: string): TrainingRunSummary {
+  resume(id: string, options: {finish?: boolean} = {}): TrainingRunSummary {
     const run = this.store.training.get(id);
     if (!run) throw notFound(RUN, id);
     if (this.jobs.has(id)) return summaryOf(run);
     if (run.state === 'completed' || run.state === 'cancelled')
       throw new AppError('validation', {zh: '此训练已结束，不能继续。', en: 'This run has ended and cannot be resumed.'});
     this.refuseSecondRun();
-    const job = startTrainingJob({runsDir: this.runsDir, resume: id});
+    const job = startTrainingJob({runsDir: this.runsDir, resume: id, ...(options.finish ? {finish: true} : {})});
     this.store.training.update(id, {state: 'queued', error: null, finished: false});
     this.follow(id, job);
     return summaryOf(this.store.training.get(id)!);
+  }
+
+  finish(id: string): TrainingRunSummary {
+    const run = this.store.training.get(id);
+    if (!run) throw notFound(RUN, id);
+    if (run.state === 'completed' || run.state === 'cancelled')
+      throw new AppError('validation', {zh: '此训练已结束，没有可以提前结束的步骤。', en: 'This run has ended; there is nothing to finish early.'});
+    const running = this.jobs.get(id);
+    if (running) {
+      running.job.finish();
+      return summaryOf(run);
+    }
+    // a paused (or failed) run goes on for one step from its checkpoint and ends there with its result
+    return this.resume(id, {finish: true});
   }
 
   cancel(id: string): TrainingRunSummary {

@@ -5,17 +5,20 @@
 //
 // In: ZHONGJING_TRAIN_JOB = JSON {runDir, runId, config?} (no config = resume).
 // Out (IPC): {type: 'event', event} for every TrainEvent, {type: 'failed', message} on error.
-// A {type: 'stop'} message or SIGTERM stops after the current step with a checkpoint.
+// A {type: 'stop'} message or SIGTERM stops after the current step with a checkpoint; {type:
+// 'finish'} ends the run after the current step with its result kept (completed, stopped early).
 
 import type {TrainConfig} from './record.js';
 import {runTraining, type TrainEvent} from './run.js';
 import {scoreAnswers, type ScoreRequest} from './score.js';
 
 /** A training run (new or resumed), or a scoring request for a reward model. */
-export type JobSpec = {runDir: string; runId: string; config?: TrainConfig; score?: undefined} | {score: ScoreRequest};
+/** `finish`: resume only to end after one step with the result (a paused run finished from the UI:
+ * said in the spec, not by a message the new process might not be listening for yet). */
+export type JobSpec = {runDir: string; runId: string; config?: TrainConfig; finish?: boolean; score?: undefined} | {score: ScoreRequest};
 
 export type JobToHost = {type: 'event'; event: TrainEvent} | {type: 'failed'; message: string} | {type: 'scores'; scores: number[]};
-export type HostToJob = {type: 'stop'};
+export type HostToJob = {type: 'stop'} | {type: 'finish'};
 
 interface ParentChannel {
   send(message: JobToHost): Promise<void>;
@@ -42,8 +45,11 @@ const spec = JSON.parse(process.env.ZHONGJING_TRAIN_JOB ?? 'null') as JobSpec | 
 if (!spec) throw new Error('ZHONGJING_TRAIN_JOB is not set');
 const channel = parentChannel();
 const stop = new AbortController();
+const finish = new AbortController();
+if (spec && !spec.score && spec.finish) finish.abort();
 channel.onMessage((message) => {
   if (message.type === 'stop') stop.abort();
+  if (message.type === 'finish') finish.abort();
 });
 process.on('SIGTERM', () => stop.abort());
 // the IPC channel closing means the parent is gone: finish the step, checkpoint, stop
@@ -61,6 +67,7 @@ try {
     runId: spec.runId,
     config: spec.config,
     signal: stop.signal,
+    finishSignal: finish.signal,
     onEvent: (event) => {
       pending = pending.then(() => channel.send({type: 'event', event}));
     },

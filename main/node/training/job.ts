@@ -92,6 +92,8 @@ export interface TrainingJob {
   done: Promise<JobResult>;
   /** Stop after the current step, with a checkpoint (resumable). */
   stop(): void;
+  /** End after the current step as a completed run with its result kept (stopped early). */
+  finish(): void;
   /** Kill at once (SIGKILL); the run resumes from its newest checkpoint. */
   kill(): void;
 }
@@ -103,6 +105,8 @@ export interface StartJobOptions {
   config?: TrainConfig;
   /** ...or the id of a run to resume. */
   resume?: string;
+  /** with `resume`: one step from the checkpoint, then end with the result (finish now) */
+  finish?: boolean;
   /** Extra environment for the job (tests: ZHONGJING_TRAINER_LOG). */
   env?: NodeJS.ProcessEnv;
 }
@@ -125,7 +129,7 @@ export function startTrainingJob(options: StartJobOptions): TrainingJob {
   const runDir = runDirOf(options.runsDir, runId);
   if (options.resume && !existsSync(join(runDir, 'run.json'))) throw new Error(`no training run ${runId} in ${options.runsDir}`);
   if (options.config) validateConfig(options.config);
-  const spec: JobSpec = {runDir, runId, ...(options.config ? {config: options.config} : {})};
+  const spec: JobSpec = {runDir, runId, ...(options.config ? {config: options.config} : {}), ...(options.finish ? {finish: true} : {})};
   const entry = jobEntry();
   // the job's stderr (trainer and llama.cpp logs, a native abort's message) goes to the run's log
   mkdirSync(runDir, {recursive: true});
@@ -175,6 +179,9 @@ export function startTrainingJob(options: StartJobOptions): TrainingJob {
     done,
     stop: () => {
       if (child.connected) child.send({type: 'stop'} satisfies HostToJob);
+    },
+    finish: () => {
+      if (child.connected) child.send({type: 'finish'} satisfies HostToJob);
     },
     kill: () => child.kill('SIGKILL'),
   };

@@ -32,7 +32,12 @@ export interface RunOptions {
   onEvent?: (event: TrainEvent) => void;
   /** Stop after the current step, with a checkpoint (the run can be resumed). */
   signal?: AbortSignal;
+  /** End after the current step and keep the result (best checkpoint, else this step), as a
+   * completed run stopped early: what a person wants instead of cancelling a run that is good enough. */
+  finishSignal?: AbortSignal;
 }
+
+const FINISHED_ON_REQUEST = {zh: '按要求提前结束', en: 'finished early on request'};
 
 /** The session's base model, threads, optimizer and the objective's adapters and loss head. */
 export function sessionOptions(config: TrainConfig): SessionOptions {
@@ -261,7 +266,9 @@ export async function runTraining(options: RunOptions): Promise<RunRecord> {
         tokensPerS: outcome.tokens / Math.max(seconds, 1e-9), epoch: cursor.epoch, elapsedS: (performance.now() - started) / 1000,
         values: outcome.values, ...(outcome.downscaled ? {downscaled: true} : {}),
       });
-      const last = step >= totalSteps;
+      if (!stop && options.finishSignal?.aborted) stop = FINISHED_ON_REQUEST;
+      // finishing early evaluates once more, so the best checkpoint is chosen with this step too
+      const last = step >= totalSteps || stop === FINISHED_ON_REQUEST;
       if (valBatches.length && ((config.evalEvery > 0 && step % config.evalEvery === 0) || last)) lastEval = await evaluateNow(step);
       if (stop) {
         record.stopped = {step, reason: stop};

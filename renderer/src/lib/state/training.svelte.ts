@@ -64,6 +64,8 @@ class TrainingState {
   eta = $state<Record<string, number | null>>({});
   /** runs asked to pause that have not stopped yet (they finish the step and checkpoint first) */
   pausing = $state<Record<string, boolean>>({});
+  /** runs asked to finish now that have not ended yet */
+  finishing = $state<Record<string, boolean>>({});
   template = $state.raw<RunTemplate | null>(null);
 
   available = $derived(this.capabilities?.available === true);
@@ -180,6 +182,8 @@ class TrainingState {
       delete this.eta[run.id];
       delete this.pausing[run.id];
     }
+    // a paused run asked to finish passes through queued: only an end clears the flag
+    if (run.state === 'completed' || run.state === 'failed' || run.state === 'cancelled') delete this.finishing[run.id];
     const current = this.current;
     if (current?.id !== run.id) return;
     let metrics = current.metrics;
@@ -210,6 +214,13 @@ class TrainingState {
   async resume(id: string): Promise<void> {
     const mark = this.order.mark();
     this.applyReply(await api('training.resume', {id}), mark);
+  }
+
+  /** End after the current step, keeping the result; the state event says when it is done. */
+  async finish(id: string): Promise<void> {
+    const mark = this.order.mark();
+    this.applyReply(await api('training.finish', {id}), mark);
+    this.finishing[id] = true;
   }
 
   async cancel(id: string): Promise<void> {
