@@ -203,6 +203,7 @@ export class AnnotationService {
     let done = 0;
     let tokens = 0;
     const started = performance.now();
+    let firstDone = started;
     try {
       const model = this.store.models.get(settings.modelId);
       if (!model || model.missing) throw new AppError('model_missing', {zh: '生成候选答案所用的模型不存在。', en: 'The model for generating candidates is gone.'});
@@ -229,8 +230,13 @@ export class AnnotationService {
         this.store.annotation.addCandidate(item.id, {index, text: result.text, origin: {type: 'model', modelId: model.id, seed, temperature}, nearDuplicateOf: twin?.index ?? null});
         done++;
         tokens += result.completionTokens;
-        const seconds = (performance.now() - started) / 1000;
-        emit(done, todo.length, seconds > 0 ? tokens / seconds : 0, done > 0 ? ((todo.length - done) * seconds) / done : null, false, null);
+        const now = performance.now();
+        const seconds = (now - started) / 1000;
+        // time left from the candidates after the first: the first also loads the model, which
+        // made the estimate swing from seconds to minutes; until a second one, none is given
+        if (done === 1) firstDone = now;
+        const eta = done >= 2 ? ((todo.length - done) * (now - firstDone) / 1000) / (done - 1) : null;
+        emit(done, todo.length, seconds > 0 ? tokens / seconds : 0, eta, false, null);
       }
       emit(done, todo.length, tokens / Math.max(1e-9, (performance.now() - started) / 1000), 0, true, null);
     } catch (error) {
