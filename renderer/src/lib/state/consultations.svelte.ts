@@ -85,17 +85,22 @@ class ConsultationList {
     if (chat.current?.id === id) chat.current.title = updated.title;
   }
 
-  async remove(summary: ConsultationSummary): Promise<void> {
+  /** Deletes (to the bin, with an undo offer) and answers the consultation now listed where it
+   * was — the next one, or the one before when it was last; null when the list is empty — so
+   * keyboard focus can go there. */
+  async remove(summary: ConsultationSummary): Promise<string | null> {
     await api('consultations.delete', {id: summary.id});
     const position = this.items.findIndex((item) => item.id === summary.id);
     this.items = this.items.filter((item) => item.id !== summary.id);
+    const next = this.items[Math.min(Math.max(position, 0), this.items.length - 1)] ?? null;
     const wasOpen = chat.current?.id === summary.id;
     if (wasOpen) {
-      const next = this.items[Math.min(Math.max(position, 0), this.items.length - 1)];
       if (next) void chat.open(next.id);
       else chat.close();
     }
-    const title = summary.title || t('untitled');
+    // a title is the person's own text: isolated (FSI … PDI), its direction marks cannot reorder
+    // the sentence around it
+    const title = isolate(summary.title || t('untitled'));
     toasts.show(() => t('deleted', {title}), {
       ms: UNDO_MS,
       action: {
@@ -108,7 +113,15 @@ class ConsultationList {
         },
       },
     });
+    return next?.id ?? null;
   }
+}
+
+/** Text a person wrote, set inside a sentence as a bidi isolate (U+2068 FIRST STRONG ISOLATE …
+ * U+2069 POP DIRECTIONAL ISOLATE): the string form of <bdi>. */
+export function isolate(text: string): string {
+  // built from code points: Svelte's compiler warns about bidi characters in source, even escaped
+  return String.fromCodePoint(0x2068) + text + String.fromCodePoint(0x2069);
 }
 
 /** Half-typed text or unsaved settings wait for this consultation in this tab: it is in use. */
