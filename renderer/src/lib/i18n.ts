@@ -279,6 +279,7 @@ const zh = {
   errBridge: '与应用主进程通信失败：{detail}',
   errGeneric: '发生错误：{detail}',
   fileNotUtf8: '文件「{name}」不是 UTF-8 编码（可能是 GBK）。请用编辑器另存为 UTF-8 后再导入。',
+  fileLinesNotUtf8: '文件「{name}」第 {lines} 行含有不是 UTF-8 的字节（共 {n} 行，可能是损坏的字节），文件其余部分是 UTF-8。尚未导入任何内容：请修正或删除这些行后再导入。',
 
   ...datasetsZh,
   ...annotationZh,
@@ -540,6 +541,7 @@ const en: Record<MessageKey, string> = {
   errBridge: 'Talking to the app’s main process failed: {detail}',
   errGeneric: 'Something went wrong: {detail}',
   fileNotUtf8: 'The file "{name}" is not UTF-8 text (it may be GBK). Save it as UTF-8 and import again.',
+  fileLinesNotUtf8: 'The file "{name}" has bytes that are not UTF-8 on line(s) {lines} ({n} in all, perhaps damaged bytes); the rest of the file is UTF-8. Nothing was imported: mend or delete those lines and import again.',
 
   ...datasetsEn,
   ...annotationEn,

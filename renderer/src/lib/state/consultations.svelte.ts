@@ -1,7 +1,7 @@
 // The consultation list on the left: search, create, rename, delete with undo.
 import {tick} from 'svelte';
 import type {Consultation, ConsultationSummary} from '../../../../main/common/contract';
-import {t} from '../lang.svelte';
+import {t, ui} from '../lang.svelte';
 import {app} from './app.svelte';
 import {chat} from './chat.svelte';
 import {api} from './client';
@@ -64,7 +64,8 @@ class ConsultationList {
       await tick(); // a settings drawer closed by the click has kept its unsaved edits by now
       const made = [...this.madeHere];
       const replaces = made.filter((id) => !waitingInThisTab(id));
-      const consultation = await api('consultations.create', {...(modelId ? {modelId} : {}), ...(replaces.length ? {replaces} : {})});
+      // this page's language for the default title and system prompt (people sharing one serve may differ)
+      const consultation = await api('consultations.create', {language: ui.language, ...(modelId ? {modelId} : {}), ...(replaces.length ? {replaces} : {})});
       // the ones not replaced were used (and stay so); those with something waiting may be later
       this.madeHere = new Set([...made.filter(waitingInThisTab), consultation.id]);
       chat.show(consultation);

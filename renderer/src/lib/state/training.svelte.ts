@@ -10,7 +10,7 @@
 // the charts recompute from the whole list anyway, so proxying each record would only cost.
 import type {ApiEvent, MethodInput, TrainingPreset} from '../../../../main/common/contract';
 import type {TrainingCapabilities, TrainingConfig, TrainingKind, TrainingMetric, TrainingRun, TrainingRunSummary} from '../../../../main/common/training';
-import {t} from '../lang.svelte';
+import {t, ui} from '../lang.svelte';
 import {mergeMetric} from '../training';
 import {app} from './app.svelte';
 import {chat} from './chat.svelte';
@@ -240,7 +240,7 @@ class TrainingState {
   async tryInConsultation(run: TrainingRun): Promise<void> {
     if (!run.modelId || !run.adapterModelId) return;
     const title = t('trTryTitle', {name: run.name}).slice(0, 200);
-    const created = await api('consultations.create', {modelId: run.modelId, title});
+    const created = await api('consultations.create', {modelId: run.modelId, title, language: ui.language});
     const updated = await api('consultations.update', {id: created.id, adapterIds: [run.adapterModelId]});
     // the adapter must be among the known models for the consultation's adapter picker to show it
     await app.reloadModels();
