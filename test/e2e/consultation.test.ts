@@ -38,6 +38,13 @@ async function setUp(
   return {serve, browser, page, dir: dir.path, hold};
 }
 
+/** 新建问诊 with short, greedy replies; its message form. */
+async function newConsultation(page: Page, maxTokens: number): Promise<Locator> {
+  await page.getByRole('button', {name: '新建问诊'}).click();
+  await lowerMaxTokens(page, maxTokens);
+  return page.getByRole('form', {name: '消息输入'});
+}
+
 async function lowerMaxTokens(page: Page, maxTokens: number): Promise<void> {
   await page.getByRole('button', {name: '对话设置'}).click();
   await page.getByLabel('最大生成长度 (max tokens)').fill(String(maxTokens));
@@ -55,9 +62,7 @@ test('a consultation in Chinese: streamed, saved across reload, exported', async
   await page.getByRole('status').filter({hasText: '推理引擎'}).waitFor();
   await assert.doesNotReject(page.getByText(/不能替代医生/).first().waitFor());
 
-  await page.getByRole('button', {name: '新建问诊'}).click();
-  await lowerMaxTokens(page, 400);
-  const composer = page.getByRole('form', {name: '消息输入'});
+  const composer = await newConsultation(page, 400);
   const input = composer.getByLabel('输入消息');
   const send = composer.getByRole('button', {name: '发送', exact: true});
 
@@ -112,9 +117,7 @@ test('a consultation in Chinese: streamed, saved across reload, exported', async
 test('regenerate and edit make branches that can be switched; stop keeps the partial reply', async (t) => {
   const {serve, page, hold} = await setUp(t);
   await page.goto(serve.url);
-  await page.getByRole('button', {name: '新建问诊'}).click();
-  await lowerMaxTokens(page, 16);
-  const composer = page.getByRole('form', {name: '消息输入'});
+  const composer = await newConsultation(page, 16);
   await composer.getByLabel('输入消息').fill('我咳嗽一周了');
   await composer.getByLabel('输入消息').press('Enter');
   await page.getByRole('button', {name: '重新生成'}).last().waitFor();
@@ -436,9 +439,7 @@ test('settings drawer: Esc right after 保存设置 waits for the save instead o
 test('double-clicking 重新生成 makes one branch and no "busy" error; message buttons are named with their message', async (t) => {
   const {serve, page, hold} = await setUp(t);
   await page.goto(serve.url);
-  await page.getByRole('button', {name: '新建问诊'}).click();
-  await lowerMaxTokens(page, 16);
-  const composer = page.getByRole('form', {name: '消息输入'});
+  const composer = await newConsultation(page, 16);
   await composer.getByLabel('输入消息').fill('我咳嗽一周了');
   await composer.getByLabel('输入消息').press('Enter');
   const regenerate = page.getByRole('button', {name: '重新生成：第 2 条消息', exact: true});
@@ -514,9 +515,7 @@ function assertGrowingPrefixes(shown: string[], final: string, what: string): vo
 test('a reply streaming through a reload: what was saved shows at once, and the text only grows to the whole reply', async (t) => {
   const {serve, page, hold} = await setUp(t);
   await page.goto(serve.url);
-  await page.getByRole('button', {name: '新建问诊'}).click();
-  await lowerMaxTokens(page, 400);
-  const composer = page.getByRole('form', {name: '消息输入'});
+  const composer = await newConsultation(page, 400);
   const reply = page.getByRole('article', {name: '仲景的回复'}).last();
   const stop = composer.getByRole('button', {name: '停止'});
 

@@ -1,3 +1,5 @@
+import {writeFileSync} from 'node:fs';
+import {join} from 'node:path';
 import {forkEngine} from '../../main/node/engine/fork-engine.js';
 import {createDispatch, createHandlers} from '../../main/node/api/handlers.js';
 import {Services} from '../../main/node/services/index.js';
@@ -35,6 +37,14 @@ export function startServices(): {
       dir.cleanup();
     },
   };
+}
+
+/** An annotation project from preference pairs written to a file in the data dir, as the annotation
+ * import makes one; its id. */
+export async function importPairs(s: ReturnType<typeof startServices>, pairs: {question: string; response_chosen: string; response_rejected: string}[]): Promise<string> {
+  const file = join(s.dataDir, `pairs-${Date.now()}.jsonl`);
+  writeFileSync(file, `${pairs.map((pair) => JSON.stringify(pair)).join('\n')}\n`);
+  return (await s.call('annotation.import', {paths: [file]})).projectIds[0]!;
 }
 
 export async function waitFor<T>(probe: () => T | undefined | null | false, timeoutMs = 30_000, what = 'condition'): Promise<T> {

@@ -12,6 +12,14 @@ import {tempDir} from '../helpers/tmp.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
 import type {AppError} from '../../main/common/errors.js';
 
+/** A store dataset of n fever dialogues and the tiny model, registered. */
+async function feverDatasetAndModel(s: ReturnType<typeof startServices>, n = 24): Promise<{datasetId: string; model: {id: string}}> {
+  const file = join(s.dataDir, 'fever.jsonl');
+  writeDialogues(file, n);
+  const {datasetId} = await s.services.datasets.importNow({path: file, deidentify: false});
+  return {datasetId, model: await s.call('models.add', {path: await tinyModelPath()})};
+}
+
 function writeDialogues(path: string, n = 24): void {
   writeFileSync(
     path,
@@ -29,10 +37,7 @@ test('an SFT run from a store dataset: metrics, pause and resume, adapter used i
     // CI builds the addon; here it would mean the build is broken, which must not pass silently
     assert.fail(`training unavailable: ${capabilities.reason?.en}`);
   }
-  const file = join(s.dataDir, 'fever.jsonl');
-  writeDialogues(file);
-  const {datasetId} = await s.services.datasets.importNow({path: file, deidentify: false});
-  const model = await s.call('models.add', {path: await tinyModelPath()});
+  const {datasetId, model} = await feverDatasetAndModel(s);
   const run = await s.call('training.start', {
     kind: 'sft',
     modelId: model.id,
@@ -81,10 +86,7 @@ test('an SFT run from a store dataset: metrics, pause and resume, adapter used i
 test('finish now: a running run, and a paused one, end after one more step with their adapter kept', async (t) => {
   const s = startServices();
   t.after(() => s.close());
-  const file = join(s.dataDir, 'fever.jsonl');
-  writeDialogues(file, 12);
-  const {datasetId} = await s.services.datasets.importNow({path: file, deidentify: false});
-  const model = await s.call('models.add', {path: await tinyModelPath()});
+  const {datasetId, model} = await feverDatasetAndModel(s, 12);
   const config = {steps: 500, checkpointEvery: 2, evalEvery: 0, gradientAccumulation: 1, maxSequenceLength: 128, warmupSteps: 0, validationFraction: 0.25};
   const ended = (id: string) => waitFor(() => s.events.some((e) => e.type === 'training.state' && e.run.id === id && ['completed', 'failed', 'cancelled'].includes(e.run.state)), 180_000, 'ended');
 
@@ -136,10 +138,7 @@ test('CLI: train sft --data <dataset name> --json prints steps and the adapter',
 test('the result is the best checkpoint by validation; the user can keep the last step instead, and back', async (t) => {
   const s = startServices();
   t.after(() => s.close());
-  const file = join(s.dataDir, 'fever.jsonl');
-  writeDialogues(file, 16);
-  const {datasetId} = await s.services.datasets.importNow({path: file, deidentify: false});
-  const model = await s.call('models.add', {path: await tinyModelPath()});
+  const {datasetId, model} = await feverDatasetAndModel(s, 16);
   // a learning rate far too high: the validation loss falls, then rises, so the best is early
   const run = await s.call('training.start', {
     kind: 'sft', modelId: model.id, datasets: [{datasetId}],

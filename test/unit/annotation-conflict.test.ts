@@ -2,16 +2,12 @@
 // is refused instead of silently replacing the first; saving again replaces it on purpose.
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {writeFileSync} from 'node:fs';
-import {join} from 'node:path';
-import {startServices} from '../helpers/services.js';
+import {importPairs, startServices} from '../helpers/services.js';
 
 test('a save based on an older view is a conflict; a save based on the newer one goes through', async (t) => {
   const s = startServices();
   t.after(() => s.close());
-  const file = join(s.dataDir, 'pairs.jsonl');
-  writeFileSync(file, `${JSON.stringify({question: '孕妇能吃布洛芬吗？', response_chosen: '孕晚期禁用。', response_rejected: '随便吃。'})}\n`);
-  const projectId = (await s.call('annotation.import', {paths: [file]})).projectIds[0]!;
+  const projectId = await importPairs(s, [{question: '孕妇能吃布洛芬吗？', response_chosen: '孕晚期禁用。', response_rejected: '随便吃。'}]);
   const itemId = s.services.store.annotation.items(projectId)[0]!.id;
   const who = await s.call('annotators.create', {name: '李医生', role: 'annotator'});
 

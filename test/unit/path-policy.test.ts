@@ -4,7 +4,7 @@ import {mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync} from 
 import {join} from 'node:path';
 import {readablePath, type PathPolicy} from '../../main/node/path-policy.js';
 import {AppError} from '../../main/common/errors.js';
-import {startServices} from '../helpers/services.js';
+import {importPairs, startServices} from '../helpers/services.js';
 import {tempDir} from '../helpers/tmp.js';
 
 test('a path that looks inside an allowed folder but links out of it is refused, naming where it leads', async (t) => {
@@ -33,9 +33,7 @@ test('a path that looks inside an allowed folder but links out of it is refused,
 test("the workstation's own files are never an import source or an export target, allowed folder or not", async (t) => {
   const s = startServices();
   t.after(() => s.close());
-  const pairs = join(s.dataDir, 'pairs.jsonl');
-  writeFileSync(pairs, `${JSON.stringify({question: '感冒能喝酒吗？', response_chosen: '不建议。', response_rejected: '可以。'})}\n`);
-  const projectId = (await s.call('annotation.import', {paths: [pairs]})).projectIds[0]!;
+  const projectId = await importPairs(s, [{question: '感冒能喝酒吗？', response_chosen: '不建议。', response_rejected: '可以。'}]);
   const database = join(s.dataDir, 'zhongjing.sqlite');
   const before = readFileSync(database).subarray(0, 16).toString('latin1');
   // an annotation export over the live database, "overwrite" ticked: refused, the store untouched
