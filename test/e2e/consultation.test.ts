@@ -589,3 +589,31 @@ test('a reply streaming through a reload: what was saved shows at once, and the 
   assert.equal(afterReload.at(-1), said);
   assert.ok(afterReload.some((text) => text.length > saved.length && text.length < said.length), 'the reply grew on screen while it streamed');
 });
+
+test('settings saved from another window show in an open drawer, and a save here sends only what was edited here', async (t) => {
+  const {serve, page} = await setUp(t);
+  await page.goto(serve.url);
+  await page.getByRole('button', {name: '新建问诊'}).click();
+  await page.getByRole('form', {name: '消息输入'}).waitFor();
+  const {id} = (await serve.call('consultations.list', {}))[0]!;
+  await page.getByRole('button', {name: /^对话设置/}).click();
+  const drawer = page.getByRole('complementary', {name: '对话设置'});
+  const temperature = drawer.getByLabel('温度 (temperature)');
+  await temperature.waitFor();
+  // another window (the same call its drawer makes) changes the prompt while this drawer is open
+  await serve.call('consultations.update', {id, systemPrompt: '另一个窗口写的提示词'});
+  await expectValue(drawer.getByLabel('系统提示词'), '另一个窗口写的提示词');
+  await temperature.fill('0.3');
+  await drawer.getByRole('button', {name: '保存设置'}).click();
+  await drawer.getByRole('status').filter({hasText: '已保存'}).waitFor();
+  const stored = await serve.call('consultations.get', {id});
+  assert.equal(stored.systemPrompt, '另一个窗口写的提示词', "the other window's prompt stays");
+  assert.equal(stored.sampling.temperature, 0.3);
+});
+
+async function expectValue(field: Locator, value: string): Promise<void> {
+  for (const started = Date.now(); (await field.inputValue()) !== value; ) {
+    if (Date.now() - started > 30_000) assert.fail(`the field still says ${JSON.stringify(await field.inputValue())}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
