@@ -86,6 +86,12 @@ async function confine(policy: PathPolicy, path: string): Promise<void> {
   if (guarded.length) {
     const realGuarded = await Promise.all(guarded.map((g) => realOrAncestor(resolve(g)).then((r) => r.real)));
     if (realGuarded.some((g) => within(real, g))) throw guardedFile(path);
+    // a hard link is another name for the same file: compare the file itself (device and inode)
+    const target = await stat(path).catch(() => null);
+    if (target?.isFile() && target.nlink > 1) {
+      const same = await Promise.all(guarded.map((g) => stat(g).then((st) => st.dev === target.dev && st.ino === target.ino, () => false)));
+      if (same.some(Boolean)) throw guardedFile(path);
+    }
   }
   if (!policy.confined) return;
   const roots = policy.roots();

@@ -1,6 +1,6 @@
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync} from 'node:fs';
+import {linkSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {readablePath, type PathPolicy} from '../../main/node/path-policy.js';
 import {AppError} from '../../main/common/errors.js';
@@ -55,6 +55,11 @@ test("the workstation's own files are never an import source or an export target
   symlinkSync(database, join(s.dataDir, 'innocent.jsonl'));
   const linked = await s.callRaw('annotation.export', {projectId, format: 'ranking', outPath: join(s.dataDir, 'innocent.jsonl'), overwrite: true});
   assert.ok(!linked.ok && linked.error.code === 'path_denied', JSON.stringify(linked));
+  // and through a hard link (another name for the same file)
+  linkSync(database, join(s.dataDir, 'hard.jsonl'));
+  const hard = await s.callRaw('annotation.export', {projectId, format: 'ranking', outPath: join(s.dataDir, 'hard.jsonl'), overwrite: true});
+  assert.ok(!hard.ok && hard.error.code === 'path_denied', JSON.stringify(hard));
+  assert.equal(readFileSync(database).subarray(0, 16).toString('latin1'), before, 'still an SQLite file');
   // an ordinary export next to them still works
   assert.equal((await s.call('annotation.export', {projectId, format: 'ranking', outPath: join(s.dataDir, 'ranking.jsonl')})).records, 1);
 });
