@@ -864,7 +864,9 @@ export function isMethodName(name: unknown): name is MethodName {
 // ───────────── events (service → UI) ─────────────
 
 export type ApiEvent =
-  | {type: 'chat.delta'; consultationId: string; messageId: string; delta: string}
+  /** `offset`: where in the reply's text the delta starts (the characters before it), so a page
+   * that joins mid-reply can append to the text it read */
+  | {type: 'chat.delta'; consultationId: string; messageId: string; delta: string; offset: number}
   | {type: 'chat.finished'; consultationId: string; message: Message}
   | {type: 'consultations.changed'; id: string}
   | {type: 'models.changed'}

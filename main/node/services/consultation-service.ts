@@ -45,6 +45,10 @@ interface ActiveReply {
 
 export class ConsultationService {
   private readonly active = new Map<string, ActiveReply>();
+  /** the text of each reply being generated, as it is now: the store has it only as of the last
+   * partial save (every PARTIAL_SAVE_MS), and a page reloaded mid-reply must not see less than it
+   * showed before */
+  private readonly streamingText = new Map<string, string>();
 
   constructor(
     private readonly store: Store,
@@ -65,6 +69,10 @@ export class ConsultationService {
   get(id: string): Consultation {
     const consultation = this.store.consultations.get(id);
     if (!consultation) throw notFound(CONSULTATION, id);
+    for (const message of consultation.messages) {
+      const now = message.status === 'streaming' ? this.streamingText.get(message.id) : undefined;
+      if (now !== undefined && now.length > message.content.length) message.content = now;
+    }
     return consultation;
   }
 
@@ -340,6 +348,7 @@ export class ConsultationService {
     const save = (patch: Parameters<Store['consultations']['updateMessage']>[1]): boolean =>
       this.storage.write(`message:${assistant.id}`, () => this.store.consultations.updateMessage(assistant.id, patch));
     const finish = (status: Message['status'], extra: MessageMeta) => {
+      this.streamingText.delete(assistant.id);
       const final = {content: text, status, meta: {...meta, ...extra}};
       let saved = false;
       try {
@@ -355,8 +364,10 @@ export class ConsultationService {
     const hooks = {
       signal: controller.signal,
       onText: (delta: string) => {
+        const offset = text.length;
         text += delta;
-        this.bus.emit({type: 'chat.delta', consultationId: consultation.id, messageId: assistant.id, delta});
+        this.streamingText.set(assistant.id, text);
+        this.bus.emit({type: 'chat.delta', consultationId: consultation.id, messageId: assistant.id, delta, offset});
         if (Date.now() - lastSave > PARTIAL_SAVE_MS) {
           lastSave = Date.now();
           try {

@@ -66,7 +66,7 @@ function currentPhase(): typeof app.phase {
 function route(event: ApiEvent): void {
   switch (event.type) {
     case 'chat.delta':
-      chat.applyDelta(event.messageId, event.delta);
+      chat.applyDelta(event.messageId, event.delta, event.offset);
       break;
     case 'chat.finished':
       chat.applyFinished(event.consultationId, event.message);

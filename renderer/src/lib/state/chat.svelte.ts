@@ -7,18 +7,16 @@
 //  • a finished (non-streaming) message is never overwritten by an older 'streaming' copy, nor a
 //    streaming copy by one with less text (an older snapshot answering late).
 //
-// What is shown while a reply streams. A `chat.delta` carries only its text, not where in the
-// reply it goes, and the stored copy of a streaming reply is its text at the last partial save
-// (every 2 s, main/node/services/consultation-service.ts). So the deltas this page holds are the
-// whole reply only if it was listening before the reply began: a reply this page started, or one
-// that appeared in the consultation after an earlier copy of it was read (see `whole`). For any
-// other streaming reply — the page was reloaded, or the event socket reconnected, mid-stream —
-// the deltas are the tail of the reply after some unknown point: appending them to the stored
-// text would repeat or skip text, and showing them alone would lose what came before (what a
-// reload used to do). Such a reply shows its stored text, and each delta for it brings a re-read
-// of the consultation (at most once a second) so the text grows by the partial saves, never
-// shrinking, until chat.finished gives the whole of it. (Streaming it smoothly after a reload
-// needs the services to say where each delta goes: an offset on chat.delta.)
+// What is shown while a reply streams. The deltas this page holds are the whole reply only if it
+// was listening before the reply began: a reply this page started, or one that appeared in the
+// consultation after an earlier copy of it was read (see `whole`); for those `live` is the text.
+// For any other streaming reply — the page was reloaded, or the event socket reconnected,
+// mid-stream — the copy read from the services holds the reply's text as it was at that read
+// (the services give the text in memory, not only the last 2-s partial save), and each
+// `chat.delta` says where it starts (`offset`): a delta that starts within the text held is joined
+// there, so the reply streams on; one that leaves a gap (deltas lost) brings a re-read of the
+// consultation (at most once a second). A copy never replaces one with more text, so the shown
+// text never shrinks, and chat.finished gives the whole of it.
 import {SvelteSet} from 'svelte/reactivity';
 import type {Consultation, Message, MethodInput} from '../../../../main/common/contract';
 import {indexSiblings, threadPath, type SiblingIndex} from '../thread';
@@ -159,15 +157,23 @@ class ChatState {
     return streamed.length > message.content.length ? streamed : message.content;
   }
 
-  applyDelta(messageId: string, delta: string): void {
+  applyDelta(messageId: string, delta: string, offset?: number): void {
     this.live[messageId] = (this.live[messageId] ?? '') + delta;
-    // a reply streaming here whose beginning we missed: its stored text grows, read it again
-    if (!this.whole.has(messageId) && this.current?.messages.some((m) => m.id === messageId && m.status === 'streaming')) {
-      this.rereadTimer ??= setTimeout(() => {
-        this.rereadTimer = null;
-        void this.refetch();
-      }, STREAM_REREAD_MS);
+    if (this.whole.has(messageId)) return;
+    const message = this.current?.messages.find((m) => m.id === messageId && m.status === 'streaming');
+    if (!message) return;
+    // A reply whose beginning this page missed (a reload): the copy read holds its text up to
+    // some point (the services give the text as it is at the read), and the delta says where it
+    // starts — joined there, the reply streams on as it did before the reload.
+    if (offset !== undefined && offset <= message.content.length) {
+      message.content = message.content.slice(0, offset) + delta;
+      return;
     }
+    // a gap (deltas lost, or an older service without offsets): read the consultation again
+    this.rereadTimer ??= setTimeout(() => {
+      this.rereadTimer = null;
+      void this.refetch();
+    }, STREAM_REREAD_MS);
   }
 
   applyFinished(consultationId: string, message: Message): void {
