@@ -34,9 +34,13 @@ test('in the browser: allowed folders added and removed, a refused one explained
   await page.getByRole('button', {name: '添加文件夹'}).click();
   const remove = page.getByRole('button', {name: `移除 ${folder.path}`});
   await remove.waitFor();
-  // this page has just applied the stored settings (whose language is now English) and stays Chinese
+  // this page stays Chinese, and so does a browser opened after the switch
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
   await page.getByRole('link', {name: '模型'}).waitFor();
+  const later = await (await browser.newContext({locale: 'zh-CN'})).newPage();
+  await later.goto(serve.url);
+  await later.getByRole('link', {name: '模型'}).waitFor();
+  assert.equal((await serve.call('settings.get', {})).language, 'zh-CN', "one person's switch is not everyone's default");
   const settings = () => serve.call('settings.get', {});
   const stored = async () => (await settings()).allowedFolders;
   assert.deepEqual(await stored(), [folder.path]);

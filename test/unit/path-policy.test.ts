@@ -37,7 +37,7 @@ test("the workstation's own files are never an import source or an export target
   const database = join(s.dataDir, 'zhongjing.sqlite');
   const before = readFileSync(database).subarray(0, 16).toString('latin1');
   // an annotation export over the live database, "overwrite" ticked: refused, the store untouched
-  for (const target of [database, `${database}-wal`, join(s.dataDir, 'secrets', 'x.jsonl'), join(s.dataDir, 'backups', 'x.jsonl'), join(s.dataDir, 'zhongjing.lock')]) {
+  for (const target of [database, `${database}-wal`, join(s.dataDir, 'secrets', 'x.jsonl'), join(s.dataDir, 'backups', 'x.jsonl'), join(s.dataDir, 'zhongjing.lock'), join(s.dataDir, 'logs', 'serve.log')]) {
     const refused = await s.callRaw('annotation.export', {projectId, format: 'ranking', outPath: target, overwrite: true});
     assert.ok(!refused.ok && refused.error.code === 'path_denied', `${target}: ${JSON.stringify(refused)}`);
     assert.match(refused.error.message.zh, /工作站自己的数据/);

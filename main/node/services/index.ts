@@ -95,7 +95,8 @@ export class Services {
     this.training = new TrainingService(this.store, this.paths, this.bus, this.datasets, this.models, this.annotation, this.threads, this.storage);
     const confine = options.confinePaths;
     const db = this.paths.database;
-    const own = [db, `${db}-wal`, `${db}-shm`, `${db}-journal`, join(this.paths.root, LOCK_FILE), secretsDir, backupsDirFor(db), damagedDirFor(db)];
+    // (logs/ too: an export over serve.log would wipe what explains a failure; tmp/ holds uploads being read)
+    const own = [db, `${db}-wal`, `${db}-shm`, `${db}-journal`, join(this.paths.root, LOCK_FILE), secretsDir, backupsDirFor(db), damagedDirFor(db), this.paths.logs, join(this.paths.root, 'tmp')];
     this.pathPolicy = confine
       ? {confined: true, roots: () => [this.paths.root, ...confine.extraFolders, ...this.store.settings.get().allowedFolders], guarded: () => own}
       : {confined: false, roots: () => [], guarded: () => own};

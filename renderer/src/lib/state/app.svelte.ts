@@ -72,14 +72,16 @@ class AppState {
     }
   }
 
-  /** Switches this browser at once (its own choice, kept in its storage) and makes it the default
-   * for browsers that have not chosen and for the desktop app's menu; other open pages keep theirs. */
+  /** Switches this browser at once (its own choice, kept in its storage). In the desktop app it is
+   * also the stored language (its menu's); under `zhongjing serve`, where several people may share
+   * the workstation, one person's switch leaves the others' pages and defaults as they are. */
   async setLanguage(language: Language): Promise<void> {
     chooseLanguage(language);
+    if (this.info?.pathsConfined !== false) return; // serve (or not known yet): this browser only
     try {
       this.applySettings(await api('settings.update', {language}));
     } catch (error) {
-      toasts.error(error); // this page has switched anyway; only the default was not saved
+      toasts.error(error); // this page has switched anyway; only the stored language was not saved
     }
   }
 

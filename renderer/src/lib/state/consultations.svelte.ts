@@ -17,9 +17,10 @@ class ConsultationList {
   error = $state<unknown>(null);
 
   private seq = 0;
-  /** consultations this page made: only those are ever replaced, never one made in another tab
-   * (where someone may be typing into it) or through the API */
-  private madeHere = new Set<string>();
+  /** consultations this tab made: only those are ever replaced, never one made in another tab
+   * (where someone may be typing into it) or through the API; kept in the tab's sessionStorage so a
+   * reload does not forget them */
+  private madeHere = new Set<string>(readMadeHere());
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   async refresh(): Promise<void> {
@@ -68,6 +69,7 @@ class ConsultationList {
       const consultation = await api('consultations.create', {language: ui.language, ...(modelId ? {modelId} : {}), ...(replaces.length ? {replaces} : {})});
       // the ones not replaced were used (and stay so); those with something waiting may be later
       this.madeHere = new Set([...made.filter(waitingInThisTab), consultation.id]);
+      keepMadeHere(this.madeHere);
       chat.show(consultation);
       this.query = ''; // a new consultation must be visible, whatever was searched
       void this.refresh();
@@ -123,6 +125,25 @@ class ConsultationList {
 export function isolate(text: string): string {
   // built from code points: Svelte's compiler warns about bidi characters in source, even escaped
   return String.fromCodePoint(0x2068) + text + String.fromCodePoint(0x2069);
+}
+
+const MADE_HERE_KEY = 'zhongjing.madeHere';
+
+function readMadeHere(): string[] {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(MADE_HERE_KEY) ?? '[]') as unknown;
+    return Array.isArray(kept) ? kept.filter((id): id is string => typeof id === 'string').slice(0, 50) : [];
+  } catch {
+    return [];
+  }
+}
+
+function keepMadeHere(ids: Set<string>): void {
+  try {
+    sessionStorage.setItem(MADE_HERE_KEY, JSON.stringify([...ids].slice(-50)));
+  } catch {
+    // storage disabled: remembered for the page's life only
+  }
 }
 
 /** Half-typed text or unsaved settings wait for this consultation in this tab: it is in use. */
