@@ -23,6 +23,10 @@ export interface ChartSeries {
   marker?: MarkerShape;
   /** left out of the read-out (the smoothed line repeats the raw one) */
   quiet?: boolean;
+  /** what the read-out gives instead of the drawn points: a smoothed line alone on a chart (the
+   * comparison has no room for a faint raw line under each run's) reads out the raw values under
+   * its raw label, as a run's own chart does, never a smoothed number passed off as measured */
+  readout?: {label: string; points: readonly Point[]};
 }
 
 /** What the plotted quantity can be at all: an accuracy or a fraction lies in [0, 1], a loss or a
@@ -44,6 +48,42 @@ export function lineStyle(series: Pick<ChartSeries, 'tone' | 'line'>): LineStyle
  * alike. The dotted one's near-zero dashes are drawn with round caps: dots. */
 export function dashArray(series: Pick<ChartSeries, 'tone' | 'line'>): string {
   return {solid: '', dashed: '6 4', dotted: '0.1 4.5', dashdot: '9 3.5 1.5 3.5'}[lineStyle(series)];
+}
+
+/** The length of one repeat of the series' stroke pattern in px (0 for solid). */
+export function dashPeriod(series: Pick<ChartSeries, 'tone' | 'line'>): number {
+  return dashArray(series)
+    .split(' ')
+    .filter(Boolean)
+    .reduce((sum, part) => sum + Number(part), 0);
+}
+
+export interface Swatch {
+  width: number;
+  x1: number;
+  x2: number;
+  /** where a marker goes, and its radius */
+  marker: {x: number; r: number} | null;
+}
+
+const SWATCH_WIDTH = 40;
+const MARKER_R = 3;
+
+/** The legend's sample of a series: its stroke and, for a sparse series, its marker. The marker
+ * sits at the end of the sample, not on its middle: there it covered the dot of the dash-dot
+ * pattern, and B's held-out line read as solid. Before it, the line shows at least one whole
+ * period of every pattern. */
+export function swatchLayout(series: Pick<ChartSeries, 'marker'>): Swatch {
+  const marker = series.marker ? {x: SWATCH_WIDTH - 1 - MARKER_R, r: MARKER_R} : null;
+  return {width: SWATCH_WIDTH, x1: 1, x2: SWATCH_WIDTH - 1, marker};
+}
+
+/** The read-out of one series at step `x`: its label and value there (for a smoothed line, the
+ * raw ones it carries for the purpose), or null where it has no point at that step. */
+export function readoutAt(series: Pick<ChartSeries, 'label' | 'points' | 'readout'>, x: number): {label: string; value: number} | null {
+  const label = series.readout?.label ?? series.label;
+  const point = (series.readout?.points ?? series.points).find((p) => p.x === x);
+  return point ? {label, value: point.y} : null;
 }
 
 /** The look of series `nth` (0, 1 …) of run `run` (0 = A, 1 = B) when two runs share a chart:

@@ -6,7 +6,7 @@
 //
 // training.ts in main/common has no imports, so using its constants at runtime pulls nothing
 // else into the bundle.
-import {DEFAULT_TRAINING_CONFIG, defaultTrainingConfig, LORA_TARGETS, PPO_SETTING_KEYS, TRAINING_KINDS, type LoraTarget, type TrainingConfig, type TrainingKind, type TrainingMetric, type TrainingState} from '../../../main/common/training';
+import {DEFAULT_TRAINING_CONFIG, defaultTrainingConfig, LORA_TARGETS, PPO_SETTING_KEYS, TRAINING_KINDS, type LoraTarget, type TrainingConfig, type TrainingKind, type TrainingMetric, type TrainingRun, type TrainingState} from '../../../main/common/training';
 import type {TrainingPreset} from '../../../main/common/contract';
 import {FRACTION, NON_NEGATIVE, type ChartBounds} from './chart';
 import type {MessageKey} from './i18n';
@@ -228,6 +228,8 @@ export interface ObjectiveChart {
   title: MessageKey;
   series: {key: string; label: MessageKey; tone: 'main' | 'second' | 'faint'}[];
   percent?: boolean;
+  /** a count of things (tokens): read out with at most one decimal */
+  count?: boolean;
   bounds?: ChartBounds;
 }
 
@@ -246,9 +248,20 @@ export const OBJECTIVE_CHARTS: Partial<Record<TrainingKind, ObjectiveChart[]>> =
     {title: 'trChartKl', series: [{key: 'objective/kl', label: 'trSeriesRollouts', tone: 'main'}, {key: 'eval/kl', label: 'trSeriesHeldOut', tone: 'second'}]},
     {title: 'trChartClipfrac', percent: true, bounds: FRACTION, series: [{key: 'policy/clipfrac_avg', label: 'trSeriesPolicy', tone: 'main'}, {key: 'val/clipfrac_avg', label: 'trSeriesValue', tone: 'second'}]},
     {title: 'trChartValueLoss', bounds: NON_NEGATIVE, series: [{key: 'loss/value_avg', label: 'trSeriesValue', tone: 'main'}]},
-    {title: 'trChartLength', bounds: NON_NEGATIVE, series: [{key: 'response_length', label: 'trSeriesRollouts', tone: 'main'}, {key: 'eval/response_length', label: 'trSeriesHeldOut', tone: 'second'}]},
+    {title: 'trChartLength', count: true, bounds: NON_NEGATIVE, series: [{key: 'response_length', label: 'trSeriesRollouts', tone: 'main'}, {key: 'eval/response_length', label: 'trSeriesHeldOut', tone: 'second'}]},
   ],
 };
+
+/** The chart's title for these runs' configs. PPO's KL chart names its estimator: k1 (a mean
+ * log-ratio, TRL's default) can come out slightly below 0 on a sample, which without a word
+ * reads as a bug; k3 never does. Two runs compared with different estimators get both named. */
+export function objectiveTitle(chart: ObjectiveChart, configs: readonly Pick<TrainingConfig, 'klEstimator'>[]): MessageKey {
+  if (chart.title !== 'trChartKl') return chart.title;
+  // a run from before the setting existed used the default (k1)
+  const estimators = new Set(configs.map((config) => (config.klEstimator ?? DEFAULT_TRAINING_CONFIG.klEstimator) === 3 ? 3 : 1));
+  if (estimators.size > 1) return 'trChartKlMixed';
+  return estimators.has(3) ? 'trChartKlK3' : 'trChartKlK1';
+}
 
 /** What each objective's training (and eval) loss can be: a cross-entropy, the reward model's
  * −log σ(margin) (plus its squared centring term) and DPO's −log σ (smoothed or not) are never
@@ -273,6 +286,14 @@ export function isActive(state: TrainingState): boolean {
 export function formatLoss(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return '—';
   return Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(4);
+}
+
+/** A count (a reply's length in tokens, averaged over a batch): at most one decimal, none when
+ * it is whole; 24.0000 tokens claims a precision a count does not have. */
+export function formatCount(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  // + 0 turns the −0 of rounding a small negative into 0
+  return String(Math.round(value * 10) / 10 + 0);
 }
 
 /** 0.0002 → "2.00e-4": learning rates read best the way they are written in configs. */
@@ -307,6 +328,17 @@ function combine(held: TrainingMetric, incoming: TrainingMetric): TrainingMetric
     evalLoss: incoming.evalLoss ?? held.evalLoss,
     values: {...held.values, ...incoming.values},
   };
+}
+
+/** From this many points on, the per-step training loss (one small batch each, noisy) is
+ * drawn smoothed. */
+export const SMOOTH_FROM = 10;
+
+/** The training loss's smoothed line, or null while it has too few points to need one. */
+export function smoothedLine(points: readonly {x: number; y: number}[]): {x: number; y: number}[] | null {
+  if (points.length < SMOOTH_FROM) return null;
+  const smoothed = smooth(points.map((p) => p.y));
+  return points.map((p, i) => ({x: p.x, y: smoothed[i]!}));
 }
 
 /** Exponential moving average, as TensorBoard smooths a noisy loss (weight 0.6 by default). */
@@ -383,6 +415,18 @@ export function parsePresetFile(text: string, fileName: string): {preset: Traini
       config,
     },
   };
+}
+
+/** The 结果取自 line of a completed run, or null while it cannot be said yet. The run turns
+ * completed before its result arrives (best checkpoint, adapter path: a re-read brings them), and
+ * a run with validation metrics must not be said to have none meanwhile. */
+export function resultLine(
+  run: Pick<TrainingRun, 'state' | 'step' | 'best' | 'result' | 'adapterPath' | 'metrics'>,
+): {key: MessageKey; vars?: {step: number; value?: string}} | null {
+  if (run.state !== 'completed') return null;
+  if (run.best) return run.result.step === 'best' ? bestLine(run.best) : {key: 'trLastChosen', vars: {step: run.step}};
+  const validated = run.metrics.some((m) => m.evalLoss !== null || Object.keys(m.values).some((key) => key.startsWith('eval/')));
+  return run.adapterPath !== null || !validated ? {key: 'trLastLine'} : null;
 }
 
 /** The line that says which checkpoint is the result and by what it was chosen: the lowest
