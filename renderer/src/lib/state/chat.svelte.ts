@@ -7,27 +7,23 @@
 //  • a finished (non-streaming) message is never overwritten by an older 'streaming' copy, nor a
 //    streaming copy by one with less text (an older snapshot answering late).
 //
-// What is shown while a reply streams. The deltas this page holds are the whole reply only if it
-// was listening before the reply began: a reply this page started, or one that appeared in the
-// consultation after an earlier copy of it was read (see `whole`); for those `live` is the text.
-// For any other streaming reply — the page was reloaded, or the event socket reconnected,
-// mid-stream — the copy read from the services holds the reply's text as it was at that read
-// (the services give the text in memory, not only the last 2-s partial save), and each
-// `chat.delta` says where it starts (`offset`): a delta that starts within the text held is joined
-// there, so the reply streams on; one that leaves a gap (deltas lost) brings a re-read of the
-// consultation (at most once a second). A copy never replaces one with more text, so the shown
-// text never shrinks, and chat.finished gives the whole of it.
-import {SvelteSet} from 'svelte/reactivity';
+// What is shown while a reply streams. Each `chat.delta` says where in the reply it starts
+// (`offset`), and a read of the consultation gives a streaming reply's text as it is at that read
+// (the services' memory, not only the 2-s partial save). So `live` holds, per reply, the deltas
+// this page received from some offset on, and what is shown is the copy held up to that offset
+// followed by them — the whole reply for one this page started (offset 0), the reply streaming on
+// for one it joined mid-way (a reload). A delta that leaves a gap (lost while the event socket
+// was down) starts `live` afresh and brings a re-read of the consultation, which fills the gap.
+// A copy never replaces one with more text, so the shown text never shrinks.
 import type {Consultation, Message, MethodInput} from '../../../../main/common/contract';
 import {indexSiblings, threadPath, type SiblingIndex} from '../thread';
 import {app} from './app.svelte';
-import {api, client} from './client';
+import {api} from './client';
 import type {SamplingDraft} from '../sampling';
 
 const LAST_OPEN_KEY = 'zhongjing.lastConsultation';
 const DRAFT_KEY = 'zhongjing.draft.';
-/** how often a reply whose start this page did not see is re-read while it streams (the services
- * save its text every 2 s) */
+/** at most this often, a reply with a gap before its deltas is read again */
 const STREAM_REREAD_MS = 1000;
 export interface SettingsDraft {
   systemPrompt: string;
@@ -40,11 +36,8 @@ class ChatState {
   /** id being opened, for the loading state */
   opening = $state<string | null>(null);
   openError = $state<unknown>(null);
-  /** streamed text per assistant message id (any consultation), until its chat.finished */
-  live = $state<Record<string, string>>({});
-  /** replies whose every delta is in `live` (this page was listening before they began): only
-   * for these is `live` the reply's text so far */
-  private whole = new SvelteSet<string>();
+  /** per reply (any consultation) until its chat.finished: the text received from `start` on */
+  live = $state<Record<string, {start: number; text: string}>>({});
   /** chat.send / chat.regenerate calls of this page on their way, per consultation: until the
    * answer adds the streaming reply, `busy` cannot know, and a second press would be refused */
   private starting = $state<Record<string, number>>({});
@@ -71,11 +64,6 @@ class ChatState {
   private rereadTimer: ReturnType<typeof setTimeout> | null = null;
   /** consultation changes this page made and adopted (a re-read asked for before one is older) */
   private changes = 0;
-  /** event-socket reconnections so far: deltas may have been lost at each */
-  private reconnects = 0;
-  private watchingReconnects = false;
-  /** `reconnects` when the request behind `current` was sent */
-  private heldSince = 0;
 
   /** Read inside templates and $derived, so it never writes state: before the first edit of this
    * page the draft comes straight from the tab's storage. */
@@ -112,11 +100,10 @@ class ChatState {
     const seq = ++this.openSeq;
     this.opening = id;
     this.openError = null;
-    const since = this.connection();
     try {
       const consultation = await api('consultations.get', {id});
       if (seq !== this.openSeq) return; // the user clicked another one meanwhile
-      this.show(consultation, since);
+      this.show(consultation);
     } catch (error) {
       if (seq === this.openSeq) this.openError = error;
     } finally {
@@ -124,15 +111,12 @@ class ChatState {
     }
   }
 
-  /** Shows a consultation we already hold in full (just created, for instance); `since`: the
-   * reconnection count when it was asked for (unknown: -1, so no reply is taken as whole on
-   * the strength of this copy). */
-  show(consultation: Consultation, since = -1): void {
+  /** Shows a consultation we already hold in full (just created, for instance). */
+  show(consultation: Consultation): void {
     this.openSeq += 1;
     this.opening = null;
     this.openError = null;
     this.current = consultation;
-    this.heldSince = since;
     try {
       localStorage.setItem(LAST_OPEN_KEY, consultation.id);
     } catch {
@@ -147,38 +131,32 @@ class ChatState {
     this.openError = null;
   }
 
-  /** What to show for a message. While it streams: for a reply whose every delta we hold, the
-   * longer of the stored and the streamed text (both are beginnings of the same reply, and a
-   * copy read mid-stream may be ahead of or behind our deltas); for any other, the stored text
-   * (see the top of this file). */
+  /** What to show for a message: while it streams, the copy held up to where the deltas received
+   * start, followed by them, or the copy alone when it is longer (read after them) or when a gap
+   * lies between the two (a re-read is on its way). Both are beginnings of the same reply. */
   contentOf(message: Message): string {
-    if (message.status !== 'streaming' || !this.whole.has(message.id)) return message.content;
-    const streamed = this.live[message.id] ?? '';
-    return streamed.length > message.content.length ? streamed : message.content;
+    const held = message.status === 'streaming' ? this.live[message.id] : undefined;
+    if (!held || held.start > message.content.length) return message.content;
+    const joined = message.content.slice(0, held.start) + held.text;
+    return joined.length > message.content.length ? joined : message.content;
   }
 
-  applyDelta(messageId: string, delta: string, offset?: number): void {
-    this.live[messageId] = (this.live[messageId] ?? '') + delta;
-    if (this.whole.has(messageId)) return;
+  applyDelta(messageId: string, delta: string, offset: number): void {
+    const held = this.live[messageId];
+    if (held && offset === held.start + held.text.length) held.text += delta;
+    else this.live[messageId] = {start: offset, text: delta}; // the first one seen, or after a gap
     const message = this.current?.messages.find((m) => m.id === messageId && m.status === 'streaming');
-    if (!message) return;
-    // A reply whose beginning this page missed (a reload): the copy read holds its text up to
-    // some point (the services give the text as it is at the read), and the delta says where it
-    // starts — joined there, the reply streams on as it did before the reload.
-    if (offset !== undefined && offset <= message.content.length) {
-      message.content = message.content.slice(0, offset) + delta;
-      return;
+    if (message && this.live[messageId]!.start > message.content.length) {
+      // deltas before these were not received (a reconnect): the services' copy fills the gap
+      this.rereadTimer ??= setTimeout(() => {
+        this.rereadTimer = null;
+        void this.refetch();
+      }, STREAM_REREAD_MS);
     }
-    // a gap (deltas lost, or an older service without offsets): read the consultation again
-    this.rereadTimer ??= setTimeout(() => {
-      this.rereadTimer = null;
-      void this.refetch();
-    }, STREAM_REREAD_MS);
   }
 
   applyFinished(consultationId: string, message: Message): void {
     delete this.live[message.id];
-    this.whole.delete(message.id);
     if (this.current?.id === consultationId) this.upsert(message);
   }
 
@@ -194,7 +172,6 @@ class ChatState {
     if (!current) return;
     const seq = this.openSeq;
     const changes = this.changes;
-    const since = this.connection();
     try {
       const fresh = await api('consultations.get', {id: current.id});
       if (seq !== this.openSeq || this.current?.id !== fresh.id) return;
@@ -202,7 +179,7 @@ class ChatState {
       // before it (the two requests travel on different connections) and would undo it on
       // screen — a settings drawer would then see its saved values as unsaved. Read again.
       if (changes !== this.changes) this.onChanged(fresh.id);
-      else this.adopt(fresh, since);
+      else this.adopt(fresh);
     } catch (error) {
       // Deleted elsewhere (the CLI, another window): leave it.
       if (seq === this.openSeq && (error as {code?: string}).code === 'not_found') this.close();
@@ -231,19 +208,11 @@ class ChatState {
     this.current.currentLeafId = assistantMessage.id;
   }
 
-  /** Runs a call that starts replies: `idle` is false meanwhile, and the replies it answers with
-   * began after it was sent, so this page holds all their deltas (unless the event socket
-   * reconnected in between). */
-  private async starts<R extends {assistantMessage: Message; otherMessage?: Message}>(consultationId: string, call: () => Promise<R>): Promise<R> {
+  /** Runs a call that starts replies: `idle` is false until it has answered. */
+  private async starts<R>(consultationId: string, call: () => Promise<R>): Promise<R> {
     this.starting[consultationId] = (this.starting[consultationId] ?? 0) + 1;
-    const since = this.connection();
     try {
-      const answer = await call();
-      if (since === this.connection()) {
-        this.whole.add(answer.assistantMessage.id);
-        if (answer.otherMessage) this.whole.add(answer.otherMessage.id);
-      }
-      return answer;
+      return await call();
     } finally {
       const left = (this.starting[consultationId] ?? 1) - 1;
       if (left > 0) this.starting[consultationId] = left;
@@ -254,8 +223,7 @@ class ChatState {
   /** Prefers one of two side-by-side answers (stored as a preference pair; the thread goes on from it). */
   async prefer(chosenId: string): Promise<void> {
     if (!this.current) return;
-    const since = this.connection();
-    this.adoptChange(await api('chat.prefer', {consultationId: this.current.id, chosenId}), since);
+    this.adoptChange(await api('chat.prefer', {consultationId: this.current.id, chosenId}));
   }
 
   async stop(): Promise<void> {
@@ -264,27 +232,12 @@ class ChatState {
 
   async selectBranch(messageId: string): Promise<void> {
     if (!this.current) return;
-    const since = this.connection();
-    this.adoptChange(await api('consultations.selectBranch', {id: this.current.id, messageId}), since);
+    this.adoptChange(await api('consultations.selectBranch', {id: this.current.id, messageId}));
   }
 
   async update(patch: ConsultationPatch): Promise<void> {
     if (!this.current) return;
-    const since = this.connection();
-    this.adoptChange(await api('consultations.update', {id: this.current.id, ...patch}), since);
-  }
-
-  /** Event-socket reconnections so far (watched from the first call: the client exists by then). */
-  private connection(): number {
-    if (!this.watchingReconnects) {
-      this.watchingReconnects = true;
-      client().onResync(() => {
-        // deltas sent while the socket was down are gone: no reply's `live` text is whole now
-        this.reconnects += 1;
-        this.whole.clear();
-      });
-    }
-    return this.reconnects;
+    this.adoptChange(await api('consultations.update', {id: this.current.id, ...patch}));
   }
 
   private upsert(message: Message): void {
@@ -296,28 +249,22 @@ class ChatState {
   }
 
   /** The answer of a change made here: newer than any re-read still on its way. */
-  private adoptChange(fresh: Consultation, since: number): void {
+  private adoptChange(fresh: Consultation): void {
     this.changes += 1;
-    this.adopt(fresh, since);
+    this.adopt(fresh);
   }
 
-  /** Takes a fresh copy from the services (asked for when `since` reconnections had happened),
-   * keeping replies we already saw finish or with more text. */
-  private adopt(fresh: Consultation, since: number): void {
+  /** Takes a fresh copy from the services, keeping replies we already saw finish or with more text. */
+  private adopt(fresh: Consultation): void {
     const old = this.current;
     if (old && old.id === fresh.id) {
       const known = new Map(old.messages.map((message) => [message.id, message]));
-      // A reply missing from the copy we held began after that copy was read: if the socket has
-      // not reconnected since, every delta of it reached this page.
-      const listening = this.heldSince === this.connection() && since === this.heldSince;
       fresh.messages = fresh.messages.map((message) => {
         const mine = known.get(message.id);
-        if (!mine && listening && message.status === 'streaming') this.whole.add(message.id);
         return mine && isStaleCopy(mine, message) ? $state.snapshot(mine) : message;
       });
     }
     this.current = fresh;
-    this.heldSince = since;
   }
 }
 
