@@ -23,7 +23,7 @@ export interface PathPolicy {
   readonly confined: boolean;
   /** the data directory first, then the allowed folders */
   roots(): string[];
-  /** the workstation's own files and folders (the store, its backups, the secrets): never read
+  /** the workstation's own files and folders (the store, its backups, the secrets, logs): never read
    * or written as a person's file, confined or not — an annotation export once replaced the live
    * database with its JSONL, and an import's rejected-row excerpts would show a secret's text */
   guarded?(): string[];
@@ -74,8 +74,8 @@ const within = (path: string, root: string) => path === root || path.startsWith(
 
 function guardedFile(path: string): AppError {
   return new AppError('path_denied', {
-    zh: `“${said(path)}”是工作站自己的数据（数据库、备份或密钥），不能作为导入的来源或导出的目标。请选择数据目录中的 exports 文件夹或其他位置。`,
-    en: `"${said(path)}" is the workstation's own data (its database, backups or secrets) and cannot be imported from or exported to. Choose the exports folder in the data directory, or another place.`,
+    zh: `“${said(path)}”是工作站自己的数据（数据库、备份、密钥、日志或临时文件），不能作为导入的来源或导出的目标。请选择数据目录中的 exports 文件夹或其他位置。`,
+    en: `"${said(path)}" is the workstation's own data (its database, backups, secrets, logs or temporary files) and cannot be imported from or exported to. Choose the exports folder in the data directory, or another place.`,
   });
 }
 
