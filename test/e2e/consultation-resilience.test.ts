@@ -8,6 +8,7 @@ import {createServer, type ServerResponse} from 'node:http';
 import type {AddressInfo} from 'node:net';
 import type {Locator, Page} from 'playwright-core';
 import {newConsultation, setUp} from '../helpers/consultation-page.js';
+import {waitFor} from '../helpers/wait.js';
 
 /** Waits until keyboard focus is on `locator`'s element; fails naming where focus is instead. */
 async function focusedOn(locator: Locator, what: string): Promise<void> {
@@ -248,10 +249,11 @@ test('a reply streaming through a reload: what was saved shows at once, and the 
   const remote = await serve.call('remotes.add', {name: '脚本', baseUrl: endpoint.baseUrl, model: 'scripted'});
   const first = top!.id;
   await page.getByRole('button', {name: '新建问诊'}).click();
-  while (top!.id === first) {
-    await new Promise((resolve) => setTimeout(resolve, 50)); // made once it is listed first
-    [top] = await serve.call('consultations.list', {});
-  }
+  // made once it is listed first
+  top = await waitFor(async () => {
+    const [listed] = await serve.call('consultations.list', {});
+    return listed && listed.id !== first ? listed : null;
+  }, 30_000, 'the new consultation listed');
   await serve.call('consultations.update', {id: top!.id, remoteEndpointId: remote.id});
   await composer.getByLabel('输入消息').fill('请问要注意什么？');
   await composer.getByRole('button', {name: '发送', exact: true}).click();
@@ -313,8 +315,5 @@ test('settings saved from another window show in an open drawer, and a save here
 });
 
 async function expectValue(field: Locator, value: string): Promise<void> {
-  for (const started = Date.now(); (await field.inputValue()) !== value; ) {
-    if (Date.now() - started > 30_000) assert.fail(`the field still says ${JSON.stringify(await field.inputValue())}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(async () => (await field.inputValue()) === value, 30_000, `the field to say ${JSON.stringify(value)}`);
 }

@@ -6,6 +6,7 @@ import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import type {Page} from 'playwright-core';
 import {newConsultation, setUp} from '../helpers/consultation-page.js';
+import {waitFor} from '../helpers/wait.js';
 
 const SCREENSHOTS = process.env.ZHONGJING_SCREENSHOTS; // a folder, to look at the UI by eye
 
@@ -135,14 +136,12 @@ test('consultation list: rename, search, delete with undo; language switch; mode
 
   // 新建问诊 again and again leaves one empty consultation, not a pile: each unused one it made is
   // replaced (the one made above too); one with half-typed text is in use and stays
-  const newest = async (than: string[]): Promise<string> => {
-    for (;;) {
-      // the service replaces in the same call that makes the new one: listed means replaced
+  // the service replaces in the same call that makes the new one: listed means replaced
+  const newest = (than: string[]): Promise<string> =>
+    waitFor(async () => {
       const [top] = await serve.call('consultations.list', {});
-      if (top && !than.includes(top.id)) return top.id;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+      return top && !than.includes(top.id) ? top.id : null;
+    }, 30_000, 'the new consultation listed');
   const opened: string[] = [(await serve.call('consultations.list', {}))[0]!.id];
   for (let i = 0; i < 3; i++) {
     await page.getByRole('button', {name: '新建问诊'}).click();

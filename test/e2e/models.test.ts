@@ -8,6 +8,7 @@ import {dirname, join} from 'node:path';
 import type {AddressInfo} from 'node:net';
 import {openApp} from '../helpers/app.js';
 import {tempDir} from '../helpers/tmp.js';
+import {waitFor} from '../helpers/wait.js';
 import {tinyModelPath} from '../helpers/tiny-model.js';
 
 const SCREENSHOTS = process.env.ZHONGJING_SCREENSHOTS;
@@ -77,11 +78,7 @@ test('in the browser: the curated list with fit hints, a search of the mirror, a
   await call('consultations.update', {id: consultation.id, sampling: {maxTokens: 4, temperature: 0, seed: 1}});
   const sent = await call('chat.send', {consultationId: consultation.id, text: '头痛'});
   const replyId = sent.assistantMessage.id;
-  for (;;) {
-    const c = await call('consultations.get', {id: consultation.id});
-    if (c.messages.find((m) => m.id === replyId)?.status !== 'streaming') break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(async () => (await call('consultations.get', {id: consultation.id})).messages.find((m) => m.id === replyId)?.status !== 'streaming', 60_000, 'the reply to end');
 
   await page.goto(serve.url);
   await page.getByRole('link', {name: '模型'}).click();

@@ -47,12 +47,4 @@ export async function importPairs(s: ReturnType<typeof startServices>, pairs: {q
   return (await s.call('annotation.import', {paths: [file]})).projectIds[0]!;
 }
 
-export async function waitFor<T>(probe: () => T | undefined | null | false, timeoutMs = 30_000, what = 'condition'): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export {waitFor} from './wait.js';
